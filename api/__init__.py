@@ -1,0 +1,1 @@
+"""tanpo's interfaces: the CLI (and, from part 4, the HTTP service and batch runs)."""

@@ -1,0 +1,1 @@
+"""tanpo benchmark harness: `make bench` (python -m benchmarks run)."""

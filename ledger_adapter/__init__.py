@@ -1,0 +1,1 @@
+"""tanpo's ledger adapter: carries a plan out as atomic pledges on a Canton-style ledger."""

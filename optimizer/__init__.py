@@ -1,0 +1,1 @@
+"""tanpo's collateral optimizer: cheapest-to-deliver allocation (Pyomo + HiGHS)."""

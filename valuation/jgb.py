@@ -1,0 +1,98 @@
+"""The JGB definition: what the term sheet says, before any date is rolled.
+
+A :class:`Jgb` is the definition (as Strata's ``FixedCouponBond``); the kernels take its
+resolved form, flat arrays of cash-flow dates and amounts
+(:mod:`valuation.cashflows`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from valuation.errors import InputError
+from valuation.isin import check_isin
+
+
+class BondKind(StrEnum):
+    """How a JGB pays, which decides how it is priced and quoted.
+
+    ``fixed``: semi-annual fixed coupon, bullet (2Y..40Y, climate transition bonds);
+    ``tbill``: discount bill (Treasury Discount Bill), no coupon;
+    ``inflation``: JGBi, principal and coupons scaled by the index ratio.
+    """
+
+    FIXED = "fixed"
+    TBILL = "tbill"
+    INFLATION = "inflation"
+
+    @classmethod
+    def parse(cls, value: object, record: str, field: str = "kind") -> BondKind:
+        """The kind named by ``value``, or an :class:`InputError` listing the known kinds."""
+        try:
+            return cls(str(value).strip().lower())
+        except ValueError:
+            known = ", ".join(k.value for k in cls)
+            raise InputError(
+                record, field, f"unknown kind {value!r}; expected one of {known}"
+            ) from None
+
+    @property
+    def code(self) -> int:
+        """The integer the numba kernels take for this kind."""
+        return _KIND_CODES[self]
+
+
+_KIND_CODES = {BondKind.FIXED: 0, BondKind.TBILL: 1, BondKind.INFLATION: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Jgb:
+    """A Japanese Government Bond as its term sheet defines it.
+
+    Parameters
+    ----------
+    isin
+        ISIN with a valid check digit (``JP1103801PC4``...).
+    kind
+        :class:`BondKind`.
+    coupon_rate
+        Annual coupon as a decimal (0.017 for 1.7%); 0 for a T-bill.
+    maturity_date
+        Redemption date (unadjusted; coupon dates roll back from it every 6 months).
+    issue_date
+        Issue (dated) date where known; accrual of the first coupon starts there.
+    series
+        Human label, e.g. ``"10Y #380"``.
+    """
+
+    isin: str
+    kind: BondKind
+    coupon_rate: float
+    maturity_date: date
+    issue_date: date | None = None
+    series: str = ""
+
+    def __post_init__(self) -> None:
+        record = f"bond {self.isin}"
+        check_isin(self.isin, record)
+        if not isinstance(self.kind, BondKind):
+            raise InputError(record, "kind", f"{self.kind!r} is not a BondKind")
+        if not (0.0 <= self.coupon_rate < 1.0):
+            raise InputError(
+                record, "coupon_rate", f"{self.coupon_rate!r} must be a decimal in [0, 1)"
+            )
+        if self.kind is BondKind.TBILL and self.coupon_rate != 0.0:
+            raise InputError(record, "coupon_rate", "a T-bill pays no coupon; use 0")
+        if self.issue_date is not None and self.issue_date >= self.maturity_date:
+            raise InputError(
+                record,
+                "issue_date",
+                f"{self.issue_date} is not before maturity {self.maturity_date}",
+            )
+
+    @property
+    def coupon(self) -> float:
+        """Annual coupon per 100 face (1.7 for a 1.7% bond)."""
+        return self.coupon_rate * 100.0
