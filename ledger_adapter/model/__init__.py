@@ -10,7 +10,14 @@ from ledger_adapter.model.agreement import PLEDGE_AGREEMENT, REBALANCE_BATCH
 from ledger_adapter.model.holding import HOLDING
 from ledger_adapter.model.obligation import MARGIN_OBLIGATION, cover_of
 from ledger_adapter.model.pledge import PLEDGE
-from ledger_adapter.model.types import HOLDINGS_COLUMN, PLEDGE_COLUMN, RECORDS, TYPES, Column
+from ledger_adapter.model.types import (
+    ENUMS,
+    HOLDINGS_COLUMN,
+    PLEDGE_COLUMN,
+    RECORDS,
+    TYPES,
+    Column,
+)
 from ledger_adapter.templates import Template
 
 TEMPLATES: dict[str, Template] = {
@@ -20,6 +27,7 @@ TEMPLATES: dict[str, Template] = {
 """Every template of the model by template id."""
 
 __all__ = [
+    "ENUMS",
     "HOLDING",
     "HOLDINGS_COLUMN",
     "MARGIN_OBLIGATION",
