@@ -54,7 +54,7 @@ from valuation.jgb import BondKind, Jgb
 from valuation.schedule import add_months
 
 DAYS_PER_YEAR = 365
-_ZERO_YIELD = 1e-9  # below this |y| the compound annuity factor uses its Taylor series
+_SERIES_LIMIT = 0.25  # |y/2| (N + 1) below this: the annuity factor by its series
 
 
 # --- Day counts -----------------------------------------------------------------------
@@ -213,12 +213,29 @@ def _jet(x: Jet | float) -> Jet:
     return x if isinstance(x, Jet) else Jet(float(x))
 
 
+def _annuity_series(n: float, x: Jet) -> Jet:
+    # (1 - (1+x)^-n) / (2x) = 1/2 sum_{k>=1} (-1)^(k+1) C(n+k-1, k) x^(k-1): no
+    # cancellation near x = 0, where the closed form loses its derivatives.
+    total = Jet(0.0)
+    power = Jet(1.0)
+    coefficient = 1.0
+    for k in range(1, 200):
+        coefficient *= (n + k - 1) / k
+        term = power * (coefficient * (1.0 if k % 2 else -1.0))
+        total = total + term
+        if abs(term.v) + abs(term.d1) + abs(term.d2) < 1e-17 * (abs(total.v) + 1e-300):
+            break
+        power = power * x
+    return total * 0.5
+
+
 def _compound_price(coupon: float, years: float, y: Jet) -> Jet:
-    # P = 100 v^N + c a(y), a(y) = (1 - v^N)/y, N = 2T; a's Taylor series near y = 0.
+    # P = 100 v^N + c a(y), a(y) = (1 - v^N)/y, N = 2T.
     n = 2.0 * years
-    discount = (1.0 + y * 0.5) ** (-n)
-    if abs(y.v) < _ZERO_YIELD:
-        annuity = n / 2 - n * (n + 1) / 8 * y + n * (n + 1) * (n + 2) / 48 * (y * y)
+    x = y * 0.5
+    discount = (1.0 + x) ** (-n)
+    if abs(x.v) * (n + 1.0) < _SERIES_LIMIT:
+        annuity = _annuity_series(n, x)
     else:
         annuity = (1.0 - discount) / y
     return 100.0 * discount + coupon * annuity
