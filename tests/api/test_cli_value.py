@@ -150,9 +150,8 @@ def test_model_dirty_price_from_curve(tmp_path: Path) -> None:
     from datetime import date
 
     from valuation.curve import ZeroCurve
-    from valuation.pricing import dirty_prices_from_curve
-
     from valuation.jgb import BondKind, Jgb
+    from valuation.pricing import dirty_prices_from_curve
 
     nodes = [{"tenor_years": 0.5, "rate": 0.004}, {"tenor_years": 10.0, "rate": 0.017}]
     document = {
