@@ -396,7 +396,7 @@ class EmbeddedLedger:
             self._db.rollback() if self._db.dialect == "sqlite" else self._db.commit()
         out = []
         for cid, tpl, args, signatories, observers, created_offset, node_id, effective_at in rows:
-            wit = tuple(sorted(wanted.intersection(signatories, observers)))
+            wit = tuple(sorted(wanted.intersection([*signatories, *observers])))
             if not wit:
                 continue
             out.append(

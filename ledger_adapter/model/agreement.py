@@ -10,9 +10,11 @@ pledge commit together and never leave an obligation under-covered. The pledgee 
 may enforce on default (``PledgeAgreement_Enforce``).
 
 ``RebalanceBatch`` (the pledgor's own, created and exercised in one command) runs
-several agreements' rebalances in order, threading the free holdings through, so a bond
-released to one pledgee can be pledged to another in the same transaction (as
-daml-finance's settlement ``Batch`` threads instructions).
+several agreements' rebalances in order, threading the free holdings and the pledges
+made so far through, so a bond released to one pledgee can be pledged to another in
+the same transaction and a later step's cover check counts the pledges earlier steps
+made under the same agreement (as daml-finance's settlement ``Batch`` threads its
+instructions).
 """
 
 from __future__ import annotations
@@ -26,35 +28,57 @@ from ledger_adapter.model.types import HOLDINGS_COLUMN
 from ledger_adapter.templates import Args, Choice, Template, UpdateContext
 
 
-class _Pool:
-    """The pledgor's free holdings, by (account, isin), in the order given."""
+def free(cid: str, account: str, isin: str, face: int) -> dict[str, str]:
+    """A Daml ``Free`` record: a free holding as the pool knows it."""
+    return {"cid": cid, "account": account, "isin": isin, "face": str(face)}
 
-    def __init__(self, ctx: UpdateContext, agreement: Args, cids: list[str]) -> None:
+
+class _Pool:
+    """The pledgor's free holdings by (account, isin), in the order given.
+
+    Entries the caller gives are claims (cid, account, isin, face): each is checked
+    against the ledger (``fetch``) when it is drawn, so only what is used is fetched.
+    Entries the rebalance makes itself (released, remainders) are known facts.
+    """
+
+    def __init__(self, ctx: UpdateContext, agreement: Args, entries: list[Args]) -> None:
         self._ctx = ctx
         self._agreement = agreement
-        self._by_position: dict[tuple[str, str], list[tuple[str, int]]] = {}
-        self._order: dict[str, None] = {}
-        for cid in cids:
-            h = ctx.fetch(HOLDING, cid)
-            if h["owner"] != agreement["pledgor"] or h["column"] != HOLDINGS_COLUMN:
-                ctx.abort(f"Rebalance: {cid} is not a free holding of {agreement['pledgor']}")
-            if h["registrar"] != agreement["registrar"]:
-                ctx.abort(f"Rebalance: {cid} is kept by another registrar")
-            self.add(cid, h["account"], h["isin"], int(h["face"]))
+        self._by_position: dict[tuple[str, str], list[tuple[str, int, bool]]] = {}
+        self._order: dict[str, Args] = {}
+        for e in entries:
+            if e["cid"] in self._order:
+                ctx.abort(f"Rebalance: {e['cid']} is in the pool twice")
+            self._add(e, int(e["face"]), checked=False)
+
+    def _add(self, entry: Args, face: int, *, checked: bool) -> None:
+        key = (entry["account"], entry["isin"])
+        self._by_position.setdefault(key, []).append((entry["cid"], face, checked))
+        self._order[entry["cid"]] = entry
 
     def add(self, cid: str, account: str, isin: str, face: int) -> None:
-        self._by_position.setdefault((account, isin), []).append((cid, face))
-        self._order[cid] = None
+        self._add(free(cid, account, isin, face), face, checked=True)
+
+    def _take(self, cid: str, face: int, checked: bool, account: str, isin: str) -> None:
+        del self._order[cid]
+        if checked:
+            return
+        h = self._ctx.fetch(HOLDING, cid)
+        a = self._agreement
+        claim = (a["pledgor"], HOLDINGS_COLUMN, a["registrar"], account, isin, str(face))
+        got = (h["owner"], h["column"], h["registrar"], h["account"], h["isin"], h["face"])
+        if got != claim:
+            self._ctx.abort(f"Rebalance: pool entry {cid} is not the free holding it claims")
 
     def draw(self, account: str, isin: str, face: int) -> tuple[str, int]:
         """A free holding of at least ``face`` and its face: the first that suffices, else a merge."""
         entries = self._by_position.get((account, isin), [])
-        for i, (cid, have) in enumerate(entries):
+        for i, (cid, have, checked) in enumerate(entries):
             if have >= face:
                 del entries[i]
-                del self._order[cid]
+                self._take(cid, have, checked, account, isin)
                 return cid, have
-        total = sum(have for _, have in entries)
+        total = sum(have for _, have, _ in entries)
         if total < face:
             self._ctx.abort(
                 f"Rebalance: {self._agreement['pledgor']} has {total} free face of {isin}"
@@ -62,24 +86,29 @@ class _Pool:
             )
         used, got = [], 0
         while got < face:
-            cid, have = entries.pop(0)
-            del self._order[cid]
+            cid, have, checked = entries.pop(0)
+            self._take(cid, have, checked, account, isin)
             used.append(cid)
             got += have
         merged = self._ctx.exercise(HOLDING, used[0], "Holding_Merge", {"otherCids": used[1:]})
         return str(merged), got
 
-    def cids(self) -> list[str]:
-        return list(self._order)
+    def entries(self) -> list[Args]:
+        return list(self._order.values())
 
 
-def rebalance(ctx: UpdateContext, agreement: Args, arg: Args, pool: _Pool) -> None:
-    """``PledgeAgreement_Rebalance``'s body over a pool of free holdings."""
+def rebalance(ctx: UpdateContext, agreement: Args, arg: Args, pool: _Pool) -> list[str]:
+    """``PledgeAgreement_Rebalance``'s body over a pool of free holdings; returns the
+    pledges it created (new ones and the remainders of partial releases)."""
     pledgor, pledgee = agreement["pledgor"], agreement["pledgee"]
     obligations: dict[str, tuple[str, Args]] = {}
     for ocid in arg["obligationCids"]:
         o = ctx.fetch(MARGIN_OBLIGATION, ocid)
-        if (o["pledgor"], o["pledgee"]) != (pledgor, pledgee):
+        if (o["pledgor"], o["pledgee"], o["scheduleId"]) != (
+            pledgor,
+            pledgee,
+            agreement["scheduleId"],
+        ):
             ctx.abort(f"Rebalance: obligation {o['obligationId']} is not under this agreement")
         obligations[o["obligationId"]] = (ocid, o)
     new_pledges: dict[str, list[str]] = {oid: [] for oid in obligations}
@@ -128,12 +157,13 @@ def rebalance(ctx: UpdateContext, agreement: Args, arg: Args, pool: _Pool) -> No
         ocid = obligations[oid][0]
         cover = [*arg["keptPledgeCids"], *new_pledges[oid]]
         ctx.exercise(MARGIN_OBLIGATION, ocid, "MarginObligation_CheckCover", {"pledgeCids": cover})
+    return [cid for cids in new_pledges.values() for cid in cids]
 
 
 def _agreement_rebalance(ctx: UpdateContext, _cid: str, agreement: Args, arg: Args) -> Any:
-    pool = _Pool(ctx, agreement, arg["holdingCids"])
-    rebalance(ctx, agreement, arg, pool)
-    return pool.cids()
+    pool = _Pool(ctx, agreement, arg["pool"])
+    created = rebalance(ctx, agreement, arg, pool)
+    return {"pool": pool.entries(), "pledgeCids": created}
 
 
 def _enforce(ctx: UpdateContext, _cid: str, agreement: Args, arg: Args) -> Any:
@@ -175,9 +205,9 @@ PLEDGE_AGREEMENT = Template(
                 ("releases", "[PledgeRelease]"),
                 ("pledges", "[PledgeOrder]"),
                 ("keptPledgeCids", "[ContractId Pledge]"),
-                ("holdingCids", "[ContractId Holding]"),
+                ("pool", "[Free]"),
             ),
-            "[ContractId Holding]",
+            "RebalanceResult",
             False,
             lambda a, _arg: [a["pledgor"]],
             _agreement_rebalance,
@@ -199,16 +229,31 @@ PLEDGE_AGREEMENT = Template(
 
 
 def _batch_execute(ctx: UpdateContext, _cid: str, batch: Args, arg: Args) -> Any:
-    holding_cids: list[str] = list(arg["holdingCids"])
+    # the pool by position: each step gets only the entries of the positions it pledges
+    pool: dict[tuple[str, str], list[Args]] = {}
+    for entry in arg["pool"]:
+        pool.setdefault((entry["account"], entry["isin"]), []).append(entry)
+    made: dict[str, list[str]] = {}  # per agreement: the pledges its steps made
     for step in arg["steps"]:
-        step_arg = {k: v for k, v in step.items() if k != "agreementCid"}
-        holding_cids = ctx.exercise(
+        mine = made.setdefault(step["agreementCid"], [])
+        positions = dict.fromkeys((p["account"], p["isin"]) for p in step["pledges"])
+        given = [e for pos in positions for e in pool.pop(pos, [])]
+        result = ctx.exercise(
             PLEDGE_AGREEMENT,
             step["agreementCid"],
             "PledgeAgreement_Rebalance",
-            {**step_arg, "holdingCids": holding_cids},
+            {
+                "obligationCids": step["obligationCids"],
+                "releases": step["releases"],
+                "pledges": step["pledges"],
+                "keptPledgeCids": [*step["keptPledgeCids"], *mine],
+                "pool": given,
+            },
         )
-    return holding_cids
+        for entry in result["pool"]:
+            pool.setdefault((entry["account"], entry["isin"]), []).append(entry)
+        mine.extend(result["pledgeCids"])
+    return [e for entries in pool.values() for e in entries]
 
 
 REBALANCE_BATCH = Template(
@@ -221,8 +266,8 @@ REBALANCE_BATCH = Template(
     choices={
         "RebalanceBatch_Execute": Choice(
             "RebalanceBatch_Execute",
-            (("steps", "[RebalanceStep]"), ("holdingCids", "[ContractId Holding]")),
-            "[ContractId Holding]",
+            (("steps", "[RebalanceStep]"), ("pool", "[Free]")),
+            "[Free]",
             True,
             lambda a, _arg: [a["pledgor"]],
             _batch_execute,

@@ -34,6 +34,19 @@ RECORDS = {
         "PledgeOrder",
         (("obligationId", "Text"), ("account", "Text"), ("isin", "Text"), ("face", "Int")),
     ),
+    "Free": Record(
+        "Free",
+        (
+            ("cid", "ContractId Holding"),
+            ("account", "Text"),
+            ("isin", "Text"),
+            ("face", "Int"),
+        ),
+    ),
+    "RebalanceResult": Record(
+        "RebalanceResult",
+        (("pool", "[Free]"), ("pledgeCids", "[ContractId Pledge]")),
+    ),
     "RebalanceStep": Record(
         "RebalanceStep",
         (
