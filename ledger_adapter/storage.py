@@ -216,7 +216,7 @@ class PostgresBackend:
     def begin_write(self) -> None:
         self.execute("BEGIN")
         self._in_tx = True
-        self.execute("SELECT ledger_end FROM ledger_meta WHERE id = 1 FOR UPDATE")
+        self.execute("SELECT id FROM ledger_meta WHERE id = 1 FOR UPDATE")
 
     def begin_read(self) -> None:
         self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
