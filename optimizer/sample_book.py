@@ -62,7 +62,9 @@ class BookSpec:
     ``institutions`` pairs each institution with its JGB holdings in yen; ``accounts``
     gives the custody accounts per institution, ``positions_per_account`` the range of
     ISINs per account, ``obligation_rounds`` how many times the 30-obligation plan is
-    repeated (with the requirements divided among the rounds), for benchmarks.
+    repeated (with the requirements divided among the rounds), ``obligations`` (if set)
+    keeps that many of them, taken in turn from each institution. :meth:`for_benchmark`
+    sizes one from a position and an obligation count.
     """
 
     seed: int = 20260701
@@ -75,8 +77,29 @@ class BookSpec:
     accounts: tuple[int, ...] = (8, 6, 6)
     positions_per_account: tuple[int, int] = (35, 70)
     obligation_rounds: int = 1
+    obligations: int | None = None
     valuation_date: date = VALUATION_DATE
     settlement_date: date = SETTLEMENT_DATE
+
+    @classmethod
+    def for_benchmark(
+        cls,
+        positions: int,
+        obligations: int,
+        seed: int = 20260701,
+        universe_size: int | None = None,
+    ) -> BookSpec:
+        """About ``positions`` positions over 3 institutions x 20 accounts and exactly
+        ``obligations`` obligations (e.g. 20,000 and 300 for the optimizer's target)."""
+        per_account = max(1, round(positions / 60))
+        return cls(
+            seed=seed,
+            universe_size=universe_size,
+            accounts=(20, 20, 20),
+            positions_per_account=(max(1, round(per_account * 0.9)), round(per_account * 1.1)),
+            obligation_rounds=max(1, math.ceil(obligations / 30)),
+            obligations=obligations,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +149,7 @@ def generate_book(spec: BookSpec | None = None) -> dict[str, Any]:
         ),
     )
     obligations = []
-    for template in obligation_plan(spec.obligation_rounds):
+    for template in _selected(obligation_plan(spec.obligation_rounds), spec.obligations):
         required = _required_value(template, positions, market)
         _pledge(template, required, positions, market, rng)
         obligations.append(_obligation_json(template, required))
@@ -205,6 +228,21 @@ def _positions(
 
 
 # --------------------------------------------------------- capacity and requirements
+
+
+def _selected(plan: list[ObligationTemplate], count: int | None) -> list[ObligationTemplate]:
+    """All of ``plan``, or its first ``count`` taken in turn from each pledgor."""
+    if count is None:
+        return plan
+    queues: dict[str, list[ObligationTemplate]] = {}
+    for template in plan:
+        queues.setdefault(template.pledgor, []).append(template)
+    chosen: list[ObligationTemplate] = []
+    while len(chosen) < count and any(queues.values()):
+        for queue in queues.values():
+            if queue and len(chosen) < count:
+                chosen.append(queue.pop(0))
+    return chosen
 
 
 def _value_per_face(

@@ -279,3 +279,13 @@ def test_same_seed_same_book_and_a_scaled_book() -> None:
     assert len(one["accounts"]) == 7
     other = generate_book(BookSpec(seed=1, accounts=(3, 2, 2), positions_per_account=(10, 20)))
     assert other["holdings"] != one["holdings"]
+
+
+def test_benchmark_books_have_the_asked_size() -> None:
+    spec = BookSpec.for_benchmark(positions=1200, obligations=10, seed=3)
+    book = generate_book(spec)
+    assert len(book["accounts"]) == 60
+    assert len(book["obligations"]) == 10
+    assert {o["pledgor"] for o in book["obligations"]} == {"MIZUHO", "NOMURA", "SMBC"}
+    positions = {(h["account"], h["isin"]) for h in book["holdings"]}
+    assert 1000 <= len(positions) <= 1400
