@@ -146,7 +146,6 @@ def test_bad_document(tmp_path: Path, document: object, needle: str) -> None:
 
 
 def test_model_dirty_price_from_curve(tmp_path: Path) -> None:
-    pytest.importorskip("valuation.pricing", reason="curve pricing (branch curves) not merged")
     from datetime import date
 
     from valuation.curve import ZeroCurve
