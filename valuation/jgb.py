@@ -93,6 +93,33 @@ class Jgb:
             )
 
     @property
+    def record(self) -> str:
+        """How errors name this bond: ``bond JP1103801PC4``."""
+        return f"bond {self.isin}"
+
+    def check_settlement(self, settlement_date: date, field: str = "settlement_date") -> date:
+        """``settlement_date`` if this bond can settle then, else an :class:`InputError`.
+
+        A bond settles strictly before maturity and, where the issue date is known, on or
+        after it.
+        """
+        if not isinstance(settlement_date, date):
+            raise InputError(self.record, field, f"{settlement_date!r} is not a date")
+        if settlement_date >= self.maturity_date:
+            raise InputError(
+                self.record,
+                "maturity_date",
+                f"maturity {self.maturity_date} is not after settlement {settlement_date}",
+            )
+        if self.issue_date is not None and settlement_date < self.issue_date:
+            raise InputError(
+                self.record,
+                "issue_date",
+                f"issue {self.issue_date} is after settlement {settlement_date}",
+            )
+        return settlement_date
+
+    @property
     def coupon(self) -> float:
         """Annual coupon per 100 face (1.7 for a 1.7% bond)."""
         return self.coupon_rate * 100.0
