@@ -31,8 +31,9 @@ import numpy as np
 from benchmarks.data import MOF_PAR_TENORS, SETTLEMENT_DATE, benchmark_curve, synthetic_jgbs
 from benchmarks.harness import Context, benchmark
 from valuation import kernels
-from valuation.cashflows import has_principal_floor, resolve_cash_flows
+from valuation.cashflows import resolve_cash_flows
 from valuation.curve import ZeroCurve
+from valuation.inflation import redemption_per_100
 from valuation.jgb import BondKind, Jgb
 from valuation.pricing import dirty_prices, dv01, key_rate_sensitivities, scenario_prices
 from valuation.scenarios import (
@@ -80,7 +81,7 @@ def _ql_date(ql: Any, d: date) -> Any:
 
 def payment_calendar(ql: Any) -> Any:
     """QuantLib's calendar for the payment roll tanpo uses (see valuation.cashflows)."""
-    return ql.WeekendsOnly()  # ql.Japan() once valuation.calendar lands
+    return ql.Japan()
 
 
 def ql_curve(ql: Any, curve: ZeroCurve, settlement: date) -> Any:
@@ -132,8 +133,9 @@ def ql_bonds(ql: Any, bonds: Sequence[Jgb], ratios: np.ndarray, settlement: date
             ql.DateGeneration.Backward,
             False,
         )
-        floor = bond.kind is BondKind.INFLATION and has_principal_floor(bond)
-        redemption = 100.0 * (max(ratio, 1.0) if floor else ratio)
+        redemption = 100.0
+        if bond.kind is BondKind.INFLATION:
+            redemption = redemption_per_100(ratio, bond.issue_date)
         built.append(
             ql.FixedRateBond(
                 0,

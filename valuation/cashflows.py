@@ -21,7 +21,8 @@ first one included in full (JGB auctions charge the buyer accrued interest from 
 previous coupon date, so the first coupon is a regular one). Payment rolls to the next
 Tokyo business day (:func:`payment_date`). Principal 100 at maturity; a T-bill pays one
 flow of 100. A JGBi scales coupons and principal by its index ratio, and issues since
-2013 redeem at no less than par (:func:`has_principal_floor`).
+fiscal 2013 redeem at no less than par
+(:func:`valuation.inflation.redemption_per_100`).
 """
 
 from __future__ import annotations
@@ -29,32 +30,23 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 
+from valuation.calendar import following
 from valuation.errors import InputError, MultipleInputError
+from valuation.inflation import check_index_ratio, redemption_per_100
 from valuation.jgb import BondKind, Jgb
 from valuation.schedule import coupon_dates
 
 DAYS_PER_YEAR = 365.0
 """Act/365F: price time is days from settlement / 365."""
 
-PRINCIPAL_FLOOR_FROM = date(2013, 10, 1)
-"""JGBi issued from this date (series 17 on, first auctioned October 2013) redeem at no
-less than par (MOF, "Inflation-Indexed Bonds"). Earlier series all matured by 2018."""
-
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-
-def _following_weekends_only(d: date) -> date:
-    # Placeholder until valuation.calendar (branch conventions) lands: rolls weekends only.
-    while d.weekday() >= 5:
-        d += timedelta(days=1)
-    return d
 
 
 @lru_cache(maxsize=4096)
@@ -64,16 +56,7 @@ def payment_date(coupon_date: date) -> date:
     The next Tokyo business day on or after it (Following; JSDA calculation practice).
     Accrual keeps the unadjusted date; only discounting uses this one.
     """
-    return _following_weekends_only(coupon_date)
-
-
-def has_principal_floor(bond: Jgb) -> bool:
-    """Whether a JGBi redeems at no less than par.
-
-    True for issues dated on or after :data:`PRINCIPAL_FLOOR_FROM`, and when the issue
-    date is unknown (every JGBi outstanding since 2018 has the floor).
-    """
-    return bond.issue_date is None or bond.issue_date >= PRINCIPAL_FLOOR_FROM
+    return following(coupon_date)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -153,10 +136,11 @@ def _index_ratio(bond: Jgb, ratio: float | None, record: str, errors: list[Input
         if missing:
             errors.append(InputError(record, "index_ratio", "a JGBi needs its index ratio"))
             return math.nan
-        value = float(ratio)  # type: ignore[arg-type]
-        if not (math.isfinite(value) and value > 0.0):
-            errors.append(InputError(record, "index_ratio", f"{ratio!r} must be positive"))
-        return value
+        try:
+            return check_index_ratio(ratio, record)
+        except InputError as error:
+            errors.append(error)
+            return math.nan
     if not missing and ratio != 1.0:
         errors.append(InputError(record, "index_ratio", f"{ratio!r} given for a {bond.kind} bond"))
     return 1.0
@@ -214,10 +198,10 @@ def resolve_cash_flows(
         raw = None if index_ratios is None else index_ratios[i]
         ratio = _index_ratio(bond, None if raw is None else float(raw), record, errors)
         coupon[i] = bond.coupon_rate * 50.0 * ratio
-        if bond.kind is BondKind.INFLATION and has_principal_floor(bond):
-            principal[i] = 100.0 * max(ratio, 1.0)
+        if bond.kind is BondKind.INFLATION:
+            principal[i] = redemption_per_100(ratio, bond.issue_date)
         else:
-            principal[i] = 100.0 * ratio
+            principal[i] = 100.0
         # Bonds sharing maturity (and a future issue date, if any) share a schedule.
         issue = bond.issue_date
         if issue is not None and issue <= settlement_date:
