@@ -100,8 +100,13 @@ def test_bonds_share_unique_payment_dates() -> None:
     bonds.append(_bond(12, maturity=date(2030, 9, 20)))
     table = resolve_cash_flows(bonds, SETTLEMENT)
     assert table.n_dates == 20
+    assert table.n_schedules == 2
     assert table.n_flows == 20 + 20 + 10
-    assert np.array_equal(table.date_index[:20], table.date_index[20:40])
+    assert table.schedule_of.tolist() == [0, 0, 1]
+    rows = table.rows()
+    assert rows.bond_start.tolist() == [0, 20, 40, 50]
+    assert np.array_equal(rows.date_index[:20], rows.date_index[20:40])
+    assert rows.amount[19] == pytest.approx(100.5) and rows.amount[39] == pytest.approx(101.0)
     assert np.all(np.diff(table.payment_dates.astype(int)) > 0)
 
 
@@ -126,14 +131,15 @@ def test_table_matches_a_bond_by_bond_construction() -> None:
 def test_arrays_are_read_only() -> None:
     table = resolve_cash_flows([_bond(20)], SETTLEMENT)
     with pytest.raises(ValueError, match="read-only"):
-        table.amount[0] = 0.0
+        table.coupon[0] = 0.0
     with pytest.raises(ValueError, match="read-only"):
         table.times[0] = 0.0
 
 
 def test_empty_book_resolves_to_an_empty_table() -> None:
     table = resolve_cash_flows([], SETTLEMENT)
-    assert (table.n_bonds, table.n_dates, table.n_flows) == (0, 0, 0)
+    assert (table.n_bonds, table.n_dates, table.n_flows, table.n_schedules) == (0, 0, 0, 0)
+    assert table.rows().bond_start.tolist() == [0]
 
 
 def test_every_bad_bond_is_named_with_its_field() -> None:
@@ -163,14 +169,27 @@ def test_index_ratios_must_align_with_bonds() -> None:
 
 
 def test_table_checks_its_shape() -> None:
-    good = resolve_cash_flows([_bond(35)], SETTLEMENT)
-    with pytest.raises(ValueError, match="bond_start"):
-        CashFlowTable(
-            SETTLEMENT,
-            good.isins,
-            good.payment_dates.copy(),
-            good.times.copy(),
-            np.array([0, 3, 5]),
-            good.date_index.copy(),
-            good.amount.copy(),
-        )
+    good = resolve_cash_flows([_bond(35), _bond(36, maturity=date(2030, 9, 20))], SETTLEMENT)
+    fields = {
+        "settlement_date": SETTLEMENT,
+        "isins": good.isins,
+        "payment_dates": good.payment_dates.copy(),
+        "times": good.times.copy(),
+        "schedule_start": good.schedule_start.copy(),
+        "schedule_date_index": good.schedule_date_index.copy(),
+        "schedule_of": good.schedule_of.copy(),
+        "coupon": good.coupon.copy(),
+        "principal": good.principal.copy(),
+    }
+    CashFlowTable(**fields)
+    bad = [
+        ("schedule_start", np.array([0, 20, 20]), "each schedule a date"),
+        ("schedule_date_index", good.schedule_date_index[:-1].copy(), "schedule_start"),
+        ("schedule_date_index", good.schedule_date_index + 5, "index payment_dates"),
+        ("schedule_of", np.array([0, 2]), "index schedules"),
+        ("coupon", np.zeros(3), "one entry per bond"),
+        ("times", good.times[:-1].copy(), "one entry per date"),
+    ]
+    for name, value, message in bad:
+        with pytest.raises(ValueError, match=message):
+            CashFlowTable(**{**fields, name: value})
