@@ -41,11 +41,12 @@ def test_tbill_on_a_flat_curve() -> None:
 
 
 def test_fixed_bond_on_a_flat_curve_by_hand() -> None:
-    # 1.7% to 2027-03-20: coupons 2026-03-20 (Fri), 2026-09-20 (Sun -> Mon 21st),
-    # then 2027-03-20 (Sat -> Mon 22nd) with the principal.
+    # 1.7% to 2027-03-20, paid on Tokyo business days: 2026-03-20 (Vernal Equinox Day)
+    # -> Mon 23rd; 2026-09-20 (Sun; 21-23 holidays) -> Thu 24th; 2027-03-20 (Sat; 21st
+    # Equinox, 22nd substitute holiday) -> Tue 23rd, with the principal.
     bond = _bond(BondKind.FIXED, 0.017, date(2027, 3, 20))
-    days = [(date(2026, 3, 20) - SETTLEMENT).days, (date(2026, 9, 21) - SETTLEMENT).days]
-    days.append((date(2027, 3, 22) - SETTLEMENT).days)
+    paid = [date(2026, 3, 23), date(2026, 9, 24), date(2027, 3, 23)]
+    days = [(d - SETTLEMENT).days for d in paid]
     amounts = [0.85, 0.85, 100.85]
     want = sum(a * math.exp(-0.02 * d / 365) for a, d in zip(amounts, days, strict=True))
     (price,) = dirty_prices_from_curve([bond], SETTLEMENT, FLAT)
