@@ -43,7 +43,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol, TypeAlias, runtime_checkable
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 from ledger_adapter.errors import (
     AuthorizationError,
@@ -73,6 +73,7 @@ __all__ = [
     "ExercisedEvent",
     "InterpretationError",
     "InvalidArgument",
+    "JsonRecord",
     "JsonValue",
     "Ledger",
     "LedgerError",
@@ -88,6 +89,10 @@ __all__ = [
 
 JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
 """A value in the Daml-LF JSON encoding (what ``createArguments`` and friends hold)."""
+
+JsonRecord: TypeAlias = Mapping[str, Any]
+"""A Daml record in the JSON encoding. Typed ``Any`` inside because ``list`` and ``dict``
+are invariant: a ``list[dict[str, str]]`` would not be a ``list[JsonValue]``."""
 
 Parties: TypeAlias = "str | Iterable[str]"
 """One party or several; every read is the projection for these parties."""
@@ -145,7 +150,7 @@ class CreateCommand:
     """Create a contract of ``template_id`` (JSON API ``createArguments`` = ``arguments``)."""
 
     template_id: str
-    arguments: Mapping[str, JsonValue]
+    arguments: JsonRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +160,7 @@ class ExerciseCommand:
     template_id: str
     contract_id: str
     choice: str
-    argument: Mapping[str, JsonValue] = field(default_factory=dict)
+    argument: JsonRecord = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,9 +168,9 @@ class CreateAndExerciseCommand:
     """Create a contract and exercise a choice on it in the same command."""
 
     template_id: str
-    arguments: Mapping[str, JsonValue]
+    arguments: JsonRecord
     choice: str
-    argument: Mapping[str, JsonValue] = field(default_factory=dict)
+    argument: JsonRecord = field(default_factory=dict)
 
 
 Command: TypeAlias = CreateCommand | ExerciseCommand | CreateAndExerciseCommand
@@ -186,7 +191,7 @@ class CreatedEvent:
     node_id: int
     contract_id: str
     template_id: str
-    arguments: Mapping[str, JsonValue]
+    arguments: JsonRecord
     signatories: tuple[str, ...]
     observers: tuple[str, ...]
     witness_parties: tuple[str, ...]
@@ -222,12 +227,12 @@ class ExercisedEvent:
     contract_id: str
     template_id: str
     choice: str
-    argument: JsonValue
+    argument: Any
     acting_parties: tuple[str, ...]
     consuming: bool
     witness_parties: tuple[str, ...]
     last_descendant_node_id: int
-    exercise_result: JsonValue = None
+    exercise_result: Any = None
 
 
 Event: TypeAlias = CreatedEvent | ArchivedEvent | ExercisedEvent
