@@ -7,8 +7,9 @@ Usage::
     python -m benchmarks list
     python -m benchmarks render      # rewrite RESULTS.md from the JSON results
 
-Every module ``benchmarks/<area>.py`` (not starting with ``_``; ``data`` is shared data,
-not an area) is imported, which registers its benchmarks. ``--quick`` runs each at a
+Every module ``benchmarks/<area>.py`` (not starting with ``_``; ``data`` and ``harness``
+excepted) is imported, which registers its benchmarks; a helper module that registers
+nothing (a data generator) is imported harmlessly. ``--quick`` runs each at a
 tiny size (the smoke test uses it): results are written but never rendered into
 ``RESULTS.md``, and targets are not judged.
 """
@@ -36,14 +37,13 @@ NOT_AREAS = frozenset({"data", "harness"})
 
 
 def discover() -> list[str]:
-    """Import every area module of the ``benchmarks`` package; return their names."""
-    names = []
+    """Import every module of the ``benchmarks`` package; return the areas (those that
+    registered a benchmark). Helper modules (data generators) are imported harmlessly."""
     for info in pkgutil.iter_modules([str(PACKAGE_DIR)]):
         if info.name.startswith("_") or info.name in NOT_AREAS:
             continue
         importlib.import_module(f"benchmarks.{info.name}")
-        names.append(info.name)
-    return names
+    return sorted({b.area for b in REGISTRY.all()})
 
 
 def run_one(bench: Benchmark, *, quick: bool, repeat: int) -> dict[str, Any]:
