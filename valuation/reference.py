@@ -1,9 +1,11 @@
 """Plain-Python twins of the numba kernels in :mod:`valuation.kernels`.
 
 Each function computes what its kernel computes, the obvious way: one bond, one cash
-flow, one ``math.exp`` at a time, shifting the curve's nodes before interpolating (the
-kernel instead adds an interpolated shift). ``tests/valuation/test_kernels.py`` holds
-every kernel to its twin. Slow by design; never call these on a book.
+flow, one ``math.exp`` at a time. The pricing twins take the explicit per-bond rows
+(:meth:`valuation.cashflows.CashFlowTable.rows`) and shift the curve's nodes before
+interpolating, where the kernels factor each bond through its schedule and add an
+interpolated shift; so they check the factoring too. ``tests/valuation/test_kernels.py``
+holds every kernel to its twin. Slow by design; never call these on a book.
 """
 
 from __future__ import annotations
@@ -134,4 +136,32 @@ def key_rate_sensitivities(
         ]
         for b in range(len(bond_start) - 1):
             out[k, b] = _bond_value(b, bond_start, date_index, amount, weighted)
+    return out
+
+
+def schedule_sums(
+    schedule_start: IntArray, schedule_date_index: IntArray, factors: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Per schedule: the column sums of ``factors`` over its dates, and its last date's row."""
+    annuity, final = [], []
+    for g in range(len(schedule_start) - 1):
+        dates = [int(j) for j in schedule_date_index[schedule_start[g] : schedule_start[g + 1]]]
+        annuity.append([sum(float(factors[j, c]) for j in dates) for c in range(factors.shape[1])])
+        final.append([float(v) for v in factors[dates[-1]]])
+    shape = (len(schedule_start) - 1, factors.shape[1])
+    return np.array(annuity).reshape(shape), np.array(final).reshape(shape)
+
+
+def bond_values(
+    schedule_of: IntArray,
+    coupon: FloatArray,
+    principal: FloatArray,
+    annuity: FloatArray,
+    final: FloatArray,
+) -> FloatArray:
+    """``(n_bonds, n_columns)``: coupon x annuity + principal x final of the bond's schedule."""
+    out = np.empty((len(schedule_of), annuity.shape[1]))
+    for b, g in enumerate(schedule_of.tolist()):
+        for c in range(annuity.shape[1]):
+            out[b, c] = float(coupon[b]) * annuity[g, c] + float(principal[b]) * final[g, c]
     return out

@@ -8,12 +8,7 @@ import numpy as np
 import pytest
 
 from benchmarks.data import synthetic_jgbs
-from valuation.cashflows import (
-    CashFlowTable,
-    has_principal_floor,
-    payment_date,
-    resolve_cash_flows,
-)
+from valuation.cashflows import CashFlowTable, payment_date, resolve_cash_flows
 from valuation.errors import MultipleInputError
 from valuation.isin import make_isin
 from valuation.jgb import BondKind, Jgb
@@ -39,11 +34,27 @@ def test_fixed_bond_pays_half_coupons_then_principal() -> None:
     assert len(flows) == 20
     assert [a for _, a in flows[:-1]] == pytest.approx([0.85] * 19, abs=1e-15)
     assert flows[-1][1] == pytest.approx(100.85, abs=1e-12)
-    # 2026-03-20 is a Friday: paid that day; 2027-03-20 is a Saturday: paid Monday 22nd.
-    assert flows[0][0] == date(2026, 3, 20)
-    assert flows[2][0] == date(2027, 3, 22)
+    # 2026-03-20 is Vernal Equinox Day: paid Monday 23rd; 2026-09-20 is a Sunday and
+    # 21-23 are holidays: Thursday 24th; 2027-03-20 (Sat), 21st (Equinox), 22nd
+    # (substitute holiday): Tuesday 23rd. 2035-09-20 is a Thursday.
+    assert [d for d, _ in flows[:3]] == [date(2026, 3, 23), date(2026, 9, 24), date(2027, 3, 23)]
+    assert flows[-1][0] == date(2035, 9, 20)
     days = (table.payment_dates - np.datetime64(SETTLEMENT, "D")).astype(int)
     assert np.array_equal(table.times, days / 365.0)
+
+
+@pytest.mark.parametrize(
+    ("due", "paid"),
+    [
+        (date(2025, 3, 20), date(2025, 3, 21)),  # Vernal Equinox Day (Thu)
+        (date(2026, 9, 20), date(2026, 9, 24)),  # Sun, Respect for the Aged, citizens', Equinox
+        (date(2026, 1, 1), date(2026, 1, 5)),  # New Year: 1-3 Jan closed, 4th a Sunday
+        (date(2025, 12, 31), date(2026, 1, 5)),  # 31 Dec is a bank holiday
+        (date(2026, 5, 20), date(2026, 5, 20)),  # a Wednesday
+    ],
+)
+def test_payment_rolls_to_the_next_tokyo_business_day(due: date, paid: date) -> None:
+    assert payment_date(due) == paid
 
 
 def test_tbill_pays_one_flow_of_100_on_the_rolled_maturity() -> None:
@@ -70,7 +81,7 @@ def test_bond_issued_after_settlement_pays_coupons_after_issue_only() -> None:
     ("ratio", "issue", "principal"),
     [
         (1.05, date(2016, 5, 10), 105.0),  # above par: principal scales
-        (0.98, date(2016, 5, 10), 100.0),  # floor: issues since Oct 2013 redeem at par
+        (0.98, date(2016, 5, 10), 100.0),  # floor: issues since FY2013 redeem at par
         (0.98, None, 100.0),  # unknown issue date: every JGBi outstanding has the floor
         (0.98, date(2008, 6, 10), 98.0),  # series before 2013: no floor
     ],
@@ -82,7 +93,6 @@ def test_jgbi_scales_by_index_ratio_with_par_floor(
     table = resolve_cash_flows([bond], SETTLEMENT, [ratio])
     (flow,) = table.flows(0)
     assert flow[1] == pytest.approx(0.05 * ratio + principal, abs=1e-12)
-    assert has_principal_floor(bond) == (issue is None or issue.year > 2013)
 
 
 def test_bonds_share_unique_payment_dates() -> None:
@@ -90,8 +100,13 @@ def test_bonds_share_unique_payment_dates() -> None:
     bonds.append(_bond(12, maturity=date(2030, 9, 20)))
     table = resolve_cash_flows(bonds, SETTLEMENT)
     assert table.n_dates == 20
+    assert table.n_schedules == 2
     assert table.n_flows == 20 + 20 + 10
-    assert np.array_equal(table.date_index[:20], table.date_index[20:40])
+    assert table.schedule_of.tolist() == [0, 0, 1]
+    rows = table.rows()
+    assert rows.bond_start.tolist() == [0, 20, 40, 50]
+    assert np.array_equal(rows.date_index[:20], rows.date_index[20:40])
+    assert rows.amount[19] == pytest.approx(100.5) and rows.amount[39] == pytest.approx(101.0)
     assert np.all(np.diff(table.payment_dates.astype(int)) > 0)
 
 
@@ -105,7 +120,7 @@ def test_table_matches_a_bond_by_bond_construction() -> None:
         else:
             dates = coupon_dates(bond.maturity_date, SETTLEMENT, bond.issue_date)
         ratio = 1.0 if np.isnan(ratios[i]) else ratios[i]
-        principal = 100 * (max(ratio, 1.0) if bond.kind is BondKind.INFLATION else ratio)
+        principal = 100 * (max(ratio, 1.0) if bond.kind is BondKind.INFLATION else 1.0)
         expected = [(payment_date(d), bond.coupon_rate * 50 * ratio) for d in dates]
         expected[-1] = (expected[-1][0], expected[-1][1] + principal)
         got = table.flows(i)
@@ -116,14 +131,15 @@ def test_table_matches_a_bond_by_bond_construction() -> None:
 def test_arrays_are_read_only() -> None:
     table = resolve_cash_flows([_bond(20)], SETTLEMENT)
     with pytest.raises(ValueError, match="read-only"):
-        table.amount[0] = 0.0
+        table.coupon[0] = 0.0
     with pytest.raises(ValueError, match="read-only"):
         table.times[0] = 0.0
 
 
 def test_empty_book_resolves_to_an_empty_table() -> None:
     table = resolve_cash_flows([], SETTLEMENT)
-    assert (table.n_bonds, table.n_dates, table.n_flows) == (0, 0, 0)
+    assert (table.n_bonds, table.n_dates, table.n_flows, table.n_schedules) == (0, 0, 0, 0)
+    assert table.rows().bond_start.tolist() == [0]
 
 
 def test_every_bad_bond_is_named_with_its_field() -> None:
@@ -153,14 +169,27 @@ def test_index_ratios_must_align_with_bonds() -> None:
 
 
 def test_table_checks_its_shape() -> None:
-    good = resolve_cash_flows([_bond(35)], SETTLEMENT)
-    with pytest.raises(ValueError, match="bond_start"):
-        CashFlowTable(
-            SETTLEMENT,
-            good.isins,
-            good.payment_dates.copy(),
-            good.times.copy(),
-            np.array([0, 3, 5]),
-            good.date_index.copy(),
-            good.amount.copy(),
-        )
+    good = resolve_cash_flows([_bond(35), _bond(36, maturity=date(2030, 9, 20))], SETTLEMENT)
+    fields = {
+        "settlement_date": SETTLEMENT,
+        "isins": good.isins,
+        "payment_dates": good.payment_dates.copy(),
+        "times": good.times.copy(),
+        "schedule_start": good.schedule_start.copy(),
+        "schedule_date_index": good.schedule_date_index.copy(),
+        "schedule_of": good.schedule_of.copy(),
+        "coupon": good.coupon.copy(),
+        "principal": good.principal.copy(),
+    }
+    CashFlowTable(**fields)
+    bad = [
+        ("schedule_start", np.array([0, 20, 20]), "each schedule a date"),
+        ("schedule_date_index", good.schedule_date_index[:-1].copy(), "schedule_start"),
+        ("schedule_date_index", good.schedule_date_index + 5, "index payment_dates"),
+        ("schedule_of", np.array([0, 2]), "index schedules"),
+        ("coupon", np.zeros(3), "one entry per bond"),
+        ("times", good.times[:-1].copy(), "one entry per date"),
+    ]
+    for name, value, message in bad:
+        with pytest.raises(ValueError, match=message):
+            CashFlowTable(**{**fields, name: value})

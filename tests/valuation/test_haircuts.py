@@ -302,3 +302,33 @@ def test_bad_arrays_are_input_errors(schedules: dict[str, HaircutSchedule]) -> N
         haircuts(schedules["BOJ"], [ISIN], [0], [1.0, 2.0])
     with pytest.raises(InputError, match="NaN"):
         haircuts(schedules["BOJ"], [ISIN], [0], [math.nan])
+
+
+def test_every_field_of_the_file_format(tmp_path: Path) -> None:
+    path = tmp_path / "csa.csv"
+    path.write_text(
+        GOOD
+        + "haircut,inflation,,0,10,0.07,configuration,src\n"
+        + "residual_range,,,0.05,30,,configuration,src\n"
+        + f"isin_haircut,,{ISIN},,,0.15,configuration,src\n"
+        + "excluded_isin,,JP1103821S45,,,,configuration,src\n"
+        + "max_share_per_isin,,,,,0.25,configuration,src\n"
+        + "max_value_per_isin,,,,,5e9,configuration,src\n"
+        + "bucket_max_share,,,10,,0.5,configuration,src\n"
+        + "bucket_max_value,,,10,,2e10,configuration,src\n"
+        + "fx_mismatch_haircut,,,,,0.08,published,src\n",
+        encoding="utf-8",
+    )
+    s = read_schedule(path)
+    assert (s.id, s.source) == ("T", "src")
+    assert (s.min_residual_years, s.max_residual_years) == (0.05, 30.0)
+    assert s.kind_haircuts == {INFLATION: (HaircutBucket(10.0, 0.07),)}
+    assert s.isin_haircuts == {ISIN: 0.15}
+    assert s.excluded_isins == {"JP1103821S45"}
+    assert (s.max_share_per_isin, s.max_value_per_isin) == (0.25, 5e9)
+    assert s.bucket_limits == (MaturityBucketLimit(10.0, None, 0.5, 2e10),)
+    assert s.fx_mismatch_haircut == 0.08
+    assert not s.is_eligible(ISIN, FIXED, 0.01)  # below the residual range
+    assert s.haircut(ISIN, FIXED, 3.0) == 0.15  # the override wins over the bucket
+    assert not s.is_eligible("JP1103821S45", FIXED, 3.0)
+    assert schedule_from_dict(schedule_to_dict(s)) == s

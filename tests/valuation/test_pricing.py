@@ -41,11 +41,12 @@ def test_tbill_on_a_flat_curve() -> None:
 
 
 def test_fixed_bond_on_a_flat_curve_by_hand() -> None:
-    # 1.7% to 2027-03-20: coupons 2026-03-20 (Fri), 2026-09-20 (Sun -> Mon 21st),
-    # then 2027-03-20 (Sat -> Mon 22nd) with the principal.
+    # 1.7% to 2027-03-20, paid on Tokyo business days: 2026-03-20 (Vernal Equinox Day)
+    # -> Mon 23rd; 2026-09-20 (Sun; 21-23 holidays) -> Thu 24th; 2027-03-20 (Sat; 21st
+    # Equinox, 22nd substitute holiday) -> Tue 23rd, with the principal.
     bond = _bond(BondKind.FIXED, 0.017, date(2027, 3, 20))
-    days = [(date(2026, 3, 20) - SETTLEMENT).days, (date(2026, 9, 21) - SETTLEMENT).days]
-    days.append((date(2027, 3, 22) - SETTLEMENT).days)
+    paid = [date(2026, 3, 23), date(2026, 9, 24), date(2027, 3, 23)]
+    days = [(d - SETTLEMENT).days for d in paid]
     amounts = [0.85, 0.85, 100.85]
     want = sum(a * math.exp(-0.02 * d / 365) for a, d in zip(amounts, days, strict=True))
     (price,) = dirty_prices_from_curve([bond], SETTLEMENT, FLAT)
@@ -87,6 +88,24 @@ def test_key_rates_are_node_bumps_and_sum_to_dv01() -> None:
         np.testing.assert_allclose(
             key_rates[:, k], (down - up) / (2 * h) * 1e-4, rtol=1e-6, atol=1e-10
         )
+
+
+def test_key_rates_at_chosen_tenors_are_key_rate_scenarios() -> None:
+    bonds, ratios = synthetic_jgbs(80, seed=14)
+    curve = benchmark_curve()  # 80 half-year nodes
+    keys = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 40.0)
+    got = key_rate_dv01(bonds, SETTLEMENT, curve, ratios, key_tenors=keys)
+    assert got.shape == (80, len(keys))
+    np.testing.assert_allclose(
+        got.sum(axis=1), curve_dv01(bonds, SETTLEMENT, curve, ratios), rtol=1e-12
+    )
+    # Against bumping each key by +-0.1bp through the scenario machinery.
+    h_bp = 0.1
+    up = scenario_dirty_prices(bonds, SETTLEMENT, curve, key_rate_grid(keys, h_bp), ratios)
+    down = scenario_dirty_prices(bonds, SETTLEMENT, curve, key_rate_grid(keys, -h_bp), ratios)
+    np.testing.assert_allclose(got, ((down - up) / (2 * h_bp)).T, rtol=1e-6, atol=1e-10)
+    with pytest.raises(ValueError, match="ascend"):
+        key_rate_dv01(bonds, SETTLEMENT, curve, ratios, key_tenors=(5.0, 1.0))
 
 
 def test_scenario_rows_are_the_book_on_shifted_curves() -> None:

@@ -26,15 +26,16 @@ import numpy as np
 import pytest
 
 from benchmarks.data import synthetic_jgbs
-from valuation.cashflows import CashFlowTable, has_principal_floor, resolve_cash_flows
+from valuation.cashflows import CashFlowTable, resolve_cash_flows
 from valuation.curve import ZeroCurve
+from valuation.inflation import redemption_per_100
 from valuation.jgb import BondKind, Jgb
 from valuation.pricing import dirty_prices
 from valuation.schedule import add_months
 
 ql = pytest.importorskip("QuantLib")
 
-PAYMENT_CALENDAR = ql.WeekendsOnly()  # ql.Japan() once valuation.calendar lands
+PAYMENT_CALENDAR = ql.Japan()
 SETTLEMENTS = (date(2019, 11, 19), date(2021, 3, 1), date(2025, 11, 6), date(2026, 6, 30))
 BONDS_PER_SETTLEMENT = 300
 
@@ -72,9 +73,9 @@ def _ql_bond(bond: Jgb, table: CashFlowTable, i: int, ratio: float) -> object:
     count = len(flows)
     dates = [add_months(bond.maturity_date, -6 * k) for k in range(count, -1, -1)]
     schedule = ql.Schedule([_ql_date(d) for d in dates], ql.NullCalendar(), ql.Unadjusted)
-    redemption = 100.0 * ratio
-    if bond.kind is BondKind.INFLATION and has_principal_floor(bond):
-        redemption = 100.0 * max(ratio, 1.0)
+    redemption = 100.0
+    if bond.kind is BondKind.INFLATION:
+        redemption = redemption_per_100(ratio, bond.issue_date)
     return ql.FixedRateBond(
         0,
         100.0,

@@ -1,0 +1,343 @@
+"""The cost model: a :class:`Problem` resolved into flat arrays over (position, obligation) pairs.
+
+The definition (:class:`~optimizer.problem.Problem`) resolves into the arrays the
+kernels, the greedy baseline and the model take (as Strata's resolved products):
+
+* a *pair* ``j = (p, o)`` is a position ``p`` its owner could pledge to obligation
+  ``o``: the owner is ``o``'s pledgor and ``o``'s schedule takes the ISIN, or the
+  position is pledged to ``o`` now (an ineligible pledge has collateral value 0 and can
+  only be released);
+* face moves in lots of the obligation's ``lot_face``; every per-pair quantity is per
+  lot: collateral value ``dirty/100 x lot x (1 - haircut)`` (DOMAIN.md section 4),
+  market value, and opportunity cost ``bp/1e4 x market value x horizon/365``
+  (DOMAIN.md section 5);
+* concentration groups: per (ISIN, obligation) the cap ``min(max_share_per_isin x
+  required, max_value_per_isin)``, and per (maturity bucket, obligation) the schedule's
+  ``bucket_limits``.
+
+``max_lots`` bounds each pair's final lots by its position, its caps and what the
+obligation could ever need (pledging more than ``ceil(required / value per lot)`` lots
+of one pair never pays); these tight bounds are what keep the model's relaxation strong.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from optimizer.problem import Problem
+from valuation.haircuts import residual_years
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+NO_LIMIT = -1
+"""``max_isins``/``max_moves`` value meaning no cap."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CostModel:
+    """A problem resolved into arrays; index spaces are securities ``s``, positions
+    ``p``, obligations ``o``, pairs ``j``, ISIN groups ``g`` and bucket rows ``b``.
+
+    Attributes
+    ----------
+    residual_years, dirty_price
+        Per security.
+    position_owner, position_isin, position_face
+        Per position (owner index into :attr:`owners`; face in yen).
+    pledgor, required_value, lot_face, min_pledge_lots, max_isins
+        Per obligation (``max_isins`` is :data:`NO_LIMIT` when uncapped).
+    pair_position, pair_obligation
+        Per pair, sorted by obligation then position.
+    haircut, value_per_lot, market_per_lot, cost_per_lot
+        Per pair: haircut, collateral value, market value and opportunity cost of one lot.
+    current_lots, max_lots
+        Lots pledged now and the upper bound on lots after the run.
+    min_move_lots
+        Fewest lots a move of this pair may carry (minimum transfer; >= 1).
+    pair_group, group_obligation, group_isin, group_cap
+        Per-(ISIN, obligation) concentration group of each pair and its cap in yen
+        (``inf``: none).
+    bucket_pair, bucket_row, row_obligation, row_cap, row_label
+        Maturity-bucket limits: membership edges (pair, row) and each row's cap.
+    """
+
+    problem: Problem
+    owners: tuple[str, ...]
+    residual_years: FloatArray
+    dirty_price: FloatArray
+    position_owner: IntArray
+    position_isin: IntArray
+    position_face: IntArray
+    pledgor: IntArray
+    required_value: FloatArray
+    lot_face: IntArray
+    min_pledge_lots: IntArray
+    max_isins: IntArray
+    pair_position: IntArray
+    pair_obligation: IntArray
+    haircut: FloatArray
+    value_per_lot: FloatArray
+    market_per_lot: FloatArray
+    cost_per_lot: FloatArray
+    current_lots: IntArray
+    max_lots: IntArray
+    min_move_lots: IntArray
+    pair_group: IntArray
+    group_obligation: IntArray
+    group_isin: IntArray
+    group_cap: FloatArray
+    bucket_pair: IntArray
+    bucket_row: IntArray
+    row_obligation: IntArray
+    row_cap: FloatArray
+    row_label: tuple[str, ...]
+
+    @property
+    def n_pairs(self) -> int:
+        """Number of pairs."""
+        return int(self.pair_position.size)
+
+    @property
+    def pair_isin(self) -> IntArray:
+        """Security index of each pair."""
+        return self.position_isin[self.pair_position]
+
+    @property
+    def cost_per_value(self) -> FloatArray:
+        """Opportunity cost per yen of collateral value: ``opportunity / (1 - haircut)``
+        in yen per yen (``inf`` for an ineligible pledge)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(self.value_per_lot > 0, self.cost_per_lot / self.value_per_lot, np.inf)
+        return out
+
+    def obligation_slices(self) -> IntArray:
+        """``starts`` with pairs of obligation ``o`` at ``starts[o]:starts[o+1]``."""
+        return np.searchsorted(
+            self.pair_obligation, np.arange(len(self.problem.obligations) + 1)
+        ).astype(np.int64)
+
+
+def resolve(problem: Problem) -> CostModel:
+    """Resolve ``problem`` into a :class:`CostModel` (a pure function of the problem)."""
+    securities = problem.securities
+    n_sec = len(securities)
+    years = np.array(
+        [residual_years(s.bond.maturity_date, problem.settlement_date) for s in securities]
+    )
+    dirty = np.array([s.dirty_price for s in securities], dtype=np.float64)
+    opportunity = np.array([s.opportunity_cost_bp for s in securities], dtype=np.float64)
+
+    owners = tuple(sorted({p.owner for p in problem.positions}))
+    owner_index = {name: i for i, name in enumerate(owners)}
+    positions = problem.positions
+    position_owner = np.array([owner_index[p.owner] for p in positions], dtype=np.int64)
+    position_isin = np.array([problem.security_index(p.isin) for p in positions], dtype=np.int64)
+    position_face = np.array([p.face for p in positions], dtype=np.int64)
+
+    obligations = problem.obligations
+    n_obl = len(obligations)
+    pledgor = np.array([owner_index.get(o.pledgor, -1) for o in obligations], dtype=np.int64)
+    required = np.array([o.required_value for o in obligations], dtype=np.float64)
+    lot = np.array([o.lot_face for o in obligations], dtype=np.int64)
+
+    # Eligibility and haircut per (security, schedule): a small table.
+    schedule_ids = sorted(problem.schedules)
+    schedule_index = {sid: k for k, sid in enumerate(schedule_ids)}
+    eligible = np.zeros((n_sec, len(schedule_ids)), dtype=np.bool_)
+    haircut_table = np.zeros((n_sec, len(schedule_ids)), dtype=np.float64)
+    for k, sid in enumerate(schedule_ids):
+        schedule = problem.schedules[sid]
+        for s, sec in enumerate(securities):
+            if schedule.is_eligible(sec.isin, sec.bond.kind, float(years[s])):
+                eligible[s, k] = True
+                haircut_table[s, k] = (
+                    schedule.haircut(sec.isin, sec.bond.kind, float(years[s])) or 0.0
+                )
+
+    # Pairs: per obligation, the pledgor's positions its schedule takes, plus current pledges.
+    by_owner: dict[int, IntArray] = {
+        i: np.flatnonzero(position_owner == i).astype(np.int64) for i in range(len(owners))
+    }
+    pledged_now: dict[int, dict[int, int]] = {}
+    for p_index, position in enumerate(positions):
+        for obligation_id, face in position.pledged.items():
+            o_index = problem.obligation_index(obligation_id)
+            pledged_now.setdefault(o_index, {})[p_index] = face
+    pair_pos_parts: list[IntArray] = []
+    pair_obl_parts: list[IntArray] = []
+    for o_index, obligation in enumerate(obligations):
+        k = schedule_index[obligation.schedule]
+        own = by_owner.get(int(pledgor[o_index]), np.zeros(0, dtype=np.int64))
+        mask = eligible[position_isin[own], k]
+        chosen = set(own[mask].tolist()) | set(pledged_now.get(o_index, {}))
+        pair_pos_parts.append(np.array(sorted(chosen), dtype=np.int64))
+        pair_obl_parts.append(np.full(len(chosen), o_index, dtype=np.int64))
+    pair_position = np.concatenate(pair_pos_parts) if pair_pos_parts else np.zeros(0, np.int64)
+    pair_obligation = np.concatenate(pair_obl_parts) if pair_obl_parts else np.zeros(0, np.int64)
+
+    pair_sec = position_isin[pair_position]
+    pair_sched = np.array([schedule_index[o.schedule] for o in obligations], dtype=np.int64)[
+        pair_obligation
+    ]
+    pair_eligible = eligible[pair_sec, pair_sched]
+    haircut = np.where(pair_eligible, haircut_table[pair_sec, pair_sched], 1.0)
+    pair_lot = lot[pair_obligation].astype(np.float64)
+    market_per_lot = dirty[pair_sec] / 100.0 * pair_lot
+    value_per_lot = np.where(pair_eligible, market_per_lot * (1.0 - haircut), 0.0)
+    horizon = problem.costs.horizon_days / 365.0
+    cost_per_lot = opportunity[pair_sec] / 1e4 * market_per_lot * horizon
+    current_lots = np.array(
+        [
+            pledged_now.get(int(o), {}).get(int(p), 0) // int(lot[o])
+            for p, o in zip(pair_position, pair_obligation, strict=True)
+        ],
+        dtype=np.int64,
+    )
+
+    # Concentration groups per (ISIN, obligation).
+    group_key = pair_obligation * n_sec + pair_sec
+    unique_keys, pair_group = np.unique(group_key, return_inverse=True)
+    group_obligation = (unique_keys // n_sec).astype(np.int64)
+    group_isin = (unique_keys % n_sec).astype(np.int64)
+    group_cap = np.full(unique_keys.size, np.inf)
+    for g, o_index in enumerate(group_obligation):
+        obligation = obligations[int(o_index)]
+        schedule = problem.schedules[obligation.schedule]
+        caps = [math.inf]
+        if schedule.max_share_per_isin is not None:
+            caps.append(schedule.max_share_per_isin * obligation.required_value)
+        if schedule.max_value_per_isin is not None:
+            caps.append(schedule.max_value_per_isin)
+        group_cap[g] = min(caps)
+
+    # Maturity-bucket limits per (limit, obligation).
+    bucket_pair: list[IntArray] = []
+    bucket_row: list[IntArray] = []
+    row_obligation: list[int] = []
+    row_cap: list[float] = []
+    row_label: list[str] = []
+    starts = np.searchsorted(pair_obligation, np.arange(n_obl + 1))
+    for o_index, obligation in enumerate(obligations):
+        schedule = problem.schedules[obligation.schedule]
+        for limit in schedule.bucket_limits:
+            caps = [math.inf]
+            if limit.max_share is not None:
+                caps.append(limit.max_share * obligation.required_value)
+            if limit.max_value is not None:
+                caps.append(limit.max_value)
+            if min(caps) == math.inf:
+                continue
+            members = np.arange(starts[o_index], starts[o_index + 1], dtype=np.int64)
+            inside = np.array(
+                [limit.contains(float(years[s])) for s in pair_sec[members]], dtype=bool
+            )
+            upper = "inf" if limit.max_residual_years is None else f"{limit.max_residual_years:g}"
+            row = len(row_obligation)
+            row_obligation.append(o_index)
+            row_cap.append(min(caps))
+            row_label.append(f"{limit.min_residual_years:g}-{upper}y")
+            bucket_pair.append(members[inside])
+            bucket_row.append(np.full(int(inside.sum()), row, dtype=np.int64))
+
+    min_pledge_lots = np.array(
+        [max(1, -(-(o.min_pledge_face or 0) // o.lot_face)) for o in obligations],
+        dtype=np.int64,
+    )
+    max_isins = np.array(
+        [NO_LIMIT if o.max_isins is None else o.max_isins for o in obligations], dtype=np.int64
+    )
+    mta = np.array([o.min_transfer_value or 0.0 for o in obligations])[pair_obligation]
+    min_move_lots = np.maximum(1, np.ceil(mta / market_per_lot - 1e-9)).astype(np.int64)
+
+    bp_arr = np.concatenate(bucket_pair) if bucket_pair else np.zeros(0, np.int64)
+    br_arr = np.concatenate(bucket_row) if bucket_row else np.zeros(0, np.int64)
+    max_lots = _max_lots(
+        pair_position=pair_position, pair_obligation=pair_obligation,
+        position_face=position_face, lot=lot, required=required,
+        value_per_lot=value_per_lot, current_lots=current_lots,
+        min_pledge_lots=min_pledge_lots, min_move_lots=min_move_lots,
+        pair_group=pair_group, group_cap=group_cap, bucket_pair=bp_arr,
+        bucket_row=br_arr, row_cap=np.array(row_cap, dtype=np.float64),
+    )  # fmt: skip
+    return CostModel(
+        problem=problem,
+        owners=owners,
+        residual_years=years,
+        dirty_price=dirty,
+        position_owner=position_owner,
+        position_isin=position_isin,
+        position_face=position_face,
+        pledgor=pledgor,
+        required_value=required,
+        lot_face=lot,
+        min_pledge_lots=min_pledge_lots,
+        max_isins=max_isins,
+        pair_position=pair_position,
+        pair_obligation=pair_obligation,
+        haircut=haircut,
+        value_per_lot=value_per_lot,
+        market_per_lot=market_per_lot,
+        cost_per_lot=cost_per_lot,
+        current_lots=current_lots,
+        max_lots=max_lots,
+        min_move_lots=min_move_lots,
+        pair_group=pair_group.astype(np.int64),
+        group_obligation=group_obligation,
+        group_isin=group_isin,
+        group_cap=group_cap,
+        bucket_pair=bp_arr,
+        bucket_row=br_arr,
+        row_obligation=np.array(row_obligation, dtype=np.int64),
+        row_cap=np.array(row_cap, dtype=np.float64),
+        row_label=tuple(row_label),
+    )
+
+
+def _max_lots(
+    *,
+    pair_position: IntArray,
+    pair_obligation: IntArray,
+    position_face: IntArray,
+    lot: IntArray,
+    required: FloatArray,
+    value_per_lot: FloatArray,
+    current_lots: IntArray,
+    min_pledge_lots: IntArray,
+    min_move_lots: IntArray,
+    pair_group: IntArray,
+    group_cap: FloatArray,
+    bucket_pair: IntArray,
+    bucket_row: IntArray,
+    row_cap: FloatArray,
+) -> IntArray:
+    """Tight upper bound on each pair's final lots.
+
+    ``min(position face / lot, cap / value per lot, lots any cover could need)``, where
+    the last is ``max(ceil(required / value), min pledge, current + min move)``: a pair
+    pledged beyond it could drop lots (still covering alone, still a move or one fewer)
+    at lower cost. Never below 0; an ineligible pledge (value 0) keeps its current lots.
+    """
+    pair_lot = lot[pair_obligation]
+    by_position = position_face[pair_position] // pair_lot
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(value_per_lot > 0, value_per_lot, np.nan)
+        by_cap = np.floor(group_cap[pair_group] / value * (1 + 1e-12))
+        need = np.ceil(required[pair_obligation] / value - 1e-9)
+    cap = by_cap.copy()
+    if bucket_pair.size:
+        bucket_lots = np.floor(row_cap[bucket_row] / value[bucket_pair] * (1 + 1e-12))
+        np.minimum.at(cap, bucket_pair, bucket_lots)
+    need = np.maximum(
+        need, np.maximum(min_pledge_lots[pair_obligation], current_lots + min_move_lots)
+    )
+    bound = np.fmin(np.fmin(cap, need), by_position.astype(np.float64))
+    # An ineligible pledge counts for nothing; it may be kept (a run with no moves
+    # left must stay feasible) but never topped up.
+    bound = np.where(np.isnan(value), current_lots, bound)
+    return np.maximum(bound, 0).astype(np.int64)

@@ -1,0 +1,163 @@
+"""Why each move, and why an obligation is short: one line each, in the desk's terms.
+
+Rates are quoted as the desk ranks bonds: basis points per year of opportunity cost
+per yen of collateral value, ``opportunity_cost_bp / (1 - haircut)`` (DOMAIN.md
+section 5), so a long bond with a large haircut shows as dearer than its coupon says.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from optimizer.costmodel import NO_LIMIT, CostModel, FloatArray, IntArray
+
+
+class Explainer:
+    """Reasons for the moves and shortfalls of one allocation (``lots`` per pair)."""
+
+    def __init__(self, cm: CostModel, lots: IntArray) -> None:
+        self.cm = cm
+        self.lots = lots
+        self.delta = lots - cm.current_lots
+        problem = cm.problem
+        opportunity = np.array([s.opportunity_cost_bp for s in problem.securities])
+        self.pair_isin = cm.pair_isin
+        with np.errstate(divide="ignore"):
+            self.rate_bp = np.where(
+                cm.value_per_lot > 0, opportunity[self.pair_isin] / (1.0 - cm.haircut), np.inf
+            )
+        self.starts = cm.obligation_slices()
+        self.start_cover = np.zeros(len(problem.obligations))
+        np.add.at(self.start_cover, cm.pair_obligation, cm.current_lots * cm.value_per_lot)
+        self.final_cover = np.zeros(len(problem.obligations))
+        np.add.at(self.final_cover, cm.pair_obligation, lots * cm.value_per_lot)
+        self._room: IntArray | None = None
+
+    def _isin(self, j: int) -> str:
+        return self.cm.problem.securities[int(self.pair_isin[j])].isin
+
+    def _pairs(self, o: int) -> IntArray:
+        return np.arange(self.starts[o], self.starts[o + 1], dtype=np.int64)
+
+    def move_reason(self, j: int) -> str:
+        """One line on why pair ``j`` changes."""
+        cm = self.cm
+        o = int(cm.pair_obligation[j])
+        pairs = self._pairs(o)
+        rate = self.rate_bp[j]
+        if self.delta[j] > 0:
+            released = pairs[(self.delta[pairs] < 0)]
+            if released.size:
+                r = int(released[np.argmax(self.rate_bp[released])])
+                if not np.isfinite(self.rate_bp[r]):
+                    return f"replaces {self._isin(r)}, no longer eligible ({rate:.2f} bp/yr per yen of collateral value)"
+                if self.rate_bp[r] > rate:
+                    return (
+                        f"cheaper by {self.rate_bp[r] - rate:.2f} bp/yr per yen of collateral value than "
+                        f"{self._isin(r)} it replaces ({rate:.2f} vs {self.rate_bp[r]:.2f})"
+                    )
+                return f"replaces {self._isin(r)}, whose face serves another obligation better ({rate:.2f} bp/yr per yen of collateral value)"
+            deficit = cm.required_value[o] - self.start_cover[o]
+            if deficit > 0:
+                return f"covers the deficit of {deficit:,.0f} yen at {rate:.2f} bp/yr per yen of collateral value, the cheapest eligible left"
+            return f"restores cover at {rate:.2f} bp/yr per yen of collateral value"
+        if not np.isfinite(rate):
+            schedule = cm.problem.obligations[o].schedule
+            return f"released: no longer eligible under schedule {schedule}"
+        position = int(cm.pair_position[j])
+        same_position = np.flatnonzero((cm.pair_position == position) & (self.delta > 0))
+        if same_position.size:
+            other = cm.problem.obligations[int(cm.pair_obligation[same_position[0]])].id
+            return f"released: its face is pledged to {other} instead, where it saves more"
+        pledged = pairs[self.delta[pairs] > 0]
+        if pledged.size:
+            best = int(pledged[np.argmin(self.rate_bp[pledged])])
+            if self.rate_bp[best] < rate:
+                return (
+                    f"released: replaced by {self._isin(best)}, cheaper by "
+                    f"{rate - self.rate_bp[best]:.2f} bp/yr per yen of collateral value"
+                )
+        excess = self.final_cover[o] - cm.required_value[o]
+        return f"released: excess cover ({rate:.2f} bp/yr per yen of collateral value; {excess:,.0f} yen above required after release)"
+
+    def room(self) -> IntArray:
+        """Lots each pair could still take, given the allocation and every limit."""
+        if self._room is not None:
+            return self._room
+        cm, lots = self.cm, self.lots
+        pair_lot = cm.lot_face[cm.pair_obligation]
+        free = cm.position_face.copy()
+        np.subtract.at(free, cm.pair_position, lots * pair_lot)
+        room = np.minimum(cm.max_lots - lots, free[cm.pair_position] // pair_lot).astype(np.float64)
+        used = np.zeros(cm.group_cap.size)
+        np.add.at(used, cm.pair_group, lots * cm.value_per_lot)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = np.where(cm.value_per_lot > 0, cm.value_per_lot, np.nan)
+            room = np.fmin(
+                room, np.floor((cm.group_cap - used)[cm.pair_group] / value * (1 + 1e-12))
+            )
+            if cm.bucket_pair.size:
+                row_used = np.zeros(cm.row_cap.size)
+                np.add.at(
+                    row_used, cm.bucket_row, lots[cm.bucket_pair] * cm.value_per_lot[cm.bucket_pair]
+                )
+                slack = np.floor(
+                    (cm.row_cap - row_used)[cm.bucket_row] / value[cm.bucket_pair] * (1 + 1e-12)
+                )
+                np.minimum.at(room, cm.bucket_pair, slack)
+        room = np.where(np.isnan(value), 0.0, room)
+        self._room = np.maximum(room, 0).astype(np.int64)
+        return self._room
+
+    def marginal_costs(self) -> FloatArray:
+        """Yen per extra yen of required value, per obligation.
+
+        The opportunity cost per yen of collateral value of the cheapest pair that can
+        still take a lot (the margin of the waterfall); the shortfall penalty per yen
+        where nothing can. Move costs are left out: they are the step, not the slope.
+        """
+        cm = self.cm
+        room = self.room()
+        penalty = cm.problem.costs.shortfall_penalty_per_yen
+        per_yen = cm.cost_per_value
+        out = np.full(len(cm.problem.obligations), penalty)
+        for o in range(len(out)):
+            pairs = self._pairs(o)
+            open_pairs = pairs[room[pairs] > 0]
+            if open_pairs.size:
+                out[o] = min(penalty, float(per_yen[open_pairs].min()))
+        return out
+
+    def shortfall_reason(self, o: int) -> str:
+        """Which limit stops obligation ``o`` getting more cover."""
+        cm = self.cm
+        obligation = cm.problem.obligations[o]
+        pairs = self._pairs(o)
+        pairs = pairs[cm.value_per_lot[pairs] > 0]
+        if pairs.size == 0:
+            return f"shortfall: no eligible position: schedule {obligation.schedule} takes none of {obligation.pledgor}'s holdings"
+        room = self.room()
+        if np.any(room[pairs] > 0):
+            isins = {int(i) for i in self.pair_isin[pairs][self.lots[pairs] > 0]}
+            max_moves = cm.problem.limits.max_moves
+            moves = int(np.count_nonzero(self.delta))
+            if max_moves is not None and moves >= max_moves:
+                return f"shortfall: movement budget binds (max_moves {max_moves} used)"
+            if cm.max_isins[o] != NO_LIMIT and len(isins) >= cm.max_isins[o]:
+                return f"shortfall: max_isins {int(cm.max_isins[o])} binds"
+            return "shortfall: lot size, minimum pledge or minimum transfer leaves it short"
+        pair_lot = cm.lot_face[cm.pair_obligation[pairs]]
+        free = cm.position_face.copy()
+        np.subtract.at(free, cm.pair_position, self.lots * cm.lot_face[cm.pair_obligation])
+        no_face = free[cm.pair_position[pairs]] < pair_lot
+        capped = ~no_face
+        parts = []
+        if capped.any():
+            names = sorted({self._isin(int(j)) for j in pairs[capped]})
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            parts.append(f"concentration cap binds on {shown}")
+        if no_face.any():
+            parts.append(
+                f"no eligible position left ({int(no_face.sum())} pledged elsewhere or exhausted)"
+            )
+        return "shortfall: " + "; ".join(parts)

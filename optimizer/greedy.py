@@ -1,0 +1,227 @@
+"""The desk's cost-to-deliver waterfall: the baseline every plan is measured against.
+
+What a collateral desk does by hand (DOMAIN.md section 2): keep what is pledged; for
+each obligation short of its requirement, largest deficit first, pledge the cheapest
+eligible bonds per yen of collateral value (``opportunity / (1 - haircut)``) until the
+deficit is covered, within every limit of the contract; then release excess cover,
+dearest bond first, where the saving pays for the move. It never substitutes a pledge
+that still counts, so it is what the optimizer's substitutions are measured against.
+
+The result is a feasible allocation (every hard limit holds) in lots per pair; it also
+seeds the MIP as a warm start.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from optimizer.costmodel import NO_LIMIT, CostModel, IntArray
+
+
+class _State:
+    """Running allocation with the slack of every limit, kept in step as lots move."""
+
+    def __init__(self, cm: CostModel, lots: IntArray) -> None:
+        self.cm = cm
+        self.lots = lots.copy()
+        pair_lot = cm.lot_face[cm.pair_obligation]
+        self.free_face = cm.position_face.copy()
+        np.subtract.at(self.free_face, cm.pair_position, self.lots * pair_lot)
+        self.group_used = np.zeros(cm.group_cap.size)
+        np.add.at(self.group_used, cm.pair_group, self.lots * cm.value_per_lot)
+        self.row_used = np.zeros(cm.row_cap.size)
+        if cm.bucket_pair.size:
+            np.add.at(
+                self.row_used,
+                cm.bucket_row,
+                self.lots[cm.bucket_pair] * cm.value_per_lot[cm.bucket_pair],
+            )
+        self.rows_of: dict[int, list[int]] = {}
+        for j, b in zip(cm.bucket_pair.tolist(), cm.bucket_row.tolist(), strict=True):
+            self.rows_of.setdefault(j, []).append(b)
+        self.cover = np.zeros(len(cm.problem.obligations))
+        np.add.at(self.cover, cm.pair_obligation, self.lots * cm.value_per_lot)
+        max_moves = cm.problem.limits.max_moves
+        self.moves_left = math.inf if max_moves is None else max_moves
+        self.starts = cm.obligation_slices()
+        self.pair_isin = cm.pair_isin
+        self.isins: list[set[int]] = [set() for _ in cm.problem.obligations]
+        for j in np.flatnonzero(self.lots > 0):
+            self.isins[int(cm.pair_obligation[j])].add(int(self.pair_isin[j]))
+
+    def changed(self, j: int) -> bool:
+        return bool(self.lots[j] != self.cm.current_lots[j])
+
+    def room(self, j: int) -> int:
+        """Lots pair ``j`` can still take within its bound, position and caps."""
+        cm = self.cm
+        value = cm.value_per_lot[j]
+        if value <= 0:
+            return 0
+        lot = int(cm.lot_face[cm.pair_obligation[j]])
+        room = min(
+            int(cm.max_lots[j] - self.lots[j]),
+            int(self.free_face[cm.pair_position[j]] // lot),
+        )
+        slack = cm.group_cap[cm.pair_group[j]] - self.group_used[cm.pair_group[j]]
+        if math.isfinite(slack):
+            room = min(room, math.floor(slack / value * (1 + 1e-12)))
+        for b in self.rows_of.get(j, ()):
+            room = min(room, math.floor((cm.row_cap[b] - self.row_used[b]) / value * (1 + 1e-12)))
+        return max(room, 0)
+
+    def shift(self, j: int, delta: int) -> None:
+        """Change pair ``j`` by ``delta`` lots, keeping every slack and the move count."""
+        cm = self.cm
+        was_changed = self.changed(j)
+        value = cm.value_per_lot[j]
+        o = int(cm.pair_obligation[j])
+        self.lots[j] += delta
+        self.free_face[cm.pair_position[j]] -= delta * cm.lot_face[o]
+        self.group_used[cm.pair_group[j]] += delta * value
+        for b in self.rows_of.get(j, ()):
+            self.row_used[b] += delta * value
+        self.cover[o] += delta * value
+        isin = int(self.pair_isin[j])
+        if self.lots[j] > 0:
+            self.isins[o].add(isin)
+        else:
+            same = np.arange(self.starts[o], self.starts[o + 1])
+            same = same[(self.pair_isin[same] == isin) & (self.lots[same] > 0)]
+            if same.size == 0:
+                self.isins[o].discard(isin)
+        self.moves_left += int(was_changed) - int(self.changed(j))
+
+
+def _top_up(state: _State, o: int, pairs: IntArray) -> None:
+    cm = state.cm
+    required = cm.required_value[o]
+    max_isins = int(cm.max_isins[o])
+    min_pledge = int(cm.min_pledge_lots[o])
+    pair_isin = state.pair_isin
+    for j in pairs.tolist():
+        deficit = required - state.cover[o]
+        if deficit <= 0:
+            return
+        lots, current = int(state.lots[j]), int(cm.current_lots[j])
+        value = cm.value_per_lot[j]
+        if lots < current or value <= 0:
+            continue  # released earlier in this run, or counts for nothing
+        room = state.room(j)
+        if room <= 0:
+            continue
+        isin = int(pair_isin[j])
+        if (
+            max_isins != NO_LIMIT
+            and isin not in state.isins[o]
+            and len(state.isins[o]) >= max_isins
+        ):
+            continue
+        needs_move = lots == current
+        if needs_move and state.moves_left < 1:
+            continue
+        take = min(room, math.ceil(deficit / value - 1e-12))
+        least = int(cm.min_move_lots[j]) if needs_move else 1
+        least = max(least, min_pledge - lots)
+        take = max(take, least)
+        if take <= room:
+            state.shift(j, take)
+
+
+def _release_excess(state: _State, o: int, pairs: IntArray) -> None:
+    cm = state.cm
+    required = cm.required_value[o]
+    move_cost = cm.problem.costs.move_cost
+    min_pledge = int(cm.min_pledge_lots[o])
+    for j in pairs[::-1].tolist():
+        lots, current = int(state.lots[j]), int(cm.current_lots[j])
+        if lots <= 0 or lots != current or state.moves_left < 1:
+            continue  # only untouched pledges: a top-up of this run stays as it is
+        value = cm.value_per_lot[j]
+        excess = state.cover[o] - required
+        drop = lots if value <= 0 else min(lots, math.floor(excess / value * (1 + 1e-12)))
+        if 0 < lots - drop < min_pledge:
+            drop = lots - min_pledge
+        if drop < min(int(cm.min_move_lots[j]), lots) or drop <= 0:
+            continue
+        if drop * cm.cost_per_lot[j] > move_cost:
+            state.shift(j, -drop)
+
+
+def _cut(state: _State, j: int, lots_needed: int) -> None:
+    """Release at least ``lots_needed`` lots of pair ``j`` (all of it where a partial
+    release would break the minimum pledge or the minimum transfer)."""
+    cm = state.cm
+    lots = int(state.lots[j])
+    if lots <= 0 or (not state.changed(j) and state.moves_left < 1):
+        return
+    drop = min(lots, max(lots_needed, int(cm.min_move_lots[j])))
+    if 0 < lots - drop < cm.min_pledge_lots[cm.pair_obligation[j]]:
+        drop = lots
+    state.shift(j, -drop)
+
+
+def _repair(state: _State) -> None:
+    """Bring the current allocation within today's limits: ineligible pledges,
+    concentration caps (a cap shrinks with the requirement), bucket limits,
+    ``max_isins`` and the minimum pledge."""
+    cm = state.cm
+    rho = cm.cost_per_value
+    for j in np.flatnonzero((cm.value_per_lot <= 0) & (state.lots > 0)).tolist():
+        _cut(state, j, int(state.lots[j]))
+    over = np.flatnonzero(state.group_used > cm.group_cap * (1 + 1e-12) + 1e-6)
+    if over.size:
+        members = np.flatnonzero(np.isin(cm.pair_group, over) & (state.lots > 0))
+        for j in members[np.argsort(-state.lots[members], kind="stable")].tolist():
+            g = cm.pair_group[j]
+            excess = state.group_used[g] - cm.group_cap[g]
+            if excess > 1e-6:
+                _cut(state, j, math.ceil(excess / cm.value_per_lot[j] - 1e-12))
+    for b in np.flatnonzero(state.row_used > cm.row_cap + 1e-6).tolist():
+        members = cm.bucket_pair[(cm.bucket_row == b) & (state.lots[cm.bucket_pair] > 0)]
+        for j in members[np.argsort(-rho[members], kind="stable")].tolist():
+            excess = state.row_used[b] - cm.row_cap[b]
+            if excess > 1e-6:
+                _cut(state, j, math.ceil(excess / cm.value_per_lot[j] - 1e-12))
+    for o in np.flatnonzero(cm.max_isins != NO_LIMIT).tolist():
+        while len(state.isins[o]) > cm.max_isins[o]:
+            pairs = np.arange(state.starts[o], state.starts[o + 1])
+            pairs = pairs[state.lots[pairs] > 0]
+            dearest = int(state.pair_isin[pairs[np.argmax(rho[pairs])]])
+            before = len(state.isins[o])
+            for j in pairs[state.pair_isin[pairs] == dearest].tolist():
+                _cut(state, j, int(state.lots[j]))
+            if len(state.isins[o]) == before:
+                break  # no moves left to fix it
+    short = (state.lots > 0) & (state.lots < cm.min_pledge_lots[cm.pair_obligation])
+    for j in np.flatnonzero(short).tolist():
+        _cut(state, j, int(state.lots[j]))
+
+
+def greedy_lots(cm: CostModel) -> IntArray:
+    """The waterfall allocation, in lots per pair of ``cm``.
+
+    Order: bring today's pledges within today's limits (:func:`_repair`); top up each
+    obligation short of cover, largest deficit first, cheapest per yen of collateral
+    value first (ties: the position with most free face, so fewer moves); release
+    excess cover, dearest first, where the saving exceeds the move cost.
+    """
+    state = _State(cm, cm.current_lots)
+    starts = cm.obligation_slices()
+    rho = cm.cost_per_value
+    order_of: list[IntArray] = []
+    for o in range(len(cm.problem.obligations)):
+        pairs = np.arange(starts[o], starts[o + 1], dtype=np.int64)
+        free = cm.position_face[cm.pair_position[pairs]].astype(np.float64)
+        order_of.append(pairs[np.lexsort((-free, rho[pairs]))])
+    _repair(state)
+    deficits = cm.required_value - state.cover
+    for o in np.argsort(-deficits, kind="stable").tolist():
+        if deficits[o] > 0:
+            _top_up(state, o, order_of[o])
+    for o in range(len(cm.problem.obligations)):
+        if state.cover[o] > cm.required_value[o]:
+            _release_excess(state, o, order_of[o])
+    return state.lots

@@ -1,0 +1,433 @@
+"""An independent check of a plan against its problem: ``verify(problem, plan)``.
+
+Re-derives feasibility and cost from the problem alone and the plan's JSON form (what
+the ledger receives), sharing no code with the cost model, the model or the plan
+builder: residual years, eligibility, haircuts, values, limits, moves, execution order
+and cost are all recomputed here in plain Python. Every violation is listed, none
+raised, so a test (or an operator) sees everything wrong at once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from optimizer.plan import Plan
+from optimizer.problem import Obligation, Problem, Security
+from valuation.haircuts import HaircutSchedule
+
+ABS_TOL_YEN = 1.0
+REL_TOL = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One thing wrong: ``kind`` (``capacity``, ``cover``, ``cost``...), the record, why."""
+
+    kind: str
+    record: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.record}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationReport:
+    """Every violation found, and the cost recomputed from the problem."""
+
+    violations: tuple[Violation, ...]
+    opportunity: float = 0.0
+    moves: float = 0.0
+    shortfall_penalty: float = 0.0
+    move_count: int = 0
+    shortfall: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the plan passed every check."""
+        return not self.violations
+
+    @property
+    def total(self) -> float:
+        """Recomputed objective."""
+        return self.opportunity + self.moves + self.shortfall_penalty
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"plan verified: cost {self.total:,.2f} yen, {self.move_count} moves"
+        lines = "\n".join(f"  {v}" for v in self.violations)
+        return f"{len(self.violations)} violation(s):\n{lines}"
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= ABS_TOL_YEN + REL_TOL * max(abs(a), abs(b))
+
+
+def _years(problem: Problem, security: Security) -> float:
+    return (security.bond.maturity_date - problem.settlement_date).days / 365.0
+
+
+def _haircut(schedule: HaircutSchedule, security: Security, years: float) -> float | None:
+    """The schedule's haircut for this bond, or ``None`` when it does not take it."""
+    bond = security.bond
+    if bond.kind not in schedule.eligible_kinds or bond.isin in schedule.excluded_isins:
+        return None
+    if years <= 0 or years < schedule.min_residual_years:
+        return None
+    if schedule.max_residual_years is not None and years > schedule.max_residual_years:
+        return None
+    if bond.isin in schedule.isin_haircuts:
+        return schedule.isin_haircuts[bond.isin]
+    for bucket in schedule.kind_haircuts.get(bond.kind, schedule.haircuts):
+        if bucket.max_residual_years is None or years <= bucket.max_residual_years:
+            return bucket.haircut
+    return None
+
+
+class _Checker:
+    def __init__(self, problem: Problem, plan: Mapping[str, Any]) -> None:
+        self.problem = problem
+        self.plan = plan
+        self.violations: list[Violation] = []
+        self.securities = {s.isin: s for s in problem.securities}
+        self.obligations = {o.id: o for o in problem.obligations}
+        self.faces = {(p.owner, p.account, p.isin): p.face for p in problem.positions}
+        self.owner_of_account = {(p.account, p.isin): p.owner for p in problem.positions}
+        self.current: dict[tuple[str, str, str, str], int] = {}
+        for p in problem.positions:
+            for oid, face in p.pledged.items():
+                self.current[(oid, p.owner, p.account, p.isin)] = face
+
+    def fail(self, kind: str, record: str, message: str) -> None:
+        self.violations.append(Violation(kind, record, message))
+
+    def unit_value(self, obligation: Obligation, isin: str) -> tuple[float, float]:
+        """(market value per yen face, haircut) of ``isin`` for ``obligation``; haircut
+        1.0 when the schedule does not take it."""
+        security = self.securities[isin]
+        h = _haircut(
+            self.problem.schedules[obligation.schedule], security, _years(self.problem, security)
+        )
+        return security.dirty_price / 100.0, 1.0 if h is None else h
+
+    def final_allocation(self) -> dict[tuple[str, str, str, str], int]:
+        final: dict[tuple[str, str, str, str], int] = {}
+        for i, a in enumerate(self.plan.get("allocations") or []):
+            record = f"allocations[{i}]"
+            try:
+                oid, account, isin, face = a["obligation"], a["account"], a["isin"], int(a["face"])
+            except (KeyError, TypeError, ValueError) as exc:
+                self.fail("format", record, f"missing or bad field: {exc}")
+                continue
+            obligation = self.obligations.get(oid)
+            owner = str(a.get("owner") or self.owner_of_account.get((account, isin)))
+            record = f"allocations[{i}] ({oid}/{account}/{isin})"
+            if obligation is None:
+                self.fail("unknown", record, f"unknown obligation {oid!r}")
+                continue
+            if isin not in self.securities or (owner, account, isin) not in self.faces:
+                self.fail("unknown", record, "no such position in the problem")
+                continue
+            if owner != obligation.pledgor:
+                self.fail(
+                    "pledgor",
+                    record,
+                    f"owned by {owner}, but {oid} is owed by {obligation.pledgor}",
+                )
+            key = (oid, owner, account, isin)
+            if key in final:
+                self.fail("format", record, "duplicate allocation")
+            final[key] = final.get(key, 0) + face
+            unit, h = self.unit_value(obligation, isin)
+            if h >= 1.0 and self.current.get(key) != face:
+                self.fail(
+                    "eligibility", record, f"schedule {obligation.schedule} does not take {isin}"
+                )
+            if face <= 0 or face % obligation.lot_face:
+                self.fail(
+                    "lot",
+                    record,
+                    f"face {face} is not a positive multiple of lot_face {obligation.lot_face}",
+                )
+            if obligation.min_pledge_face and 0 < face < obligation.min_pledge_face:
+                self.fail(
+                    "min_pledge",
+                    record,
+                    f"face {face} below min_pledge_face {obligation.min_pledge_face}",
+                )
+            for name, expected in (
+                ("market_value", unit * face),
+                ("haircut", h),
+                ("collateral_value", unit * face * (1 - h)),
+            ):
+                reported = a.get(name)
+                if (
+                    not isinstance(reported, int | float)
+                    or not _close(float(reported), expected)
+                    or (name == "haircut" and abs(float(reported) - expected) > 1e-12)
+                ):
+                    self.fail("value", record, f"{name} {reported!r}, recomputed {expected!r}")
+        return final
+
+    def check_limits(self, final: dict[tuple[str, str, str, str], int]) -> dict[str, float]:
+        used: dict[tuple[str, str, str], int] = defaultdict(int)
+        cover: dict[str, float] = defaultdict(float)
+        per_isin: dict[tuple[str, str], float] = defaultdict(float)
+        isins: dict[str, set[str]] = defaultdict(set)
+        for (oid, owner, account, isin), face in final.items():
+            obligation = self.obligations[oid]
+            unit, h = self.unit_value(obligation, isin)
+            value = unit * face * (1 - h)
+            used[(owner, account, isin)] += face
+            cover[oid] += value
+            per_isin[(oid, isin)] += value
+            if face > 0:
+                isins[oid].add(isin)
+        for key, face in used.items():
+            if face > self.faces[key]:
+                self.fail("capacity", "/".join(key), f"pledged {face} of {self.faces[key]} held")
+        for (oid, isin), value in per_isin.items():
+            obligation = self.obligations[oid]
+            schedule = self.problem.schedules[obligation.schedule]
+            caps = []
+            if schedule.max_share_per_isin is not None:
+                caps.append(schedule.max_share_per_isin * obligation.required_value)
+            if schedule.max_value_per_isin is not None:
+                caps.append(schedule.max_value_per_isin)
+            if caps and value > min(caps) + ABS_TOL_YEN:
+                self.fail(
+                    "concentration",
+                    f"{oid}/{isin}",
+                    f"collateral value {value:,.0f} above cap {min(caps):,.0f}",
+                )
+        for oid, obligation in self.obligations.items():
+            schedule = self.problem.schedules[obligation.schedule]
+            for limit in schedule.bucket_limits:
+                caps = [c for c in (
+                    None if limit.max_share is None else limit.max_share * obligation.required_value,
+                    limit.max_value,
+                ) if c is not None]  # fmt: skip
+                if not caps:
+                    continue
+                total = sum(
+                    v for (o2, isin), v in per_isin.items()
+                    if o2 == oid and limit.contains(_years(self.problem, self.securities[isin]))
+                )  # fmt: skip
+                if total > min(caps) + ABS_TOL_YEN:
+                    self.fail(
+                        "bucket",
+                        f"{oid}/{limit.min_residual_years:g}-{limit.max_residual_years}y",
+                        f"collateral value {total:,.0f} above cap {min(caps):,.0f}",
+                    )
+            if obligation.max_isins is not None and len(isins[oid]) > obligation.max_isins:
+                self.fail(
+                    "max_isins",
+                    oid,
+                    f"{len(isins[oid])} ISINs pledged, max_isins {obligation.max_isins}",
+                )
+        return dict(cover)
+
+    def check_moves(
+        self, final: dict[tuple[str, str, str, str], int]
+    ) -> list[tuple[int, int, str, tuple[str, str, str, str], int]]:
+        expected = {
+            k: final.get(k, 0) - self.current.get(k, 0) for k in set(final) | set(self.current)
+        }
+        expected = {k: d for k, d in expected.items() if d != 0}
+        seen: dict[tuple[str, str, str, str], int] = {}
+        moves = []
+        for i, m in enumerate(self.plan.get("moves") or []):
+            try:
+                action, oid, account, isin, face = (
+                    m["action"],
+                    m["obligation"],
+                    m["account"],
+                    m["isin"],
+                    int(m["face"]),
+                )
+                group, step = int(m["group"]), int(m.get("step", i + 1))
+            except (KeyError, TypeError, ValueError) as exc:
+                self.fail("format", f"moves[{i}]", f"missing or bad field: {exc}")
+                continue
+            owner = m.get("owner") or self.owner_of_account.get((account, isin), "?")
+            key = (oid, owner, account, isin)
+            record = f"moves[{i}] ({action} {oid}/{account}/{isin})"
+            if action not in ("pledge", "release") or face <= 0:
+                self.fail("format", record, f"action {action!r} face {face}")
+                continue
+            if not m.get("reason"):
+                self.fail("format", record, "no reason given")
+            signed = face if action == "pledge" else -face
+            if key in seen:
+                self.fail("moves", record, "second move of the same (account, isin, obligation)")
+            seen[key] = signed
+            if expected.get(key) != signed:
+                self.fail(
+                    "moves",
+                    record,
+                    f"moves {signed:+d}, allocations imply {expected.get(key, 0):+d}",
+                )
+            obligation = self.obligations.get(oid)
+            if obligation and obligation.min_transfer_value and isin in self.securities:
+                value = self.securities[isin].dirty_price / 100.0 * face
+                whole = action == "release" and face == self.current.get(key, 0)
+                if value < obligation.min_transfer_value - ABS_TOL_YEN and not whole:
+                    self.fail(
+                        "min_transfer",
+                        record,
+                        f"market value {value:,.0f} below min_transfer_value {obligation.min_transfer_value:,.0f}",
+                    )
+            moves.append((group, step, action, key, signed))
+        for key, delta in expected.items():
+            if key not in seen:
+                self.fail(
+                    "moves", "/".join(key), f"allocation changes by {delta:+d} but no move says so"
+                )
+        max_moves = self.problem.limits.max_moves
+        if max_moves is not None and len(expected) > max_moves:
+            self.fail("max_moves", "plan", f"{len(expected)} moves, max_moves {max_moves}")
+        return moves
+
+    def check_order(
+        self,
+        moves: list[tuple[int, int, str, tuple[str, str, str, str], int]],
+        final_cover: Mapping[str, float],
+    ) -> None:
+        state = dict(self.current)
+        used: dict[tuple[str, str, str], int] = defaultdict(int)
+        for (_, owner, account, isin), face in state.items():
+            used[(owner, account, isin)] += face
+        start_cover = self.cover_of(state)
+        floor = {
+            oid: min(start_cover.get(oid, 0.0), final_cover.get(oid, 0.0))
+            for oid in self.obligations
+        }
+        moves = sorted(moves, key=lambda m: (m[0], m[1]))
+        for n, (group, _step, _action, key, signed) in enumerate(moves):
+            state[key] = state.get(key, 0) + signed
+            position = key[1:]
+            used[position] += signed
+            if state[key] < 0:
+                self.fail(
+                    "order",
+                    "/".join(key),
+                    f"group {group}: releases more than is pledged at that point",
+                )
+            if position in self.faces and used[position] > self.faces[position]:
+                self.fail(
+                    "order",
+                    "/".join(position),
+                    f"group {group}: pledges face not yet free at that point",
+                )
+            if n + 1 == len(moves) or moves[n + 1][0] != group:
+                cover = self.cover_of(state)
+                for oid, low in floor.items():
+                    if cover.get(oid, 0.0) < low - ABS_TOL_YEN:
+                        self.fail(
+                            "order",
+                            oid,
+                            f"after group {group} cover {cover.get(oid, 0.0):,.0f} is below {low:,.0f}",
+                        )
+
+    def cover_of(self, allocation: Mapping[tuple[str, str, str, str], int]) -> dict[str, float]:
+        cover: dict[str, float] = defaultdict(float)
+        for (oid, _owner, _account, isin), face in allocation.items():
+            if oid in self.obligations and isin in self.securities:
+                unit, h = self.unit_value(self.obligations[oid], isin)
+                cover[oid] += unit * face * (1 - h)
+        return cover
+
+
+def verify(problem: Problem, plan: Plan | Mapping[str, Any]) -> VerificationReport:
+    """Check ``plan`` against ``problem``; the report lists every violation found."""
+    data = plan.to_dict() if isinstance(plan, Plan) else plan
+    c = _Checker(problem, data)
+    if data.get("status") == "error":
+        return VerificationReport(())
+    final = c.final_allocation()
+    final = {k: v for k, v in final.items() if k[0] in c.obligations}
+    cover = c.check_limits(final)
+    moves = c.check_moves(final)
+    c.check_order(moves, cover)
+
+    costs = problem.costs
+    opportunity = 0.0
+    for (_oid, _owner, _account, isin), face in final.items():
+        security = c.securities[isin]
+        opportunity += (
+            security.opportunity_cost_bp
+            / 1e4
+            * security.dirty_price
+            / 100.0
+            * face
+            * costs.horizon_days
+            / 365.0
+        )
+    move_count = sum(1 for m in moves)
+    shortfall: dict[str, float] = {}
+    reported = {o.get("id"): o for o in data.get("obligations") or []}
+    for oid, obligation in c.obligations.items():
+        shortfall[oid] = max(0.0, obligation.required_value - cover.get(oid, 0.0))
+        row = reported.get(oid)
+        if row is None:
+            c.fail("cover", oid, "obligation missing from the plan's obligations")
+            continue
+        for name, expected in (
+            ("collateral_value", cover.get(oid, 0.0)),
+            ("shortfall", shortfall[oid]),
+        ):
+            value = row.get(name)
+            if not isinstance(value, int | float) or not _close(float(value), expected):
+                c.fail("cover", oid, f"{name} {value!r}, recomputed {expected:,.2f}")
+    report = VerificationReport(
+        tuple(c.violations),
+        opportunity=opportunity,
+        moves=move_count * costs.move_cost,
+        shortfall_penalty=sum(shortfall.values()) * costs.shortfall_penalty_per_yen,
+        move_count=move_count,
+        shortfall=shortfall,
+    )
+    cost = data.get("cost") or {}
+    extra: list[Violation] = []
+    for name, expected in (
+        ("opportunity", report.opportunity),
+        ("moves", report.moves),
+        ("shortfall_penalty", report.shortfall_penalty),
+        ("total", report.total),
+    ):
+        value = cost.get(name)
+        if not isinstance(value, int | float) or not _close(float(value), expected):
+            extra.append(
+                Violation("cost", f"cost.{name}", f"{value!r}, recomputed {expected:,.2f}")
+            )
+    objective, bound = data.get("objective_value"), data.get("objective_bound")
+    if not isinstance(objective, int | float) or not _close(float(objective), report.total):
+        extra.append(
+            Violation("cost", "objective_value", f"{objective!r}, recomputed {report.total:,.2f}")
+        )
+    if (
+        isinstance(bound, int | float)
+        and isinstance(objective, int | float)
+        and bound > objective + ABS_TOL_YEN + 1e-7 * abs(objective)
+    ):
+        extra.append(
+            Violation(
+                "bound", "objective_bound", f"{bound:,.2f} above the objective {objective:,.2f}"
+            )
+        )
+    if math.isnan(report.total):
+        extra.append(Violation("cost", "total", "not a number"))
+    if extra:
+        report = VerificationReport(
+            report.violations + tuple(extra),
+            report.opportunity,
+            report.moves,
+            report.shortfall_penalty,
+            report.move_count,
+            report.shortfall,
+        )
+    return report
