@@ -23,7 +23,14 @@ from typing import Any
 
 from ledger_adapter.engine import Contract, interpret
 from ledger_adapter.errors import DuplicateCommand, InvalidArgument, PermissionDenied
-from ledger_adapter.integrity import GENESIS_HASH, LogRow, stakeholder_key, transaction_hash
+from ledger_adapter.integrity import (
+    GENESIS_HASH,
+    LogRow,
+    parse_party_list,
+    party_list,
+    stakeholder_key,
+    transaction_hash,
+)
 from ledger_adapter.model import TEMPLATES, TYPES
 from ledger_adapter.projection import project
 from ledger_adapter.protocol import (
@@ -79,8 +86,12 @@ class StoredTransaction:
         return nodes
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON (one encoder, built once: ``json.dumps`` with options builds one a call)."""
+    return _ENCODER.encode(value)
 
 
 def _now() -> datetime:
@@ -302,8 +313,8 @@ class EmbeddedLedger:
                     node["cid"],
                     node["tpl"],
                     _dumps(node["args"]),
-                    _dumps(node["sig"]),
-                    _dumps(node["obs"]),
+                    party_list(node["sig"]),
+                    party_list(node["obs"]),
                     stakeholder_key(node["sig"], node["obs"]),
                     offset,
                     node["n"],
@@ -347,13 +358,13 @@ class EmbeddedLedger:
                 template = self._templates.get(tpl)
                 if template is None:
                     continue  # a template this build does not know cannot be used
-                contract = Contract(
+                contract = Contract.of(
                     cid,
                     template,
                     json.loads(args),
-                    frozenset(json.loads(sig)),
-                    frozenset(json.loads(obs)),
-                    created_offset,
+                    signatories=frozenset(parse_party_list(sig)),
+                    observers=frozenset(parse_party_list(obs)),
+                    created_offset=created_offset,
                 )
                 found[cid] = contract
                 if len(self._cache) >= _CACHE_SIZE:
@@ -430,7 +441,7 @@ class EmbeddedLedger:
             params.append(template_id)
         rows = self._db.query(sql + " ORDER BY c.contract_id", params)
         return [
-            (cid, tpl, json.loads(a), json.loads(s), json.loads(o), off, n, at)
+            (cid, tpl, json.loads(a), parse_party_list(s), parse_party_list(o), off, n, at)
             for cid, tpl, a, s, o, off, n, at in rows
         ]
 
