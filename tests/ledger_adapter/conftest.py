@@ -3,7 +3,8 @@
 Every ``ledger`` fixture, when the test ends, runs ``verify`` (hash chain and derived
 tables) and the model's invariants (conservation per (owner, isin), pledge backing),
 so each scenario is checked without the test asking. Ledgers run on SQLite; also on
-PostgreSQL when ``TANPO_TEST_POSTGRES_URL`` is set (a fresh schema per test).
+PostgreSQL when ``TANPO_TEST_POSTGRES_URL`` is set (a fresh schema per test; without it
+``test_postgres_backend_is_configured`` is the one test skipped, with the reason).
 """
 
 from __future__ import annotations
@@ -189,7 +190,10 @@ def _postgres_url() -> Iterator[str]:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+BACKENDS = ["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
+
+
+@pytest.fixture(params=BACKENDS)
 def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty ledger location on each backend."""
     if request.param == "sqlite":

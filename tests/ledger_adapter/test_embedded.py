@@ -3,6 +3,7 @@ deduplication, contention, offsets, projections, durability."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from ledger_adapter.protocol import (
     TransactionShape,
 )
 
-from .conftest import ISIN, assert_sound
+from .conftest import ISIN, POSTGRES_ENV, assert_sound
 
 H = HOLDING.template_id
 
@@ -56,6 +57,15 @@ def issue(ledger: Ledger, owner: str = "MIZUHO", face: int = 1000, cid: str = "i
 
 def split(cid: str, face: int) -> ExerciseCommand:
     return ExerciseCommand(H, cid, "Holding_Split", {"splitFace": str(face)})
+
+
+def test_postgres_backend_is_configured() -> None:
+    """Every ledger test also runs on PostgreSQL when a server is given."""
+    if not os.environ.get(POSTGRES_ENV):
+        pytest.skip(
+            f"PostgreSQL tests need {POSTGRES_ENV}=postgresql://user@host:port/db"
+            " (each test gets its own schema)"
+        )
 
 
 def test_is_a_ledger(ledger: EmbeddedLedger) -> None:
