@@ -36,7 +36,7 @@ from typing import Any
 from benchmarks.harness import Context, benchmark
 from ledger_adapter.book import load_book, parse_book
 from ledger_adapter.embedded import EmbeddedLedger
-from ledger_adapter.executor import _orders, _units, _units_applied, execute_plan
+from ledger_adapter.executor import execute_plan, move_orders, plan_units, units_applied
 from ledger_adapter.integrity import verify
 from ledger_adapter.plan import MoveAction, parse_plan
 from ledger_adapter.rebalance import LiveState, rebalance_commands
@@ -200,7 +200,8 @@ def plan_1000_moves(ctx: Context) -> None:
     book = synthetic_book(isins_per_bank=isins, obligations_per_bank=20)
     plan = parse_plan(substitution_plan(book, substitutions, reuse_released=False))
     groups = [
-        (_orders(g, MoveAction.RELEASE), _orders(g, MoveAction.PLEDGE)) for _, g in plan.groups
+        (move_orders(g, MoveAction.RELEASE), move_orders(g, MoveAction.PLEDGE))
+        for _, g in plan.groups
     ]
     with tempfile.TemporaryDirectory(prefix="tanpo-bench-") as tmp:
         directory = Path(tmp)
@@ -303,7 +304,7 @@ def crash_recovery(ctx: Context) -> None:
             reopen.append(time.perf_counter() - start)
             start = time.perf_counter()
             state = LiveState.read(ledger, ["BANK1"])
-            done = _units_applied(state, plan, _units(plan, True))
+            done = units_applied(state, plan, plan_units(plan, True))
             detect.append(time.perf_counter() - start)
             applied.append(done if done is not None else -1)
             start = time.perf_counter()

@@ -13,13 +13,15 @@ Reads are projections for the parties asked (:mod:`ledger_adapter.projection`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from ledger_adapter.engine import Contract, interpret
 from ledger_adapter.errors import DuplicateCommand, InvalidArgument, PermissionDenied
@@ -44,6 +46,8 @@ from ledger_adapter.protocol import (
 )
 from ledger_adapter.storage import SCHEMA_VERSION, Backend, open_backend
 from ledger_adapter.templates import Template, TypeChecker
+
+T = TypeVar("T")
 
 MAX_DEDUPLICATION_WINDOW = timedelta(days=7)
 """Canton's default maximum deduplication duration (participant configuration)."""
@@ -98,6 +102,17 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _locked(method: Callable[..., T]) -> Callable[..., T]:
+    """Hold the ledger's lock for the call: one connection, shared by threads in turn."""
+
+    @functools.wraps(method)
+    def wrapper(self: EmbeddedLedger, *args: Any, **kwargs: Any) -> T:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class EmbeddedLedger:
     """A durable, single-node Canton-style ledger (implements :class:`~ledger_adapter.protocol.Ledger`).
 
@@ -134,6 +149,7 @@ class EmbeddedLedger:
         self._templates = templates
         self._types = types
         self._cache: dict[str, Contract] = {}
+        self._lock = threading.RLock()  # an HTTP server may call from several threads
         self._ensure_meta()
 
     # --- set-up -------------------------------------------------------------------
@@ -159,6 +175,7 @@ class EmbeddedLedger:
     def ledger_id(self) -> str:
         return str(self._db.query("SELECT ledger_id FROM ledger_meta WHERE id = 1")[0][0])
 
+    @_locked
     def close(self) -> None:
         self._db.close()
 
@@ -183,6 +200,7 @@ class EmbeddedLedger:
             missing = sorted(read_as - rights.read_as - rights.act_as)
             raise PermissionDenied(f"user {user_id!r} may not read as {missing}")
 
+    @_locked
     def submit(
         self,
         commands: Iterable[Command],
@@ -374,10 +392,12 @@ class EmbeddedLedger:
 
     # --- reading ------------------------------------------------------------------
 
+    @_locked
     def ledger_end(self) -> int:
         """The offset of the last committed transaction (0 when there is none)."""
         return int(self._db.query("SELECT COALESCE(MAX(ledger_offset), 0) FROM transactions")[0][0])
 
+    @_locked
     def active_contracts(
         self,
         parties: Parties,
@@ -482,7 +502,8 @@ class EmbeddedLedger:
             if end_inclusive is not None:
                 sql += " AND ledger_offset <= ?"
                 params.append(end_inclusive)
-            rows = self._db.query(sql + f" ORDER BY ledger_offset LIMIT {int(page)}", params)
+            with self._lock:
+                rows = self._db.query(sql + f" ORDER BY ledger_offset LIMIT {int(page)}", params)
             for r in rows:
                 yield StoredTransaction(*r)
             if len(rows) < page:

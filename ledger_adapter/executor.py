@@ -121,7 +121,7 @@ Unit = tuple[str, tuple[tuple[PlanMove, ...], ...]]
 """(label, groups of moves) carried out as one transaction."""
 
 
-def _units(plan: ExecutablePlan, per_group: bool) -> list[Unit]:
+def plan_units(plan: ExecutablePlan, per_group: bool) -> list[Unit]:
     if per_group:
         return [(f"group-{g}", (moves,)) for g, moves in plan.groups]
     return [("all", tuple(moves for _, moves in plan.groups))]
@@ -162,7 +162,7 @@ def _mismatches(
     return out
 
 
-def _units_applied(state: LiveState, plan: ExecutablePlan, units: Sequence[Unit]) -> int | None:
+def units_applied(state: LiveState, plan: ExecutablePlan, units: Sequence[Unit]) -> int | None:
     """The number m of units already applied: the ledger equals S_m (the smallest such m;
     a unit applied twice is stopped by deduplication). ``None``: it equals none of them.
 
@@ -216,7 +216,7 @@ def _check_free_face(
     return out
 
 
-def _orders(moves: Iterable[PlanMove], action: MoveAction) -> list[Order]:
+def move_orders(moves: Iterable[PlanMove], action: MoveAction) -> list[Order]:
     return [(m.obligation, m.account, m.isin, m.face) for m in moves if m.action is action]
 
 
@@ -233,7 +233,7 @@ def _submit(
 ) -> tuple[str, Transaction | None, int | None]:
     commands = rebalance_commands(
         state,
-        [(_orders(g, MoveAction.RELEASE), _orders(g, MoveAction.PLEDGE)) for g in groups],
+        [(move_orders(g, MoveAction.RELEASE), move_orders(g, MoveAction.PLEDGE)) for g in groups],
     )
     for attempt in range(max_attempts):
         try:
@@ -274,7 +274,7 @@ def execute_plan(
         The ledger refused a unit (e.g. it would leave an obligation under-covered).
     """
     parties = sorted(set(parties))
-    units = _units(plan, per_group)
+    units = plan_units(plan, per_group)
     state = LiveState.read(ledger, parties)
     for m in plan.moves:
         o = state.obligation(m.obligation, "moves")
@@ -283,7 +283,7 @@ def execute_plan(
                 f"obligation {m.obligation} is pledged by {o.pledgor}, not one of {parties}",
                 field="parties",
             )
-    applied = _units_applied(state, plan, units)
+    applied = units_applied(state, plan, units)
     if applied is None:
         raise StalePlanError(plan.plan_id, _mismatches(state, plan, _start_state(plan)))
     outcomes = [

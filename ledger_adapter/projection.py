@@ -82,12 +82,11 @@ def project(
             if node["k"] == "e" and (not node["cons"] or cid in created):
                 continue
             # signatories and observers are disjoint: no duplicates to remove
-            seen = [p for p in node["sig"] if p in parties] + [
-                p for p in node["obs"] if p in parties
-            ]
-            if not seen:
+            holders = [p for p in node["sig"] if p in parties]
+            holders += [p for p in node["obs"] if p in parties]
+            if not holders:
                 continue
-            wit = tuple(sorted(seen)) if len(seen) > 1 else tuple(seen)
+            wit = tuple(sorted(holders)) if len(holders) > 1 else tuple(holders)
             if node["k"] == "c":
                 events.append(_event(node, offset, effective_at, wit))
             else:

@@ -313,3 +313,28 @@ def test_bad_urls_are_clear(tmp_path: Path) -> None:
         EmbeddedLedger("mysql://x")
     with pytest.raises(InvalidArgument, match="does not exist"):
         EmbeddedLedger(str(tmp_path / "missing" / "x.db"))
+
+
+def test_threads_share_one_ledger_safely(ledger: EmbeddedLedger) -> None:
+    """An HTTP server may submit from several threads: each transaction stays whole."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            for i in range(10):
+                cid = issue(ledger, f"BANK{k}", cid=f"t{k}-{i}")
+                ledger.submit([split(cid, 1)], act_as=[f"BANK{k}"], command_id=f"s{k}-{i}")
+                ledger.active_contracts(f"BANK{k}")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert ledger.ledger_end() == 80
+    assert len(ledger.active_contracts("BOJ")) == 80
