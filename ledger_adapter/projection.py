@@ -67,6 +67,7 @@ def project(
 ) -> Transaction:
     """The transaction as ``parties`` see it (possibly without events)."""
     events: list[Event] = []
+    wit: tuple[str, ...]
     if shape is TransactionShape.LEDGER_EFFECTS:
         for node, seen in zip(nodes, witnesses(nodes), strict=True):
             wit = tuple(sorted(seen & parties))
@@ -75,20 +76,37 @@ def project(
     else:
         created = {node["cid"] for node in nodes if node["k"] == "c"}
         consumed = {node["cid"] for node in nodes if node["k"] == "e" and node["cons"]}
+        (single,) = parties if len(parties) == 1 else (None,)
         for node in nodes:
             cid = node["cid"]
-            if node["k"] == "c" and cid in consumed:
-                continue
-            if node["k"] == "e" and (not node["cons"] or cid in created):
-                continue
-            # signatories and observers are disjoint: no duplicates to remove
-            holders = [p for p in node["sig"] if p in parties]
-            holders += [p for p in node["obs"] if p in parties]
-            if not holders:
-                continue
-            wit = tuple(sorted(holders)) if len(holders) > 1 else tuple(holders)
             if node["k"] == "c":
-                events.append(_event(node, offset, effective_at, wit))
+                if cid in consumed:
+                    continue
+            elif not node["cons"] or cid in created:
+                continue
+            sig, obs = node["sig"], node["obs"]
+            if single is not None:  # the usual case: one submitting party, no sorting
+                if single not in sig and single not in obs:
+                    continue
+                wit = (single,)
+            else:
+                wit = tuple(sorted(p for p in parties if p in sig or p in obs))
+                if not wit:
+                    continue
+            if node["k"] == "c":
+                events.append(
+                    CreatedEvent(
+                        offset,
+                        node["n"],
+                        cid,
+                        node["tpl"],
+                        node["args"],
+                        tuple(sig),
+                        tuple(obs),
+                        wit,
+                        effective_at,
+                    )
+                )
             else:
                 events.append(ArchivedEvent(offset, node["n"], cid, node["tpl"], wit))
     return Transaction(
