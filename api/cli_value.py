@@ -37,7 +37,7 @@ the price fields are ``null``. Rates and yields are decimals (0.017).
 
 A bad bond (unknown kind, a date that does not parse, a maturity not after settlement,
 a negative face...) gets one line on stderr naming it and the field, e.g.
-``tanpo: error: bonds[1] (JP1103801PC4): maturity_date: '2035-13-20' is not a date``;
+``tanpo: error: bonds[1] (JP1103801PC7): maturity_date: '2035-13-20' is not a date``;
 the valid bonds are still valued and written, and the exit status is 2.
 """
 

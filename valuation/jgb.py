@@ -54,7 +54,7 @@ class Jgb:
     Parameters
     ----------
     isin
-        ISIN with a valid check digit (``JP1103801PC4``...).
+        ISIN with a valid check digit (``JP1103801PC7``...).
     kind
         :class:`BondKind`.
     coupon_rate
@@ -94,7 +94,7 @@ class Jgb:
 
     @property
     def record(self) -> str:
-        """How errors name this bond: ``bond JP1103801PC4``."""
+        """How errors name this bond: ``bond JP1103801PC7``."""
         return f"bond {self.isin}"
 
     def check_settlement(self, settlement_date: date, field: str = "settlement_date") -> date:
