@@ -108,6 +108,14 @@ def test_bad_prices_and_dates_name_fields() -> None:
         simple_yield(bond, date(2036, 1, 1), 100.0)
     with pytest.raises(InputError, match="compound_yield"):
         compound_price(bond, SETTLE, float("nan"))
+    # A price per 100 typed as a fraction: a yield past 100,000,000% is refused, never
+    # handed to the quote (whose decimals it would overflow).
+    with pytest.raises(InputError, match="clean_price"):
+        simple_yield(bond, SETTLE, 1e-300)
+    with pytest.raises(InputError, match="clean_price"):
+        tbill_yield(_bill(date(2025, 11, 7)), SETTLE, 1e-9)
+    with pytest.raises(ValueError, match="cannot quote"):
+        quote_simple_yield(float("inf"))
 
 
 coupons = st.integers(min_value=0, max_value=8_000).map(lambda n: n / 100_000)
