@@ -30,7 +30,11 @@ days in the period``, JGB accrued) gives 0.93984% -> 0.939%. The formula is the 
 reproduced by retrieveram's "日本式複利" notes (qiita.com/retrieveram, 2025-11-20). MOF
 40-year auctions (priced by MOF from the highest accepted yield) are within 0.006 per
 100 of it; one of six is a cent off after rounding (#8 at 1.475% on 2015-10-29 ->
-97.7655, MOF 97.76), so MOF's own rounding or day count there is not pinned down.
+97.7655, MOF 97.76). The same formula with ``T`` in Act/365 (29 February counted)
+rounds all six to MOF's cent (97.7643 there), so MOF's 40-year pricing may count leap
+days; JSDA's figures cannot (for #101, whose life holds 29 Feb 2028, Act/365 gives
+simple 0.926% and compound 0.938%, not the published 0.925% and 0.937%). tanpo quotes
+as JSDA does; MOF's 40-year day count stays unconfirmed.
 Quoted truncated to 3 decimals of a percent (JSDA). A T-bill's compound yield is the
 same formula with ``c = 0``.
 

@@ -127,7 +127,9 @@ def test_compound_price_near_mof_40y_issue_prices(
     bond: Jgb, settlement: date, yield_percent: float, published_price: float, source: str
 ) -> None:
     # Tolerance 0.01 per 100 (one cent of MOF's 2-dp price): MOF's exact rounding of
-    # the price from the yield is not published; 5 of 6 rows round to the cent.
+    # the price from the yield is not published; 5 of 6 rows round to the cent (all
+    # six would with T in Act/365; see valuation.yields). The rows cannot tell NL/365
+    # from Act/365 (<= 0.005 apart): the JSDA rows above pin the day count.
     price = compound_price(bond, settlement, yield_percent / 100)
     assert price == pytest.approx(published_price, abs=0.01), source
     # and the published price gives back the yield within half a basis point
