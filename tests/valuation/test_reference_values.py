@@ -11,6 +11,18 @@ Sources (reached through the project's search tool; figures typed as published):
   mirrored at gov-base.info/2021/05/23/114215.
 * [MOF-20Y-2510] MOF 20-year auction, issue 2025-10-16, maturity 2045-09-20, 2.7%:
   lowest 100.20 (2.684%), average 100.33 (2.674%); nakagawa-mpo.com/?p=858.
+* [MINKABU-*] MINKABU PRESS auction reports (news.livedoor.com/topics/detail/<id>):
+  2Y #477 (1.0%) 2025-09-30, lowest 100.070 (0.964%), average 100.099 (0.949%) [29676440];
+  10Y #379 (1.5%) 2025-09-02, lowest 98.99 (1.619%), average 99.05 (1.612%) [29490234];
+  10Y #381 (2.1%) 2026-02-03, lowest 98.74 (2.256%), average 98.79 (2.249%) [30503691];
+  30Y #88 (3.2%) 2025-10-07, lowest 99.10 (3.259%), average 99.27 (3.248%) [29730192]
+  and 2025-11-11, lowest 100.25 (3.183%), average 100.52 (3.166%) [29960607]. The
+  reports give no maturity or issue date: maturities are the series' rule dates that
+  reproduce both figures (2027-10-01, 2035-06-20, 2035-12-20, 2055-09-20; the other
+  candidate quarter misses by 0.002-0.004%), settlement the next Tokyo business day.
+* [MOF-10Y-365] MOF "10年利付国債(第365回)の第Ⅱ非価格競争入札結果", 2022-03-01: 0.1%,
+  issue 2022-03-02, maturity 2031-12-20, price 99.23 (0.179%);
+  mof.go.jp/jgbs/auction/calendar/nyusatsu/resul20220301a.htm.
 * [JSDA-JL101] JSDA reference statistics (売買参考統計値) for 2025-11-18, 20-year #101
   (2.4%, 2028-03-20): simple 0.925%, price 103.37, compound 0.937%, computed by JSDA
   for settlement on the trade day; qiita.com/retrieveram/items/2956aec98842bbfae63b.
@@ -66,6 +78,11 @@ JGB10_380 = _bond("10380100", 0.017, date(2035, 9, 20))
 JGB30_70 = _bond("30070100", 0.007, date(2051, 3, 20))
 JGB20_2045 = _bond("20194100", 0.027, date(2045, 9, 20))
 JGB20_101 = _bond("20101100", 0.024, date(2028, 3, 20))
+JGB2_477 = _bond("12477100", 0.010, date(2027, 10, 1))
+JGB10_379 = _bond("10379100", 0.015, date(2035, 6, 20))
+JGB10_381 = _bond("10381100", 0.021, date(2035, 12, 20))
+JGB10_365 = _bond("10365100", 0.001, date(2031, 12, 20))
+JGB30_88 = _bond("30088100", 0.032, date(2055, 9, 20))
 JGB40_6 = _bond("40006100", 0.019, date(2053, 3, 20))
 JGB40_8 = _bond("40008100", 0.014, date(2055, 3, 20))
 JGB40_9 = _bond("40009100", 0.004, date(2056, 3, 20))
@@ -90,6 +107,17 @@ def test_accrued_30y_4_is_capped_at_half_coupon() -> None:
         (JGB20_2045, date(2025, 10, 16), 100.20, 2.684, "MOF-20Y-2510 lowest"),
         (JGB20_2045, date(2025, 10, 16), 100.33, 2.674, "MOF-20Y-2510 average"),
         (JGB20_101, date(2025, 11, 18), 103.37, 0.925, "JSDA-JL101"),
+        (JGB2_477, date(2025, 10, 1), 100.070, 0.964, "MINKABU 2Y #477 lowest"),
+        (JGB2_477, date(2025, 10, 1), 100.099, 0.949, "MINKABU 2Y #477 average"),
+        (JGB10_379, date(2025, 9, 3), 98.99, 1.619, "MINKABU 10Y #379 lowest"),
+        (JGB10_379, date(2025, 9, 3), 99.05, 1.612, "MINKABU 10Y #379 average"),
+        (JGB10_381, date(2026, 2, 4), 98.74, 2.256, "MINKABU 10Y #381 lowest"),
+        (JGB10_381, date(2026, 2, 4), 98.79, 2.249, "MINKABU 10Y #381 average"),
+        (JGB30_88, date(2025, 10, 8), 99.10, 3.259, "MINKABU 30Y #88 2025-10 lowest"),
+        (JGB30_88, date(2025, 10, 8), 99.27, 3.248, "MINKABU 30Y #88 2025-10 average"),
+        (JGB30_88, date(2025, 11, 12), 100.25, 3.183, "MINKABU 30Y #88 2025-11 lowest"),
+        (JGB30_88, date(2025, 11, 12), 100.52, 3.166, "MINKABU 30Y #88 2025-11 average"),
+        (JGB10_365, date(2022, 3, 2), 99.23, 0.179, "MOF-10Y-365"),
     ],
 )
 def test_simple_yield_as_published(
