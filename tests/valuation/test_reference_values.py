@@ -39,6 +39,14 @@ Sources (reached through the project's search tool; figures typed as published):
 * [MOF-TB-1038] MOF "国庫短期証券(第1038回)の入札結果", 2021-11-18: issue 2021-11-22,
   maturity 2022-11-21, lowest 100.1240 (-0.1241%), average 100.1260 (-0.1261%);
   .../tbill_nyusatsu/resul20211118.htm.
+* [MOF-TB-*] more MOF T-bill results, .../tbill_nyusatsu/resul<date>.htm: #982
+  (2021-03-24; issue 2021-03-25, maturity 2021-09-27; 100.056 (-0.1098%), 100.057
+  (-0.1117%)), #1285 (2025-02-06; 2025-02-10 to 2025-08-12; 99.812 (0.3756%), 99.814
+  (0.3716%)); #1253 (2024-08-30; 2024-09-02 to 2024-12-02; 99.9745 (0.1023%), 99.9764
+  (0.0946%)), mirrored at b2b-ch.infomart.co.jp (IMNEWS1=5065712).
+* [BBG-TB-282] Bloomberg, "財務省:国庫短期証券2カ月物、最低落札価格は99.9830円",
+  2012-05-22: #282, issue 2012-05-25, maturity 2012-07-25, 99.9830 (0.1017%), 99.9832
+  (0.1005%); bloomberg.co.jp/news/articles/2012-05-22/-99-9830.
 * [MOF-JGBi-30] MOF "物価連動国債(10年)の適用指数及び連動係数" for JGBi #30: reference
   index 111.40 on 2025-12-10 (Sep 2025 CPI), 112.10 on 2026-01-10 (Oct 2025 CPI),
   112.032 on 2026-01-07; as read in qiita.com/retrieveram/items/2f7cee84999e1fffd7b4.
@@ -88,6 +96,10 @@ JGB40_8 = _bond("40008100", 0.014, date(2055, 3, 20))
 JGB40_9 = _bond("40009100", 0.004, date(2056, 3, 20))
 TBILL_873 = _bond("80873100", 0.0, date(2020, 3, 9), BondKind.TBILL)
 TBILL_1038 = _bond("81038100", 0.0, date(2022, 11, 21), BondKind.TBILL)
+TBILL_982 = _bond("80982100", 0.0, date(2021, 9, 27), BondKind.TBILL)
+TBILL_1285 = _bond("81285100", 0.0, date(2025, 8, 12), BondKind.TBILL)
+TBILL_1253 = _bond("81253100", 0.0, date(2024, 12, 2), BondKind.TBILL)
+TBILL_282 = _bond("80282100", 0.0, date(2012, 7, 25), BondKind.TBILL)
 
 
 def test_accrued_30y_4_is_capped_at_half_coupon() -> None:
@@ -172,6 +184,14 @@ def test_compound_price_near_mof_40y_issue_prices(
         (TBILL_873, date(2019, 12, 2), 100.04790, -0.1783, "MOF-TB-873 average"),
         (TBILL_1038, date(2021, 11, 22), 100.1240, -0.1241, "MOF-TB-1038 lowest"),
         (TBILL_1038, date(2021, 11, 22), 100.1260, -0.1261, "MOF-TB-1038 average"),
+        (TBILL_982, date(2021, 3, 25), 100.056, -0.1098, "MOF-TB-982 lowest"),
+        (TBILL_982, date(2021, 3, 25), 100.057, -0.1117, "MOF-TB-982 average"),
+        (TBILL_1285, date(2025, 2, 10), 99.812, 0.3756, "MOF-TB-1285 lowest"),
+        (TBILL_1285, date(2025, 2, 10), 99.814, 0.3716, "MOF-TB-1285 average"),
+        (TBILL_1253, date(2024, 9, 2), 99.9745, 0.1023, "MOF-TB-1253 lowest"),
+        (TBILL_1253, date(2024, 9, 2), 99.9764, 0.0946, "MOF-TB-1253 average"),
+        (TBILL_282, date(2012, 5, 25), 99.9830, 0.1017, "BBG-TB-282 lowest"),
+        (TBILL_282, date(2012, 5, 25), 99.9832, 0.1005, "BBG-TB-282 average"),
     ],
 )
 def test_tbill_yield_as_published(
