@@ -107,8 +107,20 @@ def test_issue_example_10y_380(tmp_path: Path) -> None:
     assert bond["simple_yield"] == pytest.approx(0.01674, abs=1e-12)  # MOF: 1.674%
     assert bond["accrued_interest"] == pytest.approx(0.2189041, abs=1e-12)  # 47 days
     assert bond["dirty_price"] == pytest.approx(100.4389041, abs=1e-9)
-    assert 0.0167 < bond["compound_yield"] < 0.0168
-    assert 0.08 < bond["dv01"] < 0.10
+    # JSDA compound yield: the clean price as c/2 over N = 2T half-years, T NL/365
+    # (3603 days / 365 here), solved here by bisection independently of tanpo.
+    n = 2 * 3603 / 365
+
+    def price(y: float) -> float:
+        v = 1 / (1 + y / 2)
+        return 100 * v**n + 1.7 * (1 - v**n) / y
+
+    lo, hi = 0.01, 0.03
+    for _ in range(100):
+        lo, hi = ((lo + hi) / 2, hi) if price((lo + hi) / 2) > 100.22 else (lo, (lo + hi) / 2)
+    assert bond["compound_yield"] == pytest.approx(int(lo * 1e5) / 1e5, abs=1e-12)
+    # DV01: price change per 100 for a 1bp fall of the compound yield.
+    assert bond["dv01"] == pytest.approx(price(lo - 0.5e-4) - price(lo + 0.5e-4), rel=1e-6)
     assert bond["accrued_amount"] == 2_189_041
     assert bond["market_value"] == pytest.approx(1_004_389_041, abs=1)
     assert "model_dirty_price" not in bond

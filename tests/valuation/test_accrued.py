@@ -54,6 +54,7 @@ def test_first_period_accrues_from_issue_date() -> None:
 
 def test_tbill_accrues_nothing() -> None:
     bill = Jgb(ISIN, BondKind.TBILL, 0.0, date(2026, 2, 9))
+    assert accrued_days(bill, date(2025, 11, 6)) == 0
     assert accrued_interest(bill, date(2025, 11, 6)) == 0.0
     assert accrued_amount(bill, date(2025, 11, 6), 10**9) == 0
 
