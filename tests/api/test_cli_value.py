@@ -1,8 +1,7 @@
 """``tanpo value``: the contract, and bad input.
 
 The contract tests run the installed console script in a subprocess; the many
-bad-input cases call the same entry point (:func:`api.cli.main`) in-process with its
-argv, which saves a second of interpreter start-up per case.
+bad-input cases call the same entry point in-process (``tests/api/conftest.py``).
 """
 
 from __future__ import annotations
@@ -11,15 +10,13 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from api.cli import main
+from tests.api.conftest import Done, Tanpo
 from valuation.cashflows import resolve_cash_flows
 from valuation.curve import ZeroCurve
 from valuation.jgb import BondKind, Jgb
@@ -29,41 +26,25 @@ TANPO = Path(sys.executable).with_name("tanpo")
 ISIN = "JP1103801PC7"  # valid check digit (label, not the published code)
 
 
-@dataclass(frozen=True)
-class Done:
-    returncode: int
-    stdout: str
-    stderr: str
+class Call:
+    """``tanpo value`` on a document written to a file (or on ``path`` as it is)."""
 
+    def __init__(self, tanpo: Tanpo, folder: Path) -> None:
+        self.tanpo, self.folder = tanpo, folder
 
-Call = Callable[..., Done]
-
-
-@pytest.fixture
-def call(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Call:
-    """``tanpo value`` in-process: ``call(document_or_text, *args, path=None)``."""
-    monkeypatch.delenv("TANPO_DEBUG", raising=False)
-
-    def run(document: object, *args: str, path: Path | None = None) -> Done:
+    def __call__(self, document: object, *args: str, path: Path | None = None) -> Done:
         if path is None:
-            path = tmp_path / "in.json"
+            path = self.folder / "in.json"
             if isinstance(document, bytes):
                 path.write_bytes(document)
             else:
                 path.write_text(document if isinstance(document, str) else json.dumps(document))
-        monkeypatch.setattr(sys, "argv", ["tanpo", "value", str(path), *args])
-        capsys.readouterr()
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-        out = capsys.readouterr()
-        return Done(code, out.out, out.err)
+        return self.tanpo("value", str(path), *args)
 
-    return run
+
+@pytest.fixture
+def call(tanpo: Tanpo, tmp_path: Path) -> Call:
+    return Call(tanpo, tmp_path)
 
 
 def _run(tmp_path: Path, document: object, *args: str) -> subprocess.CompletedProcess[str]:
@@ -113,7 +94,7 @@ def test_issue_example_10y_380(tmp_path: Path) -> None:
 
     def price(y: float) -> float:
         v = 1 / (1 + y / 2)
-        return 100 * v**n + 1.7 * (1 - v**n) / y
+        return float(100 * v**n + 1.7 * (1 - v**n) / y)
 
     lo, hi = 0.01, 0.03
     for _ in range(100):
