@@ -64,7 +64,7 @@ import typer
 from valuation.accrued import accrued_amount, accrued_interest
 from valuation.calendar import FIRST_YEAR, LAST_YEAR
 from valuation.curve import ZeroCurve
-from valuation.errors import InputError, TanpoError
+from valuation.errors import InputError
 from valuation.inflation import check_index_ratio
 from valuation.jgb import MAX_TERM_YEARS, BondKind, Jgb
 from valuation.pricing import dirty_prices_from_curve
@@ -316,7 +316,7 @@ def value_command(
         try:
             output.write_text(text, encoding="utf-8")
         except OSError as exc:
-            raise TanpoError(f"{output}: cannot write it: {exc.strerror}") from None
+            raise InputError(str(output), "file", f"cannot write it: {exc.strerror}") from None
     for error in errors:
         sys.stderr.write(f"tanpo: error: {error}\n")
     if errors:

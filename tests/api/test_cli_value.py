@@ -280,7 +280,7 @@ def test_paths_that_are_not_readable_files(call: Call, tmp_path: Path) -> None:
 def test_output_to_a_directory_is_one_line(call: Call, tmp_path: Path) -> None:
     done = call({"settlement_date": "2025-11-06", "bonds": []}, "-o", str(tmp_path))
     assert done.returncode == 2
-    assert done.stderr == f"tanpo: error: {tmp_path}: cannot write it: Is a directory\n"
+    assert done.stderr == f"tanpo: error: {tmp_path}: file: cannot write it: Is a directory\n"
 
 
 def test_model_dirty_price_from_curve(call: Call) -> None:
