@@ -16,10 +16,15 @@ Sources (reached through the project's search tool; figures typed as published):
   10Y #379 (1.5%) 2025-09-02, lowest 98.99 (1.619%), average 99.05 (1.612%) [29490234];
   10Y #381 (2.1%) 2026-02-03, lowest 98.74 (2.256%), average 98.79 (2.249%) [30503691];
   30Y #88 (3.2%) 2025-10-07, lowest 99.10 (3.259%), average 99.27 (3.248%) [29730192]
-  and 2025-11-11, lowest 100.25 (3.183%), average 100.52 (3.166%) [29960607]. The
-  reports give no maturity or issue date: maturities are the series' rule dates that
-  reproduce both figures (2027-10-01, 2035-06-20, 2035-12-20, 2055-09-20; the other
-  candidate quarter misses by 0.002-0.004%), settlement the next Tokyo business day.
+  and 2025-11-11, lowest 100.25 (3.183%), average 100.52 (3.166%) [29960607];
+  20Y #193 (2.5%) 2025-08-19, 98.80 (2.591%), 98.93 (2.581%) [29396639] and 2025-09-17,
+  97.90 (2.662%), 98.00 (2.654%) [29589996]; 20Y #194 (2.7%, the bond of
+  [MOF-20Y-2510]) 2025-11-19, 98.30 (2.833%), 98.61 (2.809%) [30019612]; 20Y #195
+  (3.2%) 2026-01-20, 99.10 (3.274%), 99.35 (3.253%) [30405475] and 2026-02-19, 102.75
+  (2.979%), 102.89 (2.968%) [30617265]. The reports give no maturity or issue date:
+  maturities are the series' rule dates that reproduce both figures (2027-10-01,
+  2035-06-20, 2035-12-20, 2055-09-20, 2045-06-20, 2045-12-20; the neighbouring quarter
+  misses by 0.001-0.004%), settlement the next Tokyo business day.
 * [MOF-10Y-365] MOF "10年利付国債(第365回)の第Ⅱ非価格競争入札結果", 2022-03-01: 0.1%,
   issue 2022-03-02, maturity 2031-12-20, price 99.23 (0.179%);
   mof.go.jp/jgbs/auction/calendar/nyusatsu/resul20220301a.htm.
@@ -91,6 +96,8 @@ JGB10_379 = _bond("10379100", 0.015, date(2035, 6, 20))
 JGB10_381 = _bond("10381100", 0.021, date(2035, 12, 20))
 JGB10_365 = _bond("10365100", 0.001, date(2031, 12, 20))
 JGB30_88 = _bond("30088100", 0.032, date(2055, 9, 20))
+JGB20_193 = _bond("20193100", 0.025, date(2045, 6, 20))
+JGB20_195 = _bond("20195100", 0.032, date(2045, 12, 20))
 JGB40_6 = _bond("40006100", 0.019, date(2053, 3, 20))
 JGB40_8 = _bond("40008100", 0.014, date(2055, 3, 20))
 JGB40_9 = _bond("40009100", 0.004, date(2056, 3, 20))
@@ -130,6 +137,16 @@ def test_accrued_30y_4_is_capped_at_half_coupon() -> None:
         (JGB30_88, date(2025, 11, 12), 100.25, 3.183, "MINKABU 30Y #88 2025-11 lowest"),
         (JGB30_88, date(2025, 11, 12), 100.52, 3.166, "MINKABU 30Y #88 2025-11 average"),
         (JGB10_365, date(2022, 3, 2), 99.23, 0.179, "MOF-10Y-365"),
+        (JGB20_193, date(2025, 8, 20), 98.80, 2.591, "MINKABU 20Y #193 2025-08 lowest"),
+        (JGB20_193, date(2025, 8, 20), 98.93, 2.581, "MINKABU 20Y #193 2025-08 average"),
+        (JGB20_193, date(2025, 9, 18), 97.90, 2.662, "MINKABU 20Y #193 2025-09 lowest"),
+        (JGB20_193, date(2025, 9, 18), 98.00, 2.654, "MINKABU 20Y #193 2025-09 average"),
+        (JGB20_2045, date(2025, 11, 20), 98.30, 2.833, "MINKABU 20Y #194 2025-11 lowest"),
+        (JGB20_2045, date(2025, 11, 20), 98.61, 2.809, "MINKABU 20Y #194 2025-11 average"),
+        (JGB20_195, date(2026, 1, 21), 99.10, 3.274, "MINKABU 20Y #195 2026-01 lowest"),
+        (JGB20_195, date(2026, 1, 21), 99.35, 3.253, "MINKABU 20Y #195 2026-01 average"),
+        (JGB20_195, date(2026, 2, 20), 102.75, 2.979, "MINKABU 20Y #195 2026-02 lowest"),
+        (JGB20_195, date(2026, 2, 20), 102.89, 2.968, "MINKABU 20Y #195 2026-02 average"),
     ],
 )
 def test_simple_yield_as_published(
