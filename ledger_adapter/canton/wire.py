@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ledger_adapter.errors import InvalidArgument
+from ledger_adapter.model import TEMPLATES
 from ledger_adapter.protocol import (
     ArchivedEvent,
     Command,
@@ -36,6 +37,7 @@ from ledger_adapter.protocol import (
     Transaction,
     TransactionShape,
 )
+from ledger_adapter.templates import PACKAGE_NAME
 
 SUBMIT_PATH = "/v2/commands/submit-and-wait-for-transaction"
 ACTIVE_CONTRACTS_PATH = "/v2/state/active-contracts"
@@ -45,17 +47,8 @@ UPDATES_PATH = "/v2/updates"
 Json = dict[str, Any]
 """A decoded JSON object."""
 
-PACKAGE_NAME = "tanpo-collateral"
-"""The Daml package name of ``ledger_adapter/daml/`` (``daml.yaml`` ``name``)."""
-
-TEMPLATE_MODULES: Mapping[str, str] = {
-    "Holding": "Tanpo.Holding",
-    "Pledge": "Tanpo.Pledge",
-    "MarginObligation": "Tanpo.Obligation",
-    "PledgeAgreement": "Tanpo.Agreement",
-    "RebalanceBatch": "Tanpo.Agreement",
-}
-"""The Daml module of each tanpo template (``ledger_adapter/daml/Tanpo/*.daml``)."""
+TEMPLATE_MODULES: Mapping[str, str] = {t.name: t.module for t in TEMPLATES.values()}
+"""The Daml module of each tanpo template (``ledger_adapter/daml/daml/Tanpo/*.daml``)."""
 
 
 # --- template ids ---------------------------------------------------------------------
