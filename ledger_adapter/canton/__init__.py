@@ -24,7 +24,8 @@ from ledger_adapter.canton.error_codes import Unauthenticated
 from ledger_adapter.canton.faults import Fault
 from ledger_adapter.canton.retry import NO_RETRY, RetryPolicy
 from ledger_adapter.canton.server import JsonApiServer
-from ledger_adapter.canton.wire import PACKAGE_NAME, template_id
+from ledger_adapter.canton.wire import template_id
+from ledger_adapter.templates import PACKAGE_NAME
 
 __all__ = [
     "NO_RETRY",

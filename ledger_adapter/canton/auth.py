@@ -133,6 +133,12 @@ class TokenVerifier:
             raise Unauthenticated(f"the token's scope does not include {LEDGER_API_SCOPE}")
         return str(claims["sub"])
 
+    def expiry(self, authorization: str) -> float:
+        """The ``exp`` (POSIX seconds) of a header :meth:`user_id` accepted."""
+        token = authorization.removeprefix("Bearer ").strip()
+        claims = jwt.decode(token, options={"verify_signature": False})
+        return float(claims["exp"]) + self.leeway.total_seconds()
+
 
 @dataclass(frozen=True, slots=True)
 class UserRights:

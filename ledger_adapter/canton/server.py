@@ -63,10 +63,11 @@ from ledger_adapter.protocol import (
     Transaction,
     TransactionShape,
 )
+from ledger_adapter.templates import PACKAGE_NAME
 
 log = logging.getLogger(__name__)
 
-LOOPBACK_PACKAGE_ID = hashlib.sha256(wire.PACKAGE_NAME.encode()).hexdigest()
+LOOPBACK_PACKAGE_ID = hashlib.sha256(PACKAGE_NAME.encode()).hexdigest()
 """Stand-in package id of ``tanpo-collateral`` (a real one hashes the compiled DALF)."""
 
 LOOPBACK_SYNCHRONIZER_ID = "tanpo-loopback::1220" + hashlib.sha256(b"tanpo-loopback").hexdigest()
@@ -147,7 +148,7 @@ class JsonApiServer:
         self.ledger = ledger
         self.users = dict(users)
         self.verifier = verifier
-        self.package_ids = dict(package_ids or {wire.PACKAGE_NAME: LOOPBACK_PACKAGE_ID})
+        self.package_ids = dict(package_ids or {PACKAGE_NAME: LOOPBACK_PACKAGE_ID})
         self._package_names = {v: k for k, v in self.package_ids.items()}
         self.synchronizer_id = synchronizer_id
         self.max_list_elements = max_list_elements
@@ -155,6 +156,7 @@ class JsonApiServer:
         self.faults = FaultPlan()
         self.submissions: list[Submission] = []
         self._lock = threading.Lock()
+        self._verified: dict[str, tuple[str, float]] = {}  # header -> (user, expiry)
         self._routes: dict[tuple[str, str], Callable[[_Request], Any]] = {
             ("POST", wire.SUBMIT_PATH): self._submit,
             ("POST", wire.ACTIVE_CONTRACTS_PATH): self._active_contracts,
@@ -169,6 +171,10 @@ class JsonApiServer:
         """``http://127.0.0.1:<port>``."""
         host, port = self._httpd.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until :meth:`stop` (a participant process's main loop)."""
+        self._httpd.serve_forever(poll_interval=0.05)
 
     def start(self) -> JsonApiServer:
         """Serve in a daemon thread; returns at once."""
@@ -201,7 +207,7 @@ class JsonApiServer:
         if route is None:
             return Reply(404, f"no endpoint {method} {path}", text=True)
         try:
-            user_id = self.verifier.user_id(auth)
+            user_id = self._user_of(auth)
             rights = self.users.get(user_id)
             if rights is None:
                 raise PermissionDenied(f"user {user_id!r} is not known to this participant")
@@ -243,6 +249,19 @@ class JsonApiServer:
             )
             with self._lock:
                 self.submissions.append(submission)
+
+    def _user_of(self, authorization: str | None) -> str:
+        """The token's user, verified once per token and then cached until it expires."""
+        if authorization is not None:
+            cached = self._verified.get(authorization)
+            if cached is not None and time.time() < cached[1]:
+                return cached[0]
+        user_id = self.verifier.user_id(authorization)
+        assert authorization is not None  # verified above
+        if len(self._verified) >= 4096:
+            self._verified.clear()
+        self._verified[authorization] = (user_id, self.verifier.expiry(authorization))
+        return user_id
 
     # --- endpoints ----------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ compare equal whatever the participant's package id.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -81,6 +82,7 @@ def split_template_id(template: str) -> tuple[str, str, str]:
     return parts[0], parts[1], parts[2]
 
 
+@functools.lru_cache(maxsize=256)
 def package_name_form(template: str, package_name: str | None) -> str:
     """A template id as Canton returned it, in the package-name reference format.
 
@@ -109,6 +111,11 @@ def timestamp(moment: datetime) -> str:
     """An ISO-8601 UTC timestamp as Canton writes it (``2025-11-06T01:02:03.456789Z``)."""
     if moment.tzinfo is None:
         raise InvalidArgument(f"{moment} has no time zone", field="timestamp")
+    return _timestamp_text(moment)
+
+
+@functools.lru_cache(maxsize=1024)  # every event of a transaction has the same time
+def _timestamp_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -116,13 +123,21 @@ def parse_timestamp(text: object, where: str) -> datetime:
     """A Canton timestamp (``...Z``, up to nanoseconds) as an aware datetime."""
     if not isinstance(text, str):
         raise InvalidArgument(f"expected a timestamp string, got {text!r}", field=where)
+    moment = _parse_timestamp(text)
+    if moment is None:
+        raise InvalidArgument(f"{text!r} is not an ISO-8601 timestamp", field=where)
+    return moment
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_timestamp(text: str) -> datetime | None:
     head, dot, fraction = text.removesuffix("Z").partition(".")
     if dot:  # Canton may send nanoseconds; datetime keeps microseconds
         head = f"{head}.{fraction[:6].ljust(6, '0')}"
     try:
         moment = datetime.fromisoformat(head)
-    except ValueError as exc:
-        raise InvalidArgument(f"{text!r} is not an ISO-8601 timestamp", field=where) from exc
+    except ValueError:
+        return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
