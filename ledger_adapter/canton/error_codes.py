@@ -183,12 +183,22 @@ def error_from_body(body: Mapping[str, Any], *, command_id: str | None = None) -
     error: LedgerError
     if cls is ContractNotFound:
         error = ContractNotFound(contract_ids_of(body), code=code)
+    elif cls is DuplicateCommand and context.get("accepted", "true").lower() == "false":
+        # Canton 3.x (CommandDeduplicationError.DuplicateCommandReject): the earlier
+        # submission of this change completed *without* being accepted: not a success.
+        error = LedgerError(
+            f"{cause}: the earlier submission of this command was not accepted"
+            f" (completion offset {context.get('completion_offset', '?')});"
+            " nothing was committed for it",
+            code=code,
+        )
     elif cls is DuplicateCommand:
         offset = context.get("completion_offset", "")
         error = DuplicateCommand(
             command_id or context.get("command_id", "?"),
             completion_offset=int(offset) if offset.isdigit() else None,
-            submission_id=context.get("existing_submission_id"),
+            submission_id=context.get("existingSubmissionId")
+            or context.get("existing_submission_id"),
             code=code,
         )
     elif cls is LockedContracts:
@@ -233,11 +243,12 @@ def error_body(error: LedgerError) -> tuple[int, dict[str, Any]]:
     resources: list[list[str]] = []
     if isinstance(error, ContractNotFound | LockedContracts):
         resources = [[CONTRACT_ID_RESOURCE, cid] for cid in error.contract_ids]
-    if isinstance(error, DuplicateCommand):
+    if isinstance(error, DuplicateCommand):  # Canton 3.x DuplicateCommandReject's context
+        context["accepted"] = "true"
         if error.completion_offset is not None:
             context["completion_offset"] = str(error.completion_offset)
         if error.submission_id is not None:
-            context["existing_submission_id"] = error.submission_id
+            context["existingSubmissionId"] = error.submission_id
     if isinstance(error, InvalidArgument) and error.field:
         context["field"] = error.field
     body: dict[str, Any] = {

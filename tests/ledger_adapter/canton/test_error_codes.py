@@ -126,6 +126,22 @@ def test_contract_ids_are_read_from_resources_context_or_cause() -> None:
     assert isinstance(error, ContractNotFound) and error.contract_ids == (CID_B,)
 
 
+def test_a_duplicate_reads_cantons_deduplication_context() -> None:
+    """Canton 3.x ``DuplicateCommandReject``: completion_offset, accepted, existingSubmissionId."""
+    context = {"completion_offset": "42", "accepted": "true", "existingSubmissionId": "s-9"}
+    duplicate = error_from_body(_body("DUPLICATE_COMMAND", 10, context=context), command_id="c")
+    assert isinstance(duplicate, DuplicateCommand)
+    assert (duplicate.command_id, duplicate.completion_offset, duplicate.submission_id) == (
+        "c",
+        42,
+        "s-9",
+    )
+    rejected = error_from_body(
+        _body("DUPLICATE_COMMAND", 10, context={**context, "accepted": "false"}), command_id="c"
+    )
+    assert type(rejected) is LedgerError and "not accepted" in str(rejected)  # not a success
+
+
 def test_context_and_correlation_ids_are_kept() -> None:
     body = _body("DAML_AUTHORIZATION_ERROR", 8, correlationId="c-9", traceId="t-1")
     body["context"] = {"participant": "participant1"}
