@@ -44,7 +44,6 @@ from ledger_adapter.canton.wire import (
     UPDATES_PATH,
 )
 from ledger_adapter.errors import (
-    ContractNotFound,
     DuplicateCommand,
     InvalidArgument,
     LedgerError,
@@ -219,6 +218,8 @@ class CantonLedger:
         if token:
             token_user = self._token_users.get(token)
             if token_user is None:
+                if len(self._token_users) > 64:  # rotated tokens
+                    self._token_users.clear()
                 token_user = self._token_users.setdefault(token, token_user_id(token))
         default = self._user_id or token_user
         if user_id == DEFAULT_USER_ID and default is not None:
@@ -247,9 +248,15 @@ class CantonLedger:
         """Commit ``commands`` as one transaction (see :meth:`Ledger.submit <ledger_adapter.protocol.Ledger.submit>`).
 
         Retries by the policy; every retry keeps ``command_id`` and carries a new
-        ``submissionId``. Raises :class:`~ledger_adapter.errors.DuplicateCommand` when the
-        change was committed by an earlier call, with the original transaction when the
-        participant says where it completed.
+        ``submissionId``. After an attempt whose outcome is unknown, a retry that is
+        deduplicated or rejected (Canton interprets before it deduplicates, so inputs the
+        first attempt consumed give ``CONTRACT_NOT_FOUND``) looks for the command's
+        transaction after the highest offset this client had seen before the call, and
+        returns it when found. Raises :class:`~ledger_adapter.errors.DuplicateCommand`
+        when the change was committed by an earlier call, with the original transaction
+        when the participant says where it completed (Canton 3.x ``completion_offset``),
+        and :class:`~ledger_adapter.errors.RequestTimeout` when the retries ran out with
+        the outcome still unknown.
         """
         command_list = list(commands)
         if not command_list:
@@ -297,15 +304,26 @@ class CantonLedger:
                     submission_id=duplicate.submission_id,
                     code=duplicate.code,
                 ) from None
-            except ContractNotFound:
-                if outcome_unknown:  # maybe consumed by our own first attempt
+            except LedgerError as error:
+                if outcome_unknown and not error.retryable:
+                    # e.g. CONTRACT_NOT_FOUND on inputs our own earlier attempt consumed
                     mine = self._find(command_id, viewers, begin_hint, transaction_shape)
                     if mine is not None:
                         return mine
-                raise
-            except LedgerError as error:
-                self._pause_or_raise(error, attempt, started)
                 outcome_unknown = outcome_unknown or isinstance(error, RequestTimeout)
+                try:
+                    self._pause_or_raise(error, attempt, started)
+                except LedgerError:
+                    if (
+                        outcome_unknown
+                        and error.retryable
+                        and not isinstance(error, RequestTimeout)
+                    ):
+                        raise RequestTimeout(
+                            f"command {command_id!r}: an earlier attempt's outcome is unknown"
+                            f" and the retries ran out ({error}); retry with the same command id"
+                        ) from error
+                    raise
                 attempt += 1
 
     def _original(

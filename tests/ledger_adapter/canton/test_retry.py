@@ -19,6 +19,7 @@ from ledger_adapter.canton.wire import LEDGER_END_PATH, SUBMIT_PATH
 from ledger_adapter.embedded import EmbeddedLedger
 from ledger_adapter.errors import (
     ContractNotFound,
+    DuplicateCommand,
     InvalidArgument,
     LockedContracts,
     RequestTimeout,
@@ -147,6 +148,25 @@ def test_retries_stop_at_the_policy_and_raise_the_last_error(
             [_split(holding.contract_id)], act_as=MIZUHO, command_id="once"
         )
     assert len(_committed(embedded, "once")) == 1  # ... it did commit; re-running is safe
+
+
+def test_running_out_of_retries_after_an_unknown_outcome_says_unknown(
+    connect: Connect, participant: JsonApiServer, embedded: EmbeddedLedger
+) -> None:
+    holding = issue(connect("operator"), MIZUHO, JGB_10Y_381, 1_000)
+    participant.faults.arm(Fault.TIMEOUT_AFTER_COMMIT, path=SUBMIT_PATH)
+    participant.faults.arm(Fault.UNAVAILABLE, times=5, path=SUBMIT_PATH)
+    policy = RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.002)
+    with pytest.raises(RequestTimeout, match="same command id"):  # not "Unavailable"
+        connect("mizuho-ops", retry=policy).submit(
+            [_split(holding.contract_id)], act_as=MIZUHO, command_id="m"
+        )
+    assert len(_committed(embedded, "m")) == 1
+    participant.faults.clear()
+    with pytest.raises(DuplicateCommand) as caught:  # the caller's retry is safe: success
+        connect("mizuho-ops").submit([_split(holding.contract_id)], act_as=MIZUHO, command_id="m")
+    assert caught.value.original is not None
+    assert _committed(embedded, "m") == [caught.value.original.offset]
 
 
 def test_reads_are_retried(connect: Connect, participant: JsonApiServer) -> None:
