@@ -90,14 +90,31 @@ def dv01(table: CashFlowTable, curve: ZeroCurve) -> FloatArray:
     return result
 
 
-def key_rate_sensitivities(table: CashFlowTable, curve: ZeroCurve) -> FloatArray:
-    """Key-rate DV01s per 100 face, ``(n_bonds, n_nodes)``.
+def key_rate_sensitivities(
+    table: CashFlowTable, curve: ZeroCurve, key_tenors: Sequence[float] | None = None
+) -> FloatArray:
+    """Key-rate DV01s per 100 face, ``(n_bonds, n_keys)``.
 
-    Column ``k``: the price gain if node ``k``'s zero rate alone falls 1bp (the rates in
-    between move with the linear interpolation). Each row sums to :func:`dv01`.
+    Without ``key_tenors`` the keys are the curve's nodes: column ``k`` is the price gain
+    if node ``k``'s zero rate alone falls 1bp (the rates in between move with the linear
+    interpolation). With ``key_tenors`` (e.g. 1, 2, 5, 10, 20, 30, 40 on an 80-node
+    bootstrapped curve) key ``j`` moves every node by Ho's triangular key-rate shift,
+    linear between the neighbouring key tenors and flat outside them
+    (:func:`~valuation.scenarios.key_rate_grid` sampled at the nodes), so the columns
+    are the node sensitivities times those weights. Each row sums to :func:`dv01`.
     """
     weighted = kernels.key_rate_weights(table.times, curve.node_times, curve.node_rates)
-    result: FloatArray = _values(table, weighted) * BP
+    by_node = _values(table, weighted) * BP
+    if key_tenors is None:
+        return by_node
+    keys = np.asarray(key_tenors, dtype=np.float64)
+    if keys.ndim != 1 or keys.size == 0 or np.any(np.diff(keys) <= 0):
+        raise ValueError(f"key_tenors must ascend strictly: {key_tenors!r}")
+    # weights[k, j]: how far node k moves when key j moves by one.
+    weights = np.column_stack(
+        [np.interp(curve.node_times, keys, unit) for unit in np.eye(keys.size)]
+    )
+    result: FloatArray = by_node @ weights
     return result
 
 
@@ -156,6 +173,9 @@ def key_rate_dv01(
     settlement_date: date,
     curve: ZeroCurve,
     index_ratios: IndexRatios = None,
+    key_tenors: Sequence[float] | None = None,
 ) -> FloatArray:
-    """Key-rate DV01s per 100 face, ``(n_bonds, curve.n_nodes)``; rows sum to DV01."""
-    return key_rate_sensitivities(resolve_cash_flows(bonds, settlement_date, index_ratios), curve)
+    """Key-rate DV01s per 100 face, ``(n_bonds, n_keys)`` (keys: the curve's nodes, or
+    ``key_tenors``; see :func:`key_rate_sensitivities`); rows sum to DV01."""
+    table = resolve_cash_flows(bonds, settlement_date, index_ratios)
+    return key_rate_sensitivities(table, curve, key_tenors)

@@ -43,6 +43,11 @@ def human_rate(rate: float | None) -> str:
     return f"{rate:.3g}"
 
 
+def cell(text: object) -> str:
+    """``text`` safe inside a Markdown table cell."""
+    return str(text).replace("|", "\\|")
+
+
 def write_run(run: dict[str, Any], results_dir: Path) -> Path:
     """Write ``run`` as ``<run_id>[-quick].json`` under ``results_dir``."""
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -62,7 +67,7 @@ def latest_results(results_dir: Path) -> list[tuple[dict[str, Any], dict[str, An
         for result in run["benchmarks"]:
             if result.get("error") is None:
                 latest[result["name"]] = (run, result)
-    return sorted(latest.values(), key=lambda pair: pair[1]["name"])
+    return list(latest.values())  # in the order benchmarks first appeared
 
 
 def _machine_line(run: dict[str, Any]) -> str:
@@ -97,7 +102,7 @@ def _result_section(run: dict[str, Any], result: dict[str, Any]) -> list[str]:
         )
         items = f"{t['items']:,}" if t.get("items") else ""
         lines.append(
-            f"| {t['who']} | {t['phase']} | {items} | {human_seconds(t['median_s'])} | "
+            f"| {cell(t['who'])} | {cell(t['phase'])} | {items} | {human_seconds(t['median_s'])} | "
             f"{human_seconds(t['min_s'])} | {t['runs']} | {human_rate(t['items_per_s'])} | "
             f"{extrapolated} | {memory} |"
         )
@@ -109,20 +114,20 @@ def _result_section(run: dict[str, Any], result: dict[str, Any]) -> list[str]:
         ]
         for c in result["comparisons"]:
             lines.append(
-                f"| {c['label']} | {' + '.join(c['ours'])} | {c['peer']}: "
-                f"{' + '.join(c['peer_phases'])} | "
+                f"| {cell(c['label'])} | {cell(' + '.join(c['ours']))} | {cell(c['peer'])}: "
+                f"{cell(' + '.join(c['peer_phases']))} | "
                 f"{c['speedup_median']:,.0f}x ({c['speedup_min']:,.0f}x) |"
             )
     if result["metrics"]:
         lines += ["", "| figure | value |", "|---|---:|"]
         for name, m in result["metrics"].items():
-            lines.append(f"| {name} | {m['value']:,.4g} {m['unit']} |")
+            lines.append(f"| {cell(name)} | {m['value']:,.4g} {m['unit']} |")
     if result["targets"]:
         lines += ["", "| target | measured | wanted | met |", "|---|---:|---:|---|"]
         for t in result["targets"]:
             met = {True: "yes", False: "**no**", None: "n/a"}[t["met"]]
             lines.append(
-                f"| {t['label']} | {t['value']:,.4g} {t['unit']} | "
+                f"| {cell(t['label'])} | {t['value']:,.4g} {t['unit']} | "
                 f"{t['op']} {t['threshold']:,.4g} {t['unit']} | {met} |"
             )
     if result["notes"]:

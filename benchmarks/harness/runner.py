@@ -5,9 +5,11 @@ Usage::
     python -m benchmarks run [NAME|AREA ...] [--quick] [--repeat N] [--results-dir DIR]
                              [--markdown PATH | --no-markdown]
     python -m benchmarks list
+    python -m benchmarks render      # rewrite RESULTS.md from the JSON results
 
-Every module ``benchmarks/<area>.py`` (not starting with ``_``; ``data`` is shared data,
-not an area) is imported, which registers its benchmarks. ``--quick`` runs each at a
+Every module ``benchmarks/<area>.py`` (not starting with ``_``; ``data`` and ``harness``
+excepted) is imported, which registers its benchmarks; a helper module that registers
+nothing (a data generator) is imported harmlessly. ``--quick`` runs each at a
 tiny size (the smoke test uses it): results are written but never rendered into
 ``RESULTS.md``, and targets are not judged.
 """
@@ -35,14 +37,13 @@ NOT_AREAS = frozenset({"data", "harness"})
 
 
 def discover() -> list[str]:
-    """Import every area module of the ``benchmarks`` package; return their names."""
-    names = []
+    """Import every module of the ``benchmarks`` package; return the areas (those that
+    registered a benchmark). Helper modules (data generators) are imported harmlessly."""
     for info in pkgutil.iter_modules([str(PACKAGE_DIR)]):
         if info.name.startswith("_") or info.name in NOT_AREAS:
             continue
         importlib.import_module(f"benchmarks.{info.name}")
-        names.append(info.name)
-    return names
+    return sorted({b.area for b in REGISTRY.all()})
 
 
 def run_one(bench: Benchmark, *, quick: bool, repeat: int) -> dict[str, Any]:
@@ -93,6 +94,13 @@ def _print_result(result: dict[str, Any]) -> None:
         print(f"  target {t['label']}: {t['value']:,.4g} {t['op']} {t['threshold']:,.4g} {met}")
 
 
+def write_markdown(results_dir: Path, markdown: Path) -> None:
+    """Render ``markdown`` from ``results_dir``, with ``RESULTS_PREFACE.md`` on top."""
+    preface_path = PACKAGE_DIR / "RESULTS_PREFACE.md"
+    preface = preface_path.read_text(encoding="utf-8") if preface_path.exists() else ""
+    markdown.write_text(render_markdown(results_dir, preface), encoding="utf-8")
+
+
 def run(
     patterns: list[str],
     *,
@@ -128,9 +136,7 @@ def run(
     path = write_run(run_data, results_dir)
     print(f"\nresults: {path}")
     if markdown is not None and not quick:
-        preface_path = PACKAGE_DIR / "RESULTS_PREFACE.md"
-        preface = preface_path.read_text(encoding="utf-8") if preface_path.exists() else ""
-        markdown.write_text(render_markdown(results_dir, preface), encoding="utf-8")
+        write_markdown(results_dir, markdown)
         print(f"table:   {markdown}")
     return run_data, path
 
@@ -147,7 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--markdown", type=Path, default=MARKDOWN)
     run_parser.add_argument("--no-markdown", action="store_true")
     commands.add_parser("list", help="list registered benchmarks")
+    commands.add_parser("render", help="rewrite RESULTS.md from benchmarks/results/")
     args = parser.parse_args(argv)
+    if args.command == "render":
+        write_markdown(RESULTS_DIR, MARKDOWN)
+        print(f"table:   {MARKDOWN}")
+        return 0
 
     discover()
     if args.command == "list":

@@ -90,6 +90,24 @@ def test_key_rates_are_node_bumps_and_sum_to_dv01() -> None:
         )
 
 
+def test_key_rates_at_chosen_tenors_are_key_rate_scenarios() -> None:
+    bonds, ratios = synthetic_jgbs(80, seed=14)
+    curve = benchmark_curve()  # 80 half-year nodes
+    keys = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 40.0)
+    got = key_rate_dv01(bonds, SETTLEMENT, curve, ratios, key_tenors=keys)
+    assert got.shape == (80, len(keys))
+    np.testing.assert_allclose(
+        got.sum(axis=1), curve_dv01(bonds, SETTLEMENT, curve, ratios), rtol=1e-12
+    )
+    # Against bumping each key by +-0.1bp through the scenario machinery.
+    h_bp = 0.1
+    up = scenario_dirty_prices(bonds, SETTLEMENT, curve, key_rate_grid(keys, h_bp), ratios)
+    down = scenario_dirty_prices(bonds, SETTLEMENT, curve, key_rate_grid(keys, -h_bp), ratios)
+    np.testing.assert_allclose(got, ((down - up) / (2 * h_bp)).T, rtol=1e-6, atol=1e-10)
+    with pytest.raises(ValueError, match="ascend"):
+        key_rate_dv01(bonds, SETTLEMENT, curve, ratios, key_tenors=(5.0, 1.0))
+
+
 def test_scenario_rows_are_the_book_on_shifted_curves() -> None:
     bonds, ratios = synthetic_jgbs(150, seed=13)
     curve = benchmark_curve()
