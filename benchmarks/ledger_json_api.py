@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import multiprocessing
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -96,6 +97,12 @@ class Mover:
             self.count += 1
 
 
+def _timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
 def _book(isins: int, lots: int, lot_face: int) -> dict[str, Any]:
     return synthetic_book(
         banks=1, isins_per_bank=isins, obligations_per_bank=4, lots=lots, lot_face=lot_face
@@ -122,15 +129,16 @@ def one_move(ctx: Context) -> None:
             over_http, embedded = Mover(client, book, lot_face), Mover(direct, book, lot_face)
             over_http.moves(2)  # warm: connection, caches
             embedded.moves(2)
-            ctx.measure("one_move", lambda: over_http.moves(k), items=k)
-            ctx.measure("one_move", lambda: embedded.moves(k), items=k, who="embedded")
+            # interleaved, so drifting load on a shared machine hits both sides alike
+            seconds: dict[str, list[float]] = {"json": [], "embedded": [], "trip": []}
             m = 10 * k
-            ctx.measure(
-                "round_trip",
-                lambda: [client.ledger_end() for _ in range(m)],
-                items=m,
-                who="round trip",
-            )
+            for _ in range(ctx.repeat):
+                seconds["json"].append(_timed(lambda: over_http.moves(k)))
+                seconds["embedded"].append(_timed(lambda: embedded.moves(k)))
+                seconds["trip"].append(_timed(lambda: [client.ledger_end() for _ in range(m)]))
+            ctx.record("one_move", seconds["json"], items=k)
+            ctx.record("one_move", seconds["embedded"], items=k, who="embedded")
+            ctx.record("round_trip", seconds["trip"], items=m, who="round trip")
         direct.close()
     ratio = ctx.compare("one move: JSON API vs embedded direct", "one_move", "embedded", "one_move")
     per_move = ctx.timing("one_move").per_item("median") or 0.0
@@ -157,7 +165,7 @@ def plan_1000(ctx: Context) -> None:
     ctx.param(moves=moves, runs=runs, isins=len(book["securities"]))
     over_http: list[float] = []
     embedded: list[float] = []
-    for run in range(runs):
+    for run in range(runs):  # interleaved: each run times both sides
         with tempfile.TemporaryDirectory() as tmp:
             direct = EmbeddedLedger(f"sqlite:///{Path(tmp) / 'direct.db'}")
             load_book(direct, parse_book(book))
