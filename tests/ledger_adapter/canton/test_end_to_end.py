@@ -8,7 +8,12 @@ Canton code, and that the ledger did not change.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 import pytest
@@ -287,3 +292,29 @@ def test_clients_share_one_ledger_across_protocol_implementations(
     assert isinstance(client, Ledger) and isinstance(client, CantonLedger)
     issue(client, NOMURA, JGB_20Y_195, 50)
     assert len(embedded.active_contracts(NOMURA)) == 1
+
+
+def test_the_participant_runs_as_a_program(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``python -m ledger_adapter.canton``: serve a ledger file, write a token, stop on SIGTERM."""
+    token_file = tmp_path / "ops.jwt"
+    env = {**os.environ, "TANPO_CANTON_SECRET": SECRET}
+    command = [sys.executable, "-m", "ledger_adapter.canton", "--port", "0"]
+    command += ["--ledger", f"sqlite:///{tmp_path / 'book.db'}", "--user", "ops=BOJ,MIZUHO"]
+    command += ["--token", f"ops={token_file}"]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        url = line.strip().rsplit(" at ", 1)[-1]
+        assert url.startswith("http://127.0.0.1:"), line
+        token = token_file.read_text().strip()
+        with CantonLedger(url, token=token) as client:
+            issue(client, MIZUHO, JGB_10Y_381, 10)
+            assert client.ledger_end() == 1
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    from ledger_adapter.canton.__main__ import main
+
+    monkeypatch.delenv("TANPO_CANTON_SECRET", raising=False)
+    assert main(command[3:]) == 2  # no secret in the environment: refused, nothing served
