@@ -9,6 +9,7 @@ behind the API keeps its invariants (conservation of face, pledges backed).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -69,4 +70,33 @@ def test_a_plan_executes_over_the_json_api_exactly_once(
         assert len(committed) == 1, unit
     again = execute_plan(bank, plan, parties=["BANK1"], per_group=per_group)
     assert again.status == "already applied" and again.ledger_end == report.ledger_end
+    assert invariant_violations(embedded) == []
+
+
+@pytest.mark.parametrize("per_group", [False, True], ids=["one-transaction", "per-group"])
+def test_two_executors_racing_through_the_api_apply_the_plan_once(
+    loopback: tuple[JsonApiServer, CantonLedger, CantonLedger],
+    embedded: EmbeddedLedger,
+    per_group: bool,
+) -> None:
+    server, ops, first = loopback
+    book = synthetic_book(isins_per_bank=12, obligations_per_bank=2, lots=2)
+    load_book(ops, parse_book(book))
+    plan = parse_plan(substitution_plan(book, 4))
+    with (
+        CantonLedger(
+            server.url, token=user_token("bank1-ops", secret=SECRET), retry=FAST_RETRY
+        ) as second,
+        ThreadPoolExecutor(2) as pool,
+    ):
+        reports = list(
+            pool.map(
+                lambda client: execute_plan(client, plan, parties=["BANK1"], per_group=per_group),
+                [first, second],
+            )
+        )
+    assert all(r.reconciled for r in reports)
+    for unit in reports[0].units:
+        committed = [t for t in embedded.stored_transactions() if t.command_id == unit.command_id]
+        assert len(committed) == 1, unit
     assert invariant_violations(embedded) == []
