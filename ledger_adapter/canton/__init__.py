@@ -4,7 +4,8 @@
   protocol over a participant's JSON API; :func:`connect` builds one from a URL and the
   environment (``$TANPO_CANTON_TOKEN`` or ``$TANPO_CANTON_TOKEN_FILE``).
 - :class:`JsonApiServer` (:mod:`.server`): the same endpoints over any ``Ledger`` (the
-  embedded one), on 127.0.0.1, with user rights and injectable faults.
+  embedded one), on 127.0.0.1, with user rights and injectable faults;
+  ``python -m ledger_adapter.canton`` runs it as a program.
 - :mod:`.wire` (request/response shapes), :mod:`.error_codes` (Canton errors <-> tanpo
   errors), :mod:`.retry` (the retry policy), :mod:`.auth` (tokens and user rights).
 """

@@ -11,8 +11,12 @@ end to end on 127.0.0.1 and ``tanpo execute --ledger http://127.0.0.1:PORT`` can
 against it.
 
 It is the standard library's threading HTTP/1.1 server (keep-alive, one thread per
-connection); every ledger call holds one lock, as the embedded ledger has a single
-connection and serialises writers anyway.
+connection); each request's ledger calls hold one lock, so a request that reads twice
+(ledger end, then updates) sees one state, and a ``Ledger`` that is not thread-safe can
+sit behind it. Measured against uvicorn around the same handler, with the server in
+its own process: 1.7-2.0 ms per authenticated GET and 4.9-5.7 ms per one-create
+submit, against 1.7-2.4 ms and 6.0 ms (a loaded 2-core machine): no reason for the
+extra dependency.
 
 ==========================================================  =======================
 endpoint                                                    ledger call
