@@ -13,17 +13,26 @@ Reads are projections for the parties asked (:mod:`ledger_adapter.projection`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from ledger_adapter.engine import Contract, interpret
 from ledger_adapter.errors import DuplicateCommand, InvalidArgument, PermissionDenied
-from ledger_adapter.integrity import GENESIS_HASH, LogRow, stakeholder_key, transaction_hash
+from ledger_adapter.integrity import (
+    GENESIS_HASH,
+    LogRow,
+    parse_party_list,
+    party_list,
+    stakeholder_key,
+    transaction_hash,
+)
 from ledger_adapter.model import TEMPLATES, TYPES
 from ledger_adapter.projection import project
 from ledger_adapter.protocol import (
@@ -37,6 +46,8 @@ from ledger_adapter.protocol import (
 )
 from ledger_adapter.storage import SCHEMA_VERSION, Backend, open_backend
 from ledger_adapter.templates import Template, TypeChecker
+
+T = TypeVar("T")
 
 MAX_DEDUPLICATION_WINDOW = timedelta(days=7)
 """Canton's default maximum deduplication duration (participant configuration)."""
@@ -79,12 +90,27 @@ class StoredTransaction:
         return nodes
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON (one encoder, built once: ``json.dumps`` with options builds one a call)."""
+    return _ENCODER.encode(value)
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _locked(method: Callable[..., T]) -> Callable[..., T]:
+    """Hold the ledger's lock for the call: one connection, shared by threads in turn."""
+
+    @functools.wraps(method)
+    def wrapper(self: EmbeddedLedger, *args: Any, **kwargs: Any) -> T:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class EmbeddedLedger:
@@ -123,6 +149,7 @@ class EmbeddedLedger:
         self._templates = templates
         self._types = types
         self._cache: dict[str, Contract] = {}
+        self._lock = threading.RLock()  # an HTTP server may call from several threads
         self._ensure_meta()
 
     # --- set-up -------------------------------------------------------------------
@@ -148,6 +175,7 @@ class EmbeddedLedger:
     def ledger_id(self) -> str:
         return str(self._db.query("SELECT ledger_id FROM ledger_meta WHERE id = 1")[0][0])
 
+    @_locked
     def close(self) -> None:
         self._db.close()
 
@@ -172,6 +200,7 @@ class EmbeddedLedger:
             missing = sorted(read_as - rights.read_as - rights.act_as)
             raise PermissionDenied(f"user {user_id!r} may not read as {missing}")
 
+    @_locked
     def submit(
         self,
         commands: Iterable[Command],
@@ -302,8 +331,8 @@ class EmbeddedLedger:
                     node["cid"],
                     node["tpl"],
                     _dumps(node["args"]),
-                    _dumps(node["sig"]),
-                    _dumps(node["obs"]),
+                    party_list(node["sig"]),
+                    party_list(node["obs"]),
                     stakeholder_key(node["sig"], node["obs"]),
                     offset,
                     node["n"],
@@ -347,13 +376,13 @@ class EmbeddedLedger:
                 template = self._templates.get(tpl)
                 if template is None:
                     continue  # a template this build does not know cannot be used
-                contract = Contract(
+                contract = Contract.of(
                     cid,
                     template,
                     json.loads(args),
-                    frozenset(json.loads(sig)),
-                    frozenset(json.loads(obs)),
-                    created_offset,
+                    signatories=frozenset(parse_party_list(sig)),
+                    observers=frozenset(parse_party_list(obs)),
+                    created_offset=created_offset,
                 )
                 found[cid] = contract
                 if len(self._cache) >= _CACHE_SIZE:
@@ -363,10 +392,12 @@ class EmbeddedLedger:
 
     # --- reading ------------------------------------------------------------------
 
+    @_locked
     def ledger_end(self) -> int:
         """The offset of the last committed transaction (0 when there is none)."""
         return int(self._db.query("SELECT COALESCE(MAX(ledger_offset), 0) FROM transactions")[0][0])
 
+    @_locked
     def active_contracts(
         self,
         parties: Parties,
@@ -430,7 +461,7 @@ class EmbeddedLedger:
             params.append(template_id)
         rows = self._db.query(sql + " ORDER BY c.contract_id", params)
         return [
-            (cid, tpl, json.loads(a), json.loads(s), json.loads(o), off, n, at)
+            (cid, tpl, json.loads(a), parse_party_list(s), parse_party_list(o), off, n, at)
             for cid, tpl, a, s, o, off, n, at in rows
         ]
 
@@ -471,7 +502,8 @@ class EmbeddedLedger:
             if end_inclusive is not None:
                 sql += " AND ledger_offset <= ?"
                 params.append(end_inclusive)
-            rows = self._db.query(sql + f" ORDER BY ledger_offset LIMIT {int(page)}", params)
+            with self._lock:
+                rows = self._db.query(sql + f" ORDER BY ledger_offset LIMIT {int(page)}", params)
             for r in rows:
                 yield StoredTransaction(*r)
             if len(rows) < page:

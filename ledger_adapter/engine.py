@@ -21,8 +21,10 @@ the error Canton would. Rules (DOMAIN.md section 7; Daml ledger model):
 
 Nodes are JSON-ready dicts with short keys (they are stored as they are):
 ``{"n": id, "k": "c", "cid", "tpl", "args", "sig", "obs"}`` for a create and
-``{"n", "k": "e", "cid", "tpl", "ch", "arg", "act", "cons", "sig", "obs", "last",
-"res"}`` for an exercise (``sig``/``obs``: the target contract's parties).
+``{"n", "k": "e", "cid", "tpl", "ch", "arg", "act", "cons", "sig", "obs", "last"}``
+for an exercise (``sig``/``obs``: the target contract's parties). Exercise results are
+not kept (the JSON API's ``exerciseResult`` is optional): a batch's result repeats its
+pool, and the log would carry it twice.
 """
 
 from __future__ import annotations
@@ -57,10 +59,30 @@ class Contract:
     signatories: frozenset[str]
     observers: frozenset[str]
     created_offset: int
+    stakeholders: frozenset[str] = frozenset()
+    """Signatories and observers (filled in by :meth:`of`)."""
 
-    @property
-    def stakeholders(self) -> frozenset[str]:
-        return self.signatories | self.observers
+    @classmethod
+    def of(
+        cls,
+        contract_id: str,
+        template: Template,
+        args: Args,
+        *,
+        signatories: frozenset[str],
+        observers: frozenset[str],
+        created_offset: int,
+    ) -> Contract:
+        """A contract with its stakeholders computed once."""
+        return cls(
+            contract_id,
+            template,
+            args,
+            signatories,
+            observers,
+            created_offset,
+            signatories | observers,
+        )
 
 
 Loader = Callable[[Collection[str]], Mapping[str, Contract]]
@@ -77,23 +99,6 @@ class Interpretation:
     archived: list[str]
     """Contracts that were active before the transaction and are archived by it."""
     results: list[Any]
-
-
-def looks_like_contract_id(value: object) -> bool:
-    """Whether ``value`` has the shape of a contract id (used to prefetch in one query)."""
-    return isinstance(value, str) and len(value) == CID_LENGTH and value.startswith(CID_PREFIX)
-
-
-def _contract_ids_in(value: Any, found: set[str]) -> None:
-    if isinstance(value, str):
-        if looks_like_contract_id(value):
-            found.add(value)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _contract_ids_in(item, found)
-    elif isinstance(value, list):
-        for item in value:
-            _contract_ids_in(item, found)
 
 
 class _Context:
@@ -113,7 +118,7 @@ class _Context:
 
     def fetch(self, template: Template, contract_id: str) -> Args:
         contract = self._tx.use(contract_id, template)
-        if not (contract.stakeholders & self._authorizers):
+        if contract.stakeholders.isdisjoint(self._authorizers):
             raise AuthorizationError(
                 f"fetch of {template.name} {contract_id} needs one of its stakeholders"
                 f" {sorted(contract.stakeholders)} among the authorizers {sorted(self._authorizers)}"
@@ -143,10 +148,22 @@ class _Transaction:
         self.consumed: dict[str, None] = {}
         self.created_here: dict[str, Contract] = {}
 
-    def prefetch(self, contract_ids: Collection[str]) -> None:
+    def prefetch(self, contract_ids: Collection[str], *, depth: int = 1) -> None:
+        """Load contracts in one query, then (``depth`` more times) those their arguments
+        name, such as a pledge's pledge-column entry: one query instead of one per fetch."""
         missing = [cid for cid in contract_ids if cid not in self.known]
-        if missing:
-            self.known.update(self.load(missing))
+        if not missing:
+            return
+        loaded = self.load(missing)
+        self.known.update(loaded)
+        if depth > 0:
+            named = {
+                contract.args[name]
+                for contract in loaded.values()
+                for name in contract.template.contract_id_fields
+                if contract.args.get(name)
+            }
+            self.prefetch(named, depth=depth - 1)
 
     def use(self, contract_id: str, template: Template) -> Contract:
         contract = self.known.get(contract_id)
@@ -156,7 +173,10 @@ class _Transaction:
         if (
             contract is None
             or contract_id in self.consumed
-            or not (contract_id in self.created_here or contract.stakeholders & self.readers)
+            or (
+                contract_id not in self.created_here
+                and contract.stakeholders.isdisjoint(self.readers)
+            )
         ):
             raise ContractNotFound([contract_id])
         if contract.template is not template:
@@ -181,7 +201,14 @@ class _Transaction:
             + hashlib.blake2b(self.seed + node_id.to_bytes(4, "big"), digest_size=23).hexdigest()
         )
         observers = frozenset(template.observers(args)) - signatories
-        contract = Contract(cid, template, args, signatories, observers, self.offset)
+        contract = Contract.of(
+            cid,
+            template,
+            args,
+            signatories=signatories,
+            observers=observers,
+            created_offset=self.offset,
+        )
         self.known[cid] = contract
         self.created_here[cid] = contract
         self.nodes.append(
@@ -229,7 +256,6 @@ class _Transaction:
             "sig": sorted(contract.signatories),
             "obs": sorted(contract.observers),
             "last": 0,
-            "res": None,
         }
         self.nodes.append(node)
         if choice.consuming:
@@ -237,7 +263,6 @@ class _Transaction:
         inner = _Context(self, contract.signatories | controllers)
         result = choice.body(inner, contract_id, contract.args, argument)
         node["last"] = len(self.nodes) - 1
-        node["res"] = result
         return result
 
 
@@ -248,18 +273,24 @@ def _template(templates: Mapping[str, Template], template_id: str) -> Template:
     return template
 
 
-def _checked_create_args(types: TypeChecker, template: Template, args: Mapping[str, Any]) -> Args:
-    types.check_record(template.fields, dict(args), "createArguments")
+def _checked_create_args(
+    types: TypeChecker, template: Template, args: Mapping[str, Any], cids: list[str]
+) -> Args:
+    types.check_record(template.fields, dict(args), "createArguments", cids)
     return {name: args.get(name) for name, _ in template.fields}
 
 
 def _checked_choice_arg(
-    types: TypeChecker, template: Template, choice: str, argument: Mapping[str, Any]
+    types: TypeChecker,
+    template: Template,
+    choice: str,
+    argument: Mapping[str, Any],
+    cids: list[str],
 ) -> Args:
     spec = template.choices.get(choice)
     if spec is None:
         raise InvalidArgument(f"template {template.name} has no choice {choice!r}", field="choice")
-    types.check_record(spec.fields, dict(argument), "choiceArgument")
+    types.check_record(spec.fields, dict(argument), "choiceArgument", cids)
     return {name: argument.get(name) for name, _ in spec.fields}
 
 
@@ -280,20 +311,21 @@ def interpret(
     node id + BLAKE2b-184(seed, node id), in hex.
     """
     tx = _Transaction(templates, load, act_as | read_as, seed, offset)
-    referenced: set[str] = set()
+    referenced: list[str] = []  # every contract id the commands name, to load in one query
     checked: list[tuple[Command, Template, Args | None, Args | None]] = []
     for command in commands:
         template = _template(templates, command.template_id)
         create_args = choice_arg = None
         if isinstance(command, CreateCommand | CreateAndExerciseCommand):
-            create_args = _checked_create_args(types, template, command.arguments)
+            create_args = _checked_create_args(types, template, command.arguments, referenced)
         if not isinstance(command, CreateCommand):
-            choice_arg = _checked_choice_arg(types, template, command.choice, command.argument)
-            _contract_ids_in(choice_arg, referenced)
+            choice_arg = _checked_choice_arg(
+                types, template, command.choice, command.argument, referenced
+            )
             if not isinstance(command, CreateAndExerciseCommand):
-                referenced.add(command.contract_id)
+                referenced.append(command.contract_id)
         checked.append((command, template, create_args, choice_arg))
-    tx.prefetch(referenced)
+    tx.prefetch(dict.fromkeys(referenced))
     results: list[Any] = []
     for command, template, create_args, choice_arg in checked:
         if isinstance(command, CreateCommand):

@@ -121,46 +121,78 @@ Unit = tuple[str, tuple[tuple[PlanMove, ...], ...]]
 """(label, groups of moves) carried out as one transaction."""
 
 
-def _units(plan: ExecutablePlan, per_group: bool) -> list[Unit]:
+def plan_units(plan: ExecutablePlan, per_group: bool) -> list[Unit]:
     if per_group:
         return [(f"group-{g}", (moves,)) for g, moves in plan.groups]
     return [("all", tuple(moves for _, moves in plan.groups))]
 
 
-def _states(plan: ExecutablePlan, units: Sequence[Unit]) -> list[dict[Pair, int]]:
-    """S_0 .. S_K: pledged face per pair before any unit and after each."""
+def _net(moves: Iterable[PlanMove]) -> dict[Pair, int]:
+    out: dict[Pair, int] = defaultdict(int)
+    for m in moves:
+        out[m.pair] += m.signed_face
+    return out
+
+
+def _start_state(plan: ExecutablePlan) -> dict[Pair, int]:
+    """S_0: pledged face per pair before the plan (target minus every move)."""
     start = dict(plan.allocations)
-    for m in plan.moves:
-        start[m.pair] = start.get(m.pair, 0) - m.signed_face
-    states = [start]
-    for _, groups in units:
-        nxt = dict(states[-1])
-        for m in (m for g in groups for m in g):
-            nxt[m.pair] = nxt.get(m.pair, 0) + m.signed_face
-        states.append(nxt)
-    return states
+    for pair, face in _net(plan.moves).items():
+        start[pair] = start.get(pair, 0) - face
+    return start
 
 
 def _pledge_ids(state: LiveState, pair: Pair) -> tuple[str, ...]:
-    return tuple(
-        sorted(
-            p.contract_id
-            for p in state.pledges.values()
-            if (p.obligation, p.account, p.isin) == pair
-        )
-    )
+    return tuple(sorted(state.pledges_at.get(pair, {})))
+
+
+def _live(state: LiveState, plan: ExecutablePlan) -> dict[Pair, int]:
+    return {k: v for k, v in state.pledged().items() if k[0] in plan.obligations}
 
 
 def _mismatches(
     state: LiveState, plan: ExecutablePlan, expected: dict[Pair, int]
 ) -> list[Mismatch]:
-    live = {k: v for k, v in state.pledged().items() if k[0] in plan.obligations}
+    live = _live(state, plan)
     out = []
     for pair in sorted(set(live) | {k for k, v in expected.items() if v}):
         want, have = expected.get(pair, 0), live.get(pair, 0)
         if want != have:
             out.append(Mismatch(*pair, want, have, _pledge_ids(state, pair)))
     return out
+
+
+def units_applied(state: LiveState, plan: ExecutablePlan, units: Sequence[Unit]) -> int | None:
+    """The number m of units already applied: the ledger equals S_m (the smallest such m;
+    a unit applied twice is stopped by deduplication). ``None``: it equals none of them.
+
+    Incremental: start from the pairs where the ledger differs from S_0 and, unit by
+    unit, update only the pairs a unit moves.
+    """
+    live = _live(state, plan)
+    expected = _start_state(plan)
+    differ = {p for p in set(live) | set(expected) if live.get(p, 0) != expected.get(p, 0)}
+    if not differ:
+        return 0
+    for k, (_, groups) in enumerate(units, start=1):
+        for pair, face in _net(m for g in groups for m in g).items():
+            expected[pair] = expected.get(pair, 0) + face
+            if live.get(pair, 0) == expected[pair]:
+                differ.discard(pair)
+            else:
+                differ.add(pair)
+        if not differ:
+            return k
+    return None
+
+
+def _target_after(plan: ExecutablePlan, units: Sequence[Unit], k: int) -> dict[Pair, int]:
+    """S_k."""
+    state = _start_state(plan)
+    for _, groups in units[:k]:
+        for pair, face in _net(m for g in groups for m in g).items():
+            state[pair] = state.get(pair, 0) + face
+    return state
 
 
 def _pledgors(state: LiveState, plan: ExecutablePlan, moves: Iterable[PlanMove]) -> list[str]:
@@ -175,26 +207,16 @@ def _check_free_face(
     for m in moves:
         owner = state.obligation(m.obligation, "moves").pledgor
         need[(owner, m.account, m.isin)] += m.face if m.action is MoveAction.PLEDGE else -m.face
-    free = state.free_face()
     out = []
     for (owner, account, isin), face in sorted(need.items()):
-        if face > free.get((owner, account, isin), 0):
-            ids = tuple(
-                sorted(
-                    cid
-                    for cid, (o, a, i, _) in state.free.items()
-                    if (o, a, i) == (owner, account, isin)
-                )
-            )
-            out.append(
-                Mismatch(
-                    f"free:{owner}", account, isin, face, free.get((owner, account, isin), 0), ids
-                )
-            )
+        have = state.free_face(owner, account, isin)
+        if face > have:
+            ids = tuple(sorted(state.free_at.get((owner, account, isin), {})))
+            out.append(Mismatch(f"free:{owner}", account, isin, face, have, ids))
     return out
 
 
-def _orders(moves: Iterable[PlanMove], action: MoveAction) -> list[Order]:
+def move_orders(moves: Iterable[PlanMove], action: MoveAction) -> list[Order]:
     return [(m.obligation, m.account, m.isin, m.face) for m in moves if m.action is action]
 
 
@@ -211,7 +233,7 @@ def _submit(
 ) -> tuple[str, Transaction | None, int | None]:
     commands = rebalance_commands(
         state,
-        [(_orders(g, MoveAction.RELEASE), _orders(g, MoveAction.PLEDGE)) for g in groups],
+        [(move_orders(g, MoveAction.RELEASE), move_orders(g, MoveAction.PLEDGE)) for g in groups],
     )
     for attempt in range(max_attempts):
         try:
@@ -252,8 +274,7 @@ def execute_plan(
         The ledger refused a unit (e.g. it would leave an obligation under-covered).
     """
     parties = sorted(set(parties))
-    units = _units(plan, per_group)
-    states = _states(plan, units)
+    units = plan_units(plan, per_group)
     state = LiveState.read(ledger, parties)
     for m in plan.moves:
         o = state.obligation(m.obligation, "moves")
@@ -262,9 +283,9 @@ def execute_plan(
                 f"obligation {m.obligation} is pledged by {o.pledgor}, not one of {parties}",
                 field="parties",
             )
-    applied = next((m for m in range(len(states)) if not _mismatches(state, plan, states[m])), None)
+    applied = units_applied(state, plan, units)
     if applied is None:
-        raise StalePlanError(plan.plan_id, _mismatches(state, plan, states[0]))
+        raise StalePlanError(plan.plan_id, _mismatches(state, plan, _start_state(plan)))
     outcomes = [
         UnitOutcome(label, f"{plan.plan_id}:{label}", "already applied", None, sum(map(len, g)))
         for label, g in units[:applied]
@@ -289,10 +310,10 @@ def execute_plan(
             )
         except ContractNotFound as err:
             state = LiveState.read(ledger, parties)
-            if _mismatches(state, plan, states[k + 1]):
+            if _mismatches(state, plan, _target_after(plan, units, k + 1)):
                 raise StalePlanError(
                     plan.plan_id,
-                    _mismatches(state, plan, states[k]),
+                    _mismatches(state, plan, _target_after(plan, units, k)),
                     f"{label}: contracts were consumed by another transaction"
                     f" ({', '.join(err.contract_ids)})",
                 ) from err

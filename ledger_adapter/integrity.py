@@ -30,6 +30,15 @@ def stakeholder_key(signatories: list[str], observers: list[str]) -> str:
     return "," + ",".join(sorted({*signatories, *observers})) + ","
 
 
+def party_list(parties: list[str]) -> str:
+    """Parties as stored: ``A,B`` (party ids hold no comma; the type check refuses one)."""
+    return ",".join(parties)
+
+
+def parse_party_list(text: str) -> list[str]:
+    return text.split(",") if text else []
+
+
 GENESIS_HASH = "0" * 64
 _MAX_PROBLEMS = 50
 
@@ -183,7 +192,8 @@ def _compare_contracts(
             problem(f"contract {cid} is active in the table but not according to the log")
             continue
         try:
-            got = [tpl, json.loads(args), json.loads(sig), json.loads(obs), holders, created, node]
+            got = [tpl, json.loads(args), parse_party_list(sig), parse_party_list(obs), holders]
+            got += [created, node]
         except json.JSONDecodeError:
             problem(f"contract {cid}: stored JSON is corrupt")
             continue

@@ -119,21 +119,16 @@ def parse_plan(data: Any) -> ExecutablePlan:
         where = f"moves[{i}]"
         if not isinstance(m, Mapping):
             raise InputError(where, "(record)", "must be an object")
+        action = MoveAction.parse(m.get("action"), where)
+        obligation = _text(m, "obligation", where)
+        account, isin = _text(m, "account", where), _text(m, "isin", where)
+        face = _face(m, "face", where, positive=True)
         group = m.get("group")
         if group is None or isinstance(group, bool | float | list | dict):
             raise InputError(where, "group", f"{group!r} must be an integer or a string")
         step = m.get("step", i)
-        moves.append(
-            PlanMove(
-                action=MoveAction.parse(m.get("action"), where),
-                obligation=_text(m, "obligation", where),
-                account=_text(m, "account", where),
-                isin=_text(m, "isin", where),
-                face=_face(m, "face", where, positive=True),
-                group=str(group),
-                step=int(step) if isinstance(step, int) else i,
-            )
-        )
+        step = int(step) if isinstance(step, int) and not isinstance(step, bool) else i
+        moves.append(PlanMove(action, obligation, account, isin, face, str(group), step))
     allocations: dict[tuple[str, str, str], int] = {}
     for i, a in enumerate(data.get("allocations") or ()):
         where = f"allocations[{i}]"

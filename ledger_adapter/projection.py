@@ -81,9 +81,12 @@ def project(
                 continue
             if node["k"] == "e" and (not node["cons"] or cid in created):
                 continue
-            wit = tuple(sorted((frozenset(node["sig"]) | frozenset(node["obs"])) & parties))
-            if not wit:
+            # signatories and observers are disjoint: no duplicates to remove
+            holders = [p for p in node["sig"] if p in parties]
+            holders += [p for p in node["obs"] if p in parties]
+            if not holders:
                 continue
+            wit = tuple(sorted(holders)) if len(holders) > 1 else tuple(holders)
             if node["k"] == "c":
                 events.append(_event(node, offset, effective_at, wit))
             else:
@@ -123,5 +126,4 @@ def _event(node: Node, offset: int, effective_at: datetime, wit: tuple[str, ...]
         consuming=node["cons"],
         witness_parties=wit,
         last_descendant_node_id=node["last"],
-        exercise_result=node["res"],
     )

@@ -113,7 +113,7 @@ def party_set(parties: Parties) -> frozenset[str]:
     if not found:
         raise InvalidArgument("at least one party is required", field="parties")
     for party in found:
-        if not isinstance(party, str) or not party:
+        if not isinstance(party, str) or not party or "," in party:
             raise InvalidArgument(f"{party!r} is not a party id", field="parties")
     return found
 

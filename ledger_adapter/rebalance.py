@@ -67,7 +67,12 @@ class LiveObligation:
 
 @dataclass(slots=True)
 class LiveState:
-    """The pledgors' view: free holdings, pledges, obligations, agreements by key."""
+    """The pledgors' view: free holdings, pledges, obligations, agreements by key.
+
+    ``free_at`` and ``pledges_at`` index the free holdings by (owner, account, isin) and
+    the pledges by (obligation, account, isin), so a plan of many groups costs
+    per-move work, not a scan of the book per group.
+    """
 
     parties: frozenset[str]
     offset: int
@@ -76,6 +81,11 @@ class LiveState:
     pledges: dict[str, LivePledge] = field(default_factory=dict)
     free: dict[str, tuple[str, str, str, int]] = field(default_factory=dict)
     """Free holdings: contract id -> (owner, account, isin, face)."""
+    free_at: dict[tuple[str, str, str], dict[str, int]] = field(default_factory=dict)
+    pledges_at: dict[tuple[str, str, str], dict[str, LivePledge]] = field(default_factory=dict)
+    pledges_of: dict[str, dict[str, LivePledge]] = field(default_factory=dict)
+    """Pledges by obligation id."""
+    _by_cid: dict[str, tuple[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def read(cls, ledger: Ledger, parties: Iterable[str]) -> LiveState:
@@ -89,31 +99,47 @@ class LiveState:
 
     def created(self, event: CreatedEvent) -> None:
         a: dict[str, Any] = dict(event.arguments)
+        cid = event.contract_id
         if event.template_id == HOLDING.template_id:
             if a["column"] == HOLDINGS_COLUMN and a["owner"] in self.parties:
-                self.free[event.contract_id] = (a["owner"], a["account"], a["isin"], int(a["face"]))
+                position = (a["owner"], a["account"], a["isin"])
+                self.free[cid] = (*position, int(a["face"]))
+                self.free_at.setdefault(position, {})[cid] = int(a["face"])
+                self._by_cid[cid] = ("free", position)
         elif event.template_id == PLEDGE.template_id:
             if a["pledgor"] in self.parties:
-                self.pledges[event.contract_id] = LivePledge(
-                    event.contract_id, a["obligationId"], a["account"], a["isin"], int(a["face"])
-                )
+                p = LivePledge(cid, a["obligationId"], a["account"], a["isin"], int(a["face"]))
+                self.pledges[cid] = p
+                pair = (p.obligation, p.account, p.isin)
+                self.pledges_at.setdefault(pair, {})[cid] = p
+                self.pledges_of.setdefault(p.obligation, {})[cid] = p
+                self._by_cid[cid] = ("pledge", pair)
         elif event.template_id == MARGIN_OBLIGATION.template_id:
             self.obligations[a["obligationId"]] = LiveObligation(
-                event.contract_id, a["obligationId"], a["pledgor"], a["pledgee"], a["scheduleId"]
+                cid, a["obligationId"], a["pledgor"], a["pledgee"], a["scheduleId"]
             )
+            self._by_cid[cid] = ("obligation", a["obligationId"])
         elif event.template_id == PLEDGE_AGREEMENT.template_id:
             key = (a["pledgor"], a["pledgee"], a["scheduleId"])
-            self.agreements[key] = event.contract_id
+            self.agreements[key] = cid
+            self._by_cid[cid] = ("agreement", key)
 
     def archived(self, contract_id: str) -> None:
-        self.free.pop(contract_id, None)
-        self.pledges.pop(contract_id, None)
-        for oid, o in list(self.obligations.items()):
-            if o.contract_id == contract_id:
-                del self.obligations[oid]
-        for key, cid in list(self.agreements.items()):
-            if cid == contract_id:
-                del self.agreements[key]
+        found = self._by_cid.pop(contract_id, None)
+        if found is None:
+            return
+        kind, key = found
+        if kind == "free":
+            del self.free[contract_id]
+            del self.free_at[key][contract_id]
+        elif kind == "pledge":
+            del self.pledges[contract_id]
+            del self.pledges_at[key][contract_id]
+            del self.pledges_of[key[0]][contract_id]
+        elif kind == "obligation":
+            del self.obligations[key]
+        elif kind == "agreement":
+            del self.agreements[key]
 
     def apply(self, tx: Transaction) -> None:
         """Bring the state to after ``tx`` (an ACS-delta transaction)."""
@@ -127,17 +153,15 @@ class LiveState:
 
     def pledged(self) -> dict[tuple[str, str, str], int]:
         """Face pledged per (obligation, account, isin)."""
-        out: dict[tuple[str, str, str], int] = defaultdict(int)
-        for p in self.pledges.values():
-            out[(p.obligation, p.account, p.isin)] += p.face
-        return dict(out)
+        return {
+            pair: sum(p.face for p in found.values())
+            for pair, found in self.pledges_at.items()
+            if found
+        }
 
-    def free_face(self) -> dict[tuple[str, str, str], int]:
-        """Free face per (owner, account, isin)."""
-        out: dict[tuple[str, str, str], int] = defaultdict(int)
-        for owner, account, isin, face in self.free.values():
-            out[(owner, account, isin)] += face
-        return dict(out)
+    def free_face(self, owner: str, account: str, isin: str) -> int:
+        """Free face of one position."""
+        return sum(self.free_at.get((owner, account, isin), {}).values())
 
     def obligation(self, obligation_id: str, where: str) -> LiveObligation:
         o = self.obligations.get(obligation_id)
@@ -152,11 +176,8 @@ def _choose_pledges(state: LiveState, order: Order, taken: dict[str, int]) -> li
     """Pledge contracts to release ``face`` from: an exact match, else the smallest that
     suffices, else the largest ones in turn (deterministic)."""
     obligation, account, isin, face = order
-    available = sorted(
-        (p.face - taken.get(p.contract_id, 0), p.contract_id)
-        for p in state.pledges.values()
-        if (p.obligation, p.account, p.isin) == (obligation, account, isin)
-    )
+    found = state.pledges_at.get((obligation, account, isin), {})
+    available = sorted((p.face - taken.get(cid, 0), cid) for cid, p in found.items())
     available = [(have, cid) for have, cid in available if have > 0]
     single = [c for c in available if c[0] == face] or [c for c in available if c[0] >= face]
     chosen: list[tuple[str, int]] = []
@@ -257,8 +278,10 @@ def _schedule(state: LiveState, groups: Groups) -> list[Step]:
     free-face and cover checks decide.
     """
     free: dict[tuple[str, str], int] = defaultdict(int)
-    for _, account, isin, face in state.free.values():
-        free[(account, isin)] += face
+    for releases, pledges in groups:
+        for obligation, account, isin, _ in [*releases, *pledges]:
+            owner = state.obligation(obligation, "moves").pledgor
+            free[(account, isin)] = state.free_face(owner, account, isin)
     steps: list[Step] = []
     start = 0
     while start < len(groups):
@@ -312,9 +335,10 @@ def rebalance_commands(state: LiveState, groups: Groups) -> list[Command]:
         gone.update(cid for cid, _ in released)
         touched = {o for o, *_ in releases}
         kept = [
-            p.contract_id
-            for p in state.pledges.values()
-            if p.obligation in touched and p.contract_id not in gone
+            cid
+            for obligation in sorted(touched)
+            for cid in state.pledges_of.get(obligation, {})
+            if cid not in gone
         ]
         positions[pledgor].update((p[1], p[2]) for p in pledges)
         obligation_ids = dict.fromkeys(o for o, *_ in [*releases, *pledges])
@@ -334,8 +358,8 @@ def rebalance_commands(state: LiveState, groups: Groups) -> list[Command]:
     for pledgor, step_args in by_pledgor.items():
         pool = [
             {"cid": cid, "account": account, "isin": isin, "face": str(face)}
-            for cid, (owner, account, isin, face) in state.free.items()
-            if owner == pledgor and (account, isin) in positions[pledgor]
+            for account, isin in sorted(positions[pledgor])
+            for cid, face in state.free_at.get((pledgor, account, isin), {}).items()
         ]
         commands.append(
             CreateAndExerciseCommand(

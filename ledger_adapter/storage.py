@@ -9,8 +9,9 @@ Tables (the same on both databases; only a few column types are spelled differen
     its offset (strictly increasing from 1), update id, change id (user, act_as,
     command id), time, the nodes as JSON, and ``prev_hash``/``tx_hash`` (the hash chain).
 ``active_contracts``
-    The active contract set, derived from the log: arguments, signatories, observers,
-    stakeholders (``,A,B,`` for filtering by party), where it was created.
+    The active contract set, derived from the log: arguments (JSON), signatories and
+    observers (``A,B``), stakeholders (``,A,B,`` for filtering by party), where it was
+    created.
 ``command_dedup``
     The change ids (user_id, act_as set, command_id) with the offset they committed at.
 
@@ -216,7 +217,7 @@ class PostgresBackend:
     def begin_write(self) -> None:
         self.execute("BEGIN")
         self._in_tx = True
-        self.execute("SELECT ledger_end FROM ledger_meta WHERE id = 1 FOR UPDATE")
+        self.execute("SELECT id FROM ledger_meta WHERE id = 1 FOR UPDATE")
 
     def begin_read(self) -> None:
         self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")

@@ -95,6 +95,13 @@ class Template:
     ensure: Callable[[Args], str | None]
     choices: Mapping[str, Choice] = field(default_factory=dict)
 
+    contract_id_fields: tuple[str, ...] = ()
+    """Fields holding one contract id (``ContractId T``): what a fetch will follow."""
+
+    def __post_init__(self) -> None:
+        found = tuple(name for name, t in self.fields if t.startswith("ContractId "))
+        object.__setattr__(self, "contract_id_fields", found)
+
     @property
     def template_id(self) -> str:
         """``#<package-name>:<Module>:<Entity>`` (package-name reference format)."""
@@ -124,73 +131,187 @@ class Template:
 # --- value checks (top-level commands come from outside and are validated) ---------
 
 
+Check = Callable[[Any, list[str]], None]
+"""A compiled check: raises on a bad value, appends the contract ids it meets."""
+
+
+class _BadValueError(Exception):
+    """A value does not fit its type; ``path`` grows as the error leaves containers."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        self.path: list[str] = []
+
+
 class TypeChecker:
     """Checks values against Daml types written as in the ``.daml`` source.
 
     Understands ``Party``, ``Text``, ``Int``, ``Decimal``, ``Bool``, ``ContractId T``,
     ``Optional T``, ``[T]``, ``TextMap T``, ``()``, the enums and the records given.
+    Each type is compiled once into a closure; a check collects the contract ids it
+    meets (what the interpreter prefetches in one query) and builds the path to a bad
+    field only when it fails.
     """
 
     def __init__(self, enums: Mapping[str, frozenset[str]], records: Mapping[str, Record]):
         self._enums = enums
         self._records = records
+        self._compiled: dict[str, Check] = {}
 
-    def check_record(self, fields: Sequence[tuple[str, str]], value: object, where: str) -> None:
+    def check_record(
+        self,
+        fields: Sequence[tuple[str, str]],
+        value: object,
+        where: str,
+        contract_ids: list[str] | None = None,
+    ) -> None:
         """Check an object against record ``fields``: no missing, no unknown field."""
-        if not isinstance(value, dict):
-            raise InvalidArgument(f"expected a record object, got {value!r}", field=where)
-        names = {name for name, _ in fields}
-        unknown = sorted(set(value) - names)
-        if unknown:
-            raise InvalidArgument(f"unknown field(s) {unknown}", field=where)
-        for name, daml_type in fields:
-            if name not in value and not daml_type.startswith("Optional "):
-                raise InvalidArgument("missing field", field=f"{where}.{name}")
-            self.check(daml_type, value.get(name), f"{where}.{name}")
+        check = self._record_check(tuple(fields))
+        self._run(check, value, where, contract_ids)
 
-    def check(self, daml_type: str, value: object, where: str) -> None:
+    def check(
+        self, daml_type: str, value: object, where: str, contract_ids: list[str] | None = None
+    ) -> None:
         """Check one value; raise :class:`InvalidArgument` naming ``where`` on mismatch."""
+        self._run(self.compile(daml_type), value, where, contract_ids)
+
+    @staticmethod
+    def _run(check: Check, value: object, where: str, contract_ids: list[str] | None) -> None:
+        try:
+            check(value, contract_ids if contract_ids is not None else [])
+        except _BadValueError as bad:
+            raise InvalidArgument(bad.message, field=where + "".join(reversed(bad.path))) from None
+
+    def compile(self, daml_type: str) -> Check:
+        """The check of ``daml_type`` (compiled once)."""
         t = daml_type.strip()
-        if t.startswith("Optional "):
-            if value is not None:
-                self.check(t.removeprefix("Optional "), value, where)
-        elif t.startswith("[") and t.endswith("]"):
-            if not isinstance(value, list):
-                raise InvalidArgument(f"expected a list, got {value!r}", field=where)
-            for i, item in enumerate(value):
-                self.check(t[1:-1], item, f"{where}[{i}]")
-        elif t.startswith("TextMap "):
+        check = self._compiled.get(t)
+        if check is None:
+            check = self._compile(t)
+            self._compiled[t] = check
+        return check
+
+    def _record_check(self, fields: tuple[tuple[str, str], ...]) -> Check:
+        key = "{" + ";".join(f"{n}:{t}" for n, t in fields) + "}"
+        check = self._compiled.get(key)
+        if check is not None:
+            return check
+        names = frozenset(name for name, _ in fields)
+        parts = [(name, t.startswith("Optional "), self.compile(t)) for name, t in fields]
+
+        def record(value: Any, cids: list[str]) -> None:
             if not isinstance(value, dict):
-                raise InvalidArgument(f"expected an object (TextMap), got {value!r}", field=where)
-            for key, item in value.items():
-                self.check(t.removeprefix("TextMap "), item, f"{where}[{key}]")
-        elif t in ("Party", "Text") or t.startswith("ContractId "):
-            if not isinstance(value, str) or (t != "Text" and not value):
-                raise InvalidArgument(f"expected a {t} string, got {value!r}", field=where)
-        elif t == "Int":
-            if not isinstance(value, str) or not _INT64.fullmatch(value):
-                raise InvalidArgument(f"expected an Int64 as a string, got {value!r}", field=where)
-            if abs(int(value)) > INT64_MAX:
-                raise InvalidArgument(f"{value} overflows Int64", field=where)
-        elif t == "Decimal":
-            if not isinstance(value, str) or not _NUMERIC.fullmatch(value):
-                raise InvalidArgument(
-                    f"expected a Numeric 10 as a string, got {value!r}", field=where
-                )
-        elif t == "Bool":
-            if not isinstance(value, bool):
-                raise InvalidArgument(f"expected true or false, got {value!r}", field=where)
-        elif t == "()":
-            if value not in (None, {}):
-                raise InvalidArgument(f"expected unit {{}}, got {value!r}", field=where)
-        elif t in self._enums:
-            if value not in self._enums[t]:
-                allowed = ", ".join(sorted(self._enums[t]))
-                raise InvalidArgument(f"{value!r} is not one of {allowed}", field=where)
-        elif t in self._records:
-            self.check_record(self._records[t].fields, value, where)
-        else:  # pragma: no cover - a registry bug, not bad input
-            raise AssertionError(f"unknown Daml type {t!r} at {where}")
+                raise _BadValueError(f"expected a record object, got {value!r}")
+            if not names.issuperset(value):
+                raise _BadValueError(f"unknown field(s) {sorted(set(value) - names)}")
+            for name, optional, inner in parts:
+                if name not in value and not optional:
+                    bad = _BadValueError("missing field")
+                    bad.path.append(f".{name}")
+                    raise bad
+                try:
+                    inner(value.get(name), cids)
+                except _BadValueError as bad:
+                    bad.path.append(f".{name}")
+                    raise
+
+        self._compiled[key] = record
+        return record
+
+    def _compile(self, t: str) -> Check:
+        if t.startswith("Optional "):
+            inner = self.compile(t.removeprefix("Optional "))
+
+            def optional(value: Any, cids: list[str]) -> None:
+                if value is not None:
+                    inner(value, cids)
+
+            return optional
+        if t.startswith("[") and t.endswith("]"):
+            item_check = self.compile(t[1:-1])
+
+            def list_of(value: Any, cids: list[str]) -> None:
+                if not isinstance(value, list):
+                    raise _BadValueError(f"expected a list, got {value!r}")
+                for i, item in enumerate(value):
+                    try:
+                        item_check(item, cids)
+                    except _BadValueError as bad:
+                        bad.path.append(f"[{i}]")
+                        raise
+
+            return list_of
+        if t.startswith("TextMap "):
+            value_check = self.compile(t.removeprefix("TextMap "))
+
+            def text_map(value: Any, cids: list[str]) -> None:
+                if not isinstance(value, dict):
+                    raise _BadValueError(f"expected an object (TextMap), got {value!r}")
+                for key, item in value.items():
+                    try:
+                        value_check(item, cids)
+                    except _BadValueError as bad:
+                        bad.path.append(f"[{key}]")
+                        raise
+
+            return text_map
+        if t.startswith("ContractId "):
+
+            def contract_id(value: Any, cids: list[str]) -> None:
+                if not isinstance(value, str) or not value:
+                    raise _BadValueError(f"expected a {t} string, got {value!r}")
+                cids.append(value)
+
+            return contract_id
+        if t in ("Party", "Text"):
+            nonempty = t == "Party"
+
+            def text(value: Any, _cids: list[str]) -> None:
+                if not isinstance(value, str) or (nonempty and (not value or "," in value)):
+                    raise _BadValueError(f"expected a {t} string, got {value!r}")
+
+            return text
+        if t == "Int":
+
+            def int64(value: Any, _cids: list[str]) -> None:
+                if not isinstance(value, str) or not _INT64.fullmatch(value):
+                    raise _BadValueError(f"expected an Int64 as a string, got {value!r}")
+                if abs(int(value)) > INT64_MAX:
+                    raise _BadValueError(f"{value} overflows Int64")
+
+            return int64
+        if t == "Decimal":
+
+            def numeric(value: Any, _cids: list[str]) -> None:
+                if not isinstance(value, str) or not _NUMERIC.fullmatch(value):
+                    raise _BadValueError(f"expected a Numeric 10 as a string, got {value!r}")
+
+            return numeric
+        if t == "Bool":
+
+            def boolean(value: Any, _cids: list[str]) -> None:
+                if not isinstance(value, bool):
+                    raise _BadValueError(f"expected true or false, got {value!r}")
+
+            return boolean
+        if t == "()":
+
+            def unit(value: Any, _cids: list[str]) -> None:
+                if value not in (None, {}):
+                    raise _BadValueError(f"expected unit {{}}, got {value!r}")
+
+            return unit
+        if t in self._enums:
+            allowed = self._enums[t]
+
+            def enum(value: Any, _cids: list[str]) -> None:
+                if value not in allowed:
+                    raise _BadValueError(f"{value!r} is not one of {', '.join(sorted(allowed))}")
+
+            return enum
+        if t in self._records:
+            return self._record_check(self._records[t].fields)
+        raise AssertionError(f"unknown Daml type {t!r}")  # a registry bug, not bad input
 
 
 def decimal_of(text: str, where: str) -> Decimal:

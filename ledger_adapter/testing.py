@@ -103,9 +103,19 @@ def synthetic_book(
 
 
 def substitution_plan(
-    book: dict[str, Any], n: int, *, seed: int = 7, plan_id: str | None = None
+    book: dict[str, Any],
+    n: int,
+    *,
+    seed: int = 7,
+    plan_id: str | None = None,
+    reuse_released: bool = True,
 ) -> dict[str, Any]:
-    """``n`` substitutions (2n moves), one group each, and the target allocation."""
+    """``n`` substitutions (2n moves), one group each, and the target allocation.
+
+    With ``reuse_released`` a bond released by one group may be pledged by a later one
+    (to another pledgee too: the executor then cuts the transaction into runs); without,
+    every replacement comes from the bonds free before the plan.
+    """
     rng = random.Random(seed)
     by_obligation = {o["id"]: o for o in book["obligations"]}
     pledged: dict[tuple[str, str, str], int] = defaultdict(int)
@@ -126,7 +136,8 @@ def substitution_plan(
             break
         _, new_account, new_isin = rng.choice(candidates)
         free[(owner, new_account, new_isin)] -= face
-        free[(owner, account, isin)] += face
+        if reuse_released:
+            free[(owner, account, isin)] += face
         pledged[(obligation, account, isin)] -= face
         pledged[(obligation, new_account, new_isin)] += face
         base = {"obligation": obligation, "owner": owner, "face": face, "group": g + 1}

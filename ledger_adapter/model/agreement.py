@@ -153,10 +153,20 @@ def rebalance(ctx: UpdateContext, agreement: Args, arg: Args, pool: _Pool) -> li
             "holdingCid": moved["_1"],
         }
         new_pledges[oid].append(ctx.create(PLEDGE, pledge))
-    for oid in released:
-        ocid = obligations[oid][0]
-        cover = [*arg["keptPledgeCids"], *new_pledges[oid]]
-        ctx.exercise(MARGIN_OBLIGATION, ocid, "MarginObligation_CheckCover", {"pledgeCids": cover})
+    if released:
+        kept: dict[str, list[str]] = {oid: [] for oid in released}
+        for pledge_cid in arg["keptPledgeCids"]:  # each obligation's check gets its own
+            oid = ctx.fetch(PLEDGE, pledge_cid)["obligationId"]
+            if oid in kept:
+                kept[oid].append(pledge_cid)
+        for oid in released:
+            cover = [*kept[oid], *new_pledges[oid]]
+            ctx.exercise(
+                MARGIN_OBLIGATION,
+                obligations[oid][0],
+                "MarginObligation_CheckCover",
+                {"pledgeCids": cover},
+            )
     return [cid for cids in new_pledges.values() for cid in cids]
 
 
