@@ -38,7 +38,7 @@ flows (coupons and the par-floored redemption, :mod:`valuation.cashflows`) are
 discounted on the same curve, so give a real curve for a book of JGBi.
 
 Limits that catch typos before they reach the solvers: ``settlement_date`` within the
-Tokyo calendar's years (1949-2100), a maturity at most 50 years after settlement, a
+Tokyo calendar's years (1949-2099), a maturity at most 50 years after settlement, a
 face up to 10**15 yen, a price whose yield is below 100,000,000%.
 
 A bad bond (unknown kind, a date that does not parse, a maturity not after settlement,
@@ -83,8 +83,9 @@ MAX_FACE = 10**15
 """Largest face (yen) of one bond: a quadrillion yen, about the whole JGB market. Money
 is written as binary floats, exact to the yen only below 2**53 (~9e15)."""
 FIRST_SETTLEMENT = date(FIRST_YEAR, 1, 1)
-LAST_SETTLEMENT = date(LAST_YEAR - MAX_TERM_YEARS, 12, 31)
-"""Settlement dates the Tokyo calendar covers with every payment up to maturity."""
+LAST_SETTLEMENT = date(LAST_YEAR - MAX_TERM_YEARS - 1, 12, 31)
+"""Settlement dates the Tokyo calendar covers with every payment up to maturity: the
+latest maturity (50 x 366 days on) and its roll past 31 Dec stay inside LAST_YEAR."""
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 _BOND_FIELDS = frozenset(

@@ -236,6 +236,7 @@ NESTED = "[" * 100_000 + "]" * 100_000
         ({"settlement_date": 20251106, "bonds": []}, "input: settlement_date: "),
         ({"settlement_date": "0001-01-01", "bonds": []}, "input: settlement_date: 0001-01-01"),
         ({"settlement_date": "2200-01-01", "bonds": []}, "input: settlement_date: 2200-01-01"),
+        ({"settlement_date": "2100-12-31", "bonds": []}, "input: settlement_date: 2100-12-31"),
         ({"settlement_date": "2025-11-06"}, "input: bonds: must be a list"),
         ({"settlement_date": "2025-11-06", "bonds": {}}, "input: bonds: must be a list"),
         ({"settlement_date": "2025-11-06", "bonds": [], "curve": []}, "curve: zero_rates: "),
@@ -259,6 +260,18 @@ def test_bad_document(call: Call, document: object, needle: str) -> None:
     assert needle in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert done.stdout == ""
+
+
+def test_the_last_settlement_date_prices_its_longest_bond_on_the_calendar(call: Call) -> None:
+    # 2099-12-31 + 50 years, paid after the 31 Dec bank holiday: still inside 2150.
+    document = {
+        "settlement_date": "2099-12-31",
+        "curve": {"zero_rates": [{"tenor_years": 1.0, "rate": 0.01}]},
+        "bonds": [_bond(maturity_date="2149-12-31")],
+    }
+    done = call(document)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["bonds"][0]["model_dirty_price"] > 0
 
 
 def test_paths_that_are_not_readable_files(call: Call, tmp_path: Path) -> None:
