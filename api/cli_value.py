@@ -63,11 +63,9 @@ import typer
 
 from valuation.accrued import accrued_amount, accrued_interest
 from valuation.calendar import FIRST_YEAR, LAST_YEAR
-from valuation.curve import ZeroCurve
 from valuation.errors import InputError
 from valuation.inflation import check_index_ratio
 from valuation.jgb import MAX_TERM_YEARS, BondKind, Jgb
-from valuation.pricing import dirty_prices_from_curve
 from valuation.risk import dv01
 from valuation.yields import (
     compound_yield,
@@ -180,6 +178,10 @@ def _model_dirty_prices(
     curve_raw: object, bonds: Sequence[BondInput], settlement_date: date
 ) -> list[float]:
     """Dirty price per 100 face of each bond from the curve (:mod:`valuation.pricing`)."""
+    # numba loads only when a curve is given: ~1 s that plain valuations need not pay
+    from valuation.curve import ZeroCurve
+    from valuation.pricing import dirty_prices_from_curve
+
     if not isinstance(curve_raw, Mapping) or not isinstance(curve_raw.get("zero_rates"), list):
         raise InputError("curve", "zero_rates", "must be a list of {tenor_years, rate}")
     points: list[tuple[float, float]] = []
