@@ -109,6 +109,8 @@ def universe(
     when = None
     if as_of is not None:
         try:
+            if len(as_of) != len("YYYY-MM-DD"):  # fromisoformat also takes 20260630
+                raise ValueError(as_of)
             when = date.fromisoformat(as_of)
         except ValueError:
             raise InputError("--as-of", "date", f"{as_of!r} is not YYYY-MM-DD") from None
@@ -116,7 +118,10 @@ def universe(
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(str(output), "file", f"cannot write it: {exc.strerror}") from None
 
 
 def register(app: typer.Typer) -> None:

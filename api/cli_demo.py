@@ -1,132 +1,12 @@
-"""``tanpo demo``: the main job on the embedded default, end to end on the sample book.
-
-1. value the sample book (JSDA conventions; DV01, market and collateral value);
-2. optimize it (the MIP, against the greedy waterfall) and verify the plan
-   independently;
-3. carry the plan out on a fresh embedded ledger (SQLite file) and reconcile.
-
-Prints readable tables; ``make run`` calls it.
-"""
+"""``tanpo demo``: registers the command; the work lives in :mod:`api.demo`, imported
+only when the command runs so other commands start fast."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
-
-from optimizer.contract import load_problem
-from optimizer.costmodel import resolve
-from optimizer.optimize import Method, optimize
-from optimizer.plan import Plan, cover_of
-from optimizer.problem import Problem
-from optimizer.verify import verify
-from valuation.paths import data_dir
-from valuation.risk import dv01
-
-BN = 1e8 * 10  # 1 billion yen (10 oku)
-
-
-def _bn(yen: float) -> str:
-    return f"{yen / BN:,.1f}"
-
-
-def valuation_table(problem: Problem) -> Table:
-    """Per institution: positions, face, market value, DV01 and what is pledged now."""
-    settlement = problem.settlement_date
-    security = {s.isin: s for s in problem.securities}
-    dv01_per_100: dict[str, float] = {}
-    for s in problem.securities:
-        clean = s.clean_price if s.clean_price is not None else s.dirty_price
-        dv01_per_100[s.isin] = dv01(s.bond, settlement, clean)
-    rows: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for p in problem.positions:
-        s = security[p.isin]
-        row = rows[p.owner]
-        market = p.face * s.dirty_price / 100.0
-        row["positions"] += 1
-        row["face"] += p.face
-        row["market"] += market
-        row["pledged"] += p.pledged_face * s.dirty_price / 100.0
-        row["dv01"] += p.face * dv01_per_100[p.isin] / 100.0
-    table = Table(title=f"Sample book valued for settlement {settlement} (bn yen)")
-    for name in ("institution", "positions", "face", "market value", "pledged", "DV01 (mn/bp)"):
-        table.add_column(name, justify="left" if name == "institution" else "right")
-    for owner in sorted(rows):
-        r = rows[owner]
-        table.add_row(
-            owner,
-            f"{int(r['positions']):,}",
-            _bn(r["face"]),
-            _bn(r["market"]),
-            _bn(r["pledged"]),
-            f"{r['dv01'] / 1e6:,.1f}",
-        )
-    return table
-
-
-def obligations_table(problem: Problem, plan: Plan) -> Table:
-    """Per obligation: requirement, cover before and after the plan, shortfall."""
-    cm = resolve(problem)
-    before = cover_of(cm, cm.current_lots)
-    table = Table(title="Margin obligations: collateral value before and after (bn yen)")
-    for name in ("obligation", "pledgee", "required", "before", "after", "short", "moves"):
-        table.add_column(name, justify="left" if name in ("obligation", "pledgee") else "right")
-    moves: dict[str, int] = defaultdict(int)
-    for m in plan.moves:
-        moves[m.obligation] += 1
-    for o, cover, after in zip(problem.obligations, before, plan.obligations, strict=True):
-        table.add_row(
-            o.id,
-            o.pledgee,
-            _bn(o.required_value),
-            _bn(float(cover)),
-            _bn(after.collateral_value),
-            "" if after.shortfall <= 0 else _bn(after.shortfall),
-            str(moves[o.id] or ""),
-        )
-    return table
-
-
-def plan_summary(plan: Plan) -> Table:
-    """The run's status, cost against the greedy waterfall, and proof of optimality."""
-    table = Table(title="Optimization", show_header=False)
-    table.add_column("item")
-    table.add_column("value", justify="right")
-    table.add_row("method / status", f"{plan.method} / {plan.status.value}")
-    table.add_row("termination", plan.termination_condition)
-    cost = plan.cost
-    table.add_row("total cost (yen)", f"{cost.total:,.0f}")
-    table.add_row("  opportunity", f"{cost.opportunity:,.0f}")
-    table.add_row("  moves", f"{cost.moves:,.0f}")
-    table.add_row("  shortfall penalty", f"{cost.shortfall_penalty:,.0f}")
-    if plan.baseline_total is not None:
-        saved = plan.baseline_total - cost.total
-        table.add_row("greedy waterfall (yen)", f"{plan.baseline_total:,.0f}")
-        table.add_row("saved vs greedy (yen)", f"{saved:,.0f}")
-    if plan.mip_gap is not None:
-        table.add_row("proven gap", f"{plan.mip_gap:.4%}")
-    table.add_row("moves", f"{len(plan.moves)}")
-    table.add_row("solve seconds", f"{plan.solve_seconds:.2f}")
-    if plan.message:
-        table.add_row("note", plan.message)
-    return table
-
-
-def run_demo(book: Path, method: Method, console: Console) -> Plan:
-    """Value, optimize and verify ``book``; print the tables; return the plan."""
-    problem = load_problem(book)
-    console.print(valuation_table(problem))
-    plan = optimize(problem, method)
-    report = verify(problem, plan.to_dict())
-    console.print(plan_summary(plan))
-    console.print(obligations_table(problem, plan))
-    verdict = "verified" if report.ok else f"NOT verified: {report}"
-    console.print(f"Independent check of the plan: {verdict}")
-    return plan
 
 
 def register(app: typer.Typer) -> None:
@@ -138,6 +18,15 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option(help="Problem/book JSON (default: data/sample_book.json)")
         ] = None,
         method: Annotated[str, typer.Option(help="mip or greedy")] = "mip",
+        ledger: Annotated[
+            Path, typer.Option(help="SQLite file for the demo ledger (recreated each run)")
+        ] = Path(".cache/demo/ledger.db"),
     ) -> None:
-        """Value the sample book, optimize it and verify the plan (the main job)."""
-        run_demo(book or data_dir() / "sample_book.json", Method.parse(method), Console())
+        """Value the sample book, optimize and verify, then pledge on an embedded ledger."""
+        from rich.console import Console
+
+        from api.demo import run_demo
+        from optimizer.optimize import Method
+        from valuation.paths import data_dir
+
+        run_demo(book or data_dir() / "sample_book.json", Method.parse(method), Console(), ledger)

@@ -9,7 +9,9 @@
     tanpo execute PLAN.json --ledger sqlite:///book.db [--per-group] [--party MIZUHO]
 
 ``--ledger`` takes ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or a
-``postgresql://`` URL (default: ``$TANPO_LEDGER``). ``execute`` acts for the pledgors the
+``postgresql://`` URL (default: ``$TANPO_LEDGER``); ``load``, ``positions`` and
+``execute`` also take a Canton participant's ``http(s)://`` JSON Ledger API URL
+(token from ``$TANPO_CANTON_TOKEN`` or ``$TANPO_CANTON_TOKEN_FILE``). ``execute`` acts for the pledgors the
 plan names (its ``owner`` fields) unless ``--party`` says otherwise; running it again
 reports "already applied" and changes nothing. Every error (bad input, a stale or
 refused plan, a ledger that does not verify or reconcile) is one line on stderr and
@@ -19,12 +21,13 @@ exit status 2.
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ledger_adapter.embedded import EmbeddedLedger
+from ledger_adapter.connect import open_embedded, open_ledger
 from valuation.errors import InputError, TanpoError
 
 LedgerOption = Annotated[
@@ -32,7 +35,7 @@ LedgerOption = Annotated[
     typer.Option(
         "--ledger",
         envvar="TANPO_LEDGER",
-        help="sqlite:///path.db, sqlite:////abs/path.db or postgresql://... ($TANPO_LEDGER)",
+        help="sqlite:///path.db, sqlite:////abs/path.db, postgresql://... or http(s)://participant ($TANPO_LEDGER)",
     ),
 ]
 PartyOption = Annotated[
@@ -59,18 +62,10 @@ def _read_json(path: Path) -> Any:
         raise InputError(str(path), "(file)", f"not valid JSON: {exc}") from None
 
 
-def _open(url: str, *, create: bool = False) -> EmbeddedLedger:
-    if url.startswith("sqlite:///") and not create:
-        path = Path(url.removeprefix("sqlite:///"))
-        if not path.exists():
-            raise InputError("--ledger", url, "no ledger there; run tanpo ledger init first")
-    return EmbeddedLedger(url)
-
-
 @ledger_app.command("init")
 def init(ledger: LedgerOption) -> None:
     """Create an empty ledger (a SQLite file or the tables in PostgreSQL)."""
-    with _open(ledger, create=True) as opened:
+    with open_embedded(ledger, create=True) as opened:
         end = opened.ledger_end()
         state = f"already holds {end} transaction(s)" if end else "is empty"
         typer.echo(f"ledger {opened.ledger_id} at {ledger} {state}")
@@ -86,7 +81,7 @@ def load(
     from ledger_adapter.book import load_book, parse_book
 
     parsed = parse_book(_read_json(book))
-    with _open(ledger) as opened:
+    with closing(open_ledger(ledger)) as opened:
         report = load_book(opened, parsed, registrar=registrar)
     verb = "was already loaded" if report.already_loaded else "loaded"
     typer.echo(
@@ -109,7 +104,7 @@ def positions_command(
 
     if not party:
         raise InputError("positions", "--party", "name at least one party")
-    with _open(ledger) as opened:
+    with closing(open_ledger(ledger)) as opened:
         if export:
             typer.echo(json.dumps(export_holdings(opened, party), indent=2))
             return
@@ -132,7 +127,7 @@ def verify_command(ledger: LedgerOption) -> None:
     from ledger_adapter.integrity import verify
     from ledger_adapter.invariants import invariant_violations
 
-    with _open(ledger) as opened:
+    with open_embedded(ledger) as opened:
         report = verify(opened)
         problems = [*report.problems, *invariant_violations(opened)]
     for problem in problems:
@@ -164,7 +159,7 @@ def execute(
     parties = party or sorted(parsed.owners)
     if not parties:
         raise InputError(str(plan), "owner", "the plan names no owner; pass --party PLEDGOR")
-    with _open(ledger) as opened:
+    with closing(open_ledger(ledger)) as opened:
         report = execute_plan(opened, parsed, parties=parties, per_group=per_group, user_id=user_id)
     for unit in report.units:
         where = f" at offset {unit.offset}" if unit.offset is not None else ""

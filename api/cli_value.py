@@ -33,19 +33,25 @@ Meaning of the numbers:
   *inflation-adjusted* principal; the yen figures use ``face x index_ratio``.
 
 Without ``clean_price`` the clean price comes from the curve when one is given, else
-the price fields are ``null``. Rates and yields are decimals (0.017).
+the price fields are ``null``. Rates and yields are decimals (0.017). A JGBi's cash
+flows (coupons and the par-floored redemption, :mod:`valuation.cashflows`) are
+discounted on the same curve, so give a real curve for a book of JGBi.
+
+Limits that catch typos before they reach the solvers: ``settlement_date`` within the
+Tokyo calendar's years (1949-2099), a maturity at most 50 years after settlement, a
+face up to 10**15 yen, a price whose yield is below 100,000,000%.
 
 A bad bond (unknown kind, a date that does not parse, a maturity not after settlement,
 a negative face...) gets one line on stderr naming it and the field, e.g.
-``tanpo: error: bonds[1] (JP1103801PC4): maturity_date: '2035-13-20' is not a date``;
+``tanpo: error: bonds[1] (JP1103801PC7): maturity_date: '2035-13-20' is not a date``;
 the valid bonds are still valued and written, and the exit status is 2.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -56,9 +62,10 @@ from typing import Annotated, Any
 import typer
 
 from valuation.accrued import accrued_amount, accrued_interest
-from valuation.errors import InputError, TanpoError
+from valuation.calendar import FIRST_YEAR, LAST_YEAR
+from valuation.errors import InputError
 from valuation.inflation import check_index_ratio
-from valuation.jgb import BondKind, Jgb
+from valuation.jgb import MAX_TERM_YEARS, BondKind, Jgb
 from valuation.risk import dv01
 from valuation.yields import (
     compound_yield,
@@ -70,6 +77,14 @@ from valuation.yields import (
 )
 
 EXIT_BAD_BONDS = 2
+MAX_FACE = 10**15
+"""Largest face (yen) of one bond: a quadrillion yen, about the whole JGB market. Money
+is written as binary floats, exact to the yen only below 2**53 (~9e15)."""
+FIRST_SETTLEMENT = date(FIRST_YEAR, 1, 1)
+LAST_SETTLEMENT = date(LAST_YEAR - MAX_TERM_YEARS - 1, 12, 31)
+"""Settlement dates the Tokyo calendar covers with every payment up to maturity: the
+latest maturity (50 x 366 days on) and its roll past 31 Dec stay inside LAST_YEAR."""
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 _BOND_FIELDS = frozenset(
     {
@@ -98,7 +113,8 @@ class BondInput:
 
 
 def _parse_date(value: object, record: str, field: str) -> date:
-    if not isinstance(value, str):
+    # Only YYYY-MM-DD: date.fromisoformat alone also takes 20251106 and 2025-W45-4.
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
         raise InputError(record, field, f"{value!r} is not a date (YYYY-MM-DD)")
     try:
         return date.fromisoformat(value)
@@ -141,6 +157,8 @@ def _parse_bond(index: int, raw: object, settlement_date: date) -> BondInput:
     face = raw.get("face")
     if face is not None and (isinstance(face, bool) or not isinstance(face, int) or face < 0):
         raise InputError(record, "face", f"{face!r} must be a non-negative integer of yen")
+    if face is not None and face > MAX_FACE:
+        raise InputError(record, "face", f"{face!r} yen is more than {MAX_FACE:,} (10**15)")
     index_ratio = None
     if kind is BondKind.INFLATION:
         if raw.get("index_ratio") is None:
@@ -159,7 +177,11 @@ def _parse_bond(index: int, raw: object, settlement_date: date) -> BondInput:
 def _model_dirty_prices(
     curve_raw: object, bonds: Sequence[BondInput], settlement_date: date
 ) -> list[float]:
-    """Dirty price per 100 face of each bond from the curve (colleague's pricing)."""
+    """Dirty price per 100 face of each bond from the curve (:mod:`valuation.pricing`)."""
+    # numba loads only when a curve is given: ~1 s that plain valuations need not pay
+    from valuation.curve import ZeroCurve
+    from valuation.pricing import dirty_prices_from_curve
+
     if not isinstance(curve_raw, Mapping) or not isinstance(curve_raw.get("zero_rates"), list):
         raise InputError("curve", "zero_rates", "must be a list of {tenor_years, rate}")
     points: list[tuple[float, float]] = []
@@ -172,17 +194,10 @@ def _model_dirty_prices(
                 _parse_number(node.get("rate"), "curve", f"zero_rates[{i}].rate"),
             )
         )
-    try:  # valuation.curve / valuation.pricing come from the curve work (branch curves)
-        curve_module = importlib.import_module("valuation.curve")
-        pricing_module = importlib.import_module("valuation.pricing")
-    except ImportError:
-        raise InputError(
-            "curve", "zero_rates", "pricing from a curve is not available in this build"
-        ) from None
-    curve = curve_module.ZeroCurve.from_points(points)
+    curve = ZeroCurve.from_points(points)
     if not bonds:
         return []
-    prices = pricing_module.dirty_prices_from_curve(
+    prices = dirty_prices_from_curve(
         [b.jgb for b in bonds], settlement_date, curve, [b.index_ratio for b in bonds]
     )
     return [float(p) for p in prices]
@@ -233,6 +248,13 @@ def value_document(document: object) -> tuple[dict[str, Any], list[InputError]]:
     if "settlement_date" not in document:
         raise InputError("input", "settlement_date", "is required")
     settlement_date = _parse_date(document["settlement_date"], "input", "settlement_date")
+    if not FIRST_SETTLEMENT <= settlement_date <= LAST_SETTLEMENT:
+        raise InputError(
+            "input",
+            "settlement_date",
+            f"{settlement_date} is outside {FIRST_SETTLEMENT}..{LAST_SETTLEMENT} "
+            "(the Tokyo calendar's years, less the longest term)",
+        )
     raw_bonds = document.get("bonds")
     if not isinstance(raw_bonds, list):
         raise InputError("input", "bonds", "must be a list of bonds")
@@ -250,8 +272,8 @@ def value_document(document: object) -> tuple[dict[str, Any], list[InputError]]:
     for bond, model in zip(bonds, models, strict=True):
         try:
             records.append(value_bond(bond, settlement_date, model))
-        except InputError as exc:
-            errors.append(exc)
+        except InputError as exc:  # name the bond as the input file does
+            errors.append(InputError(bond.record, exc.field, exc.message))
     errors.sort(key=lambda e: _index_of(e.record))
     return {"settlement_date": settlement_date.isoformat(), "bonds": records}, errors
 
@@ -268,12 +290,18 @@ def _load(path: Path) -> object:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(str(path), "file", f"cannot read it: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(str(path), "file", f"is not UTF-8 text (byte {exc.start})") from None
+    if not text.strip():
+        raise InputError(str(path), "json", "the file is empty; expected a JSON object")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(
             str(path), "json", f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
+    except RecursionError:
+        raise InputError(str(path), "json", "nested too deeply to read") from None
 
 
 def value_command(
@@ -291,7 +319,7 @@ def value_command(
         try:
             output.write_text(text, encoding="utf-8")
         except OSError as exc:
-            raise TanpoError(f"{output}: cannot write it: {exc.strerror}") from None
+            raise InputError(str(output), "file", f"cannot write it: {exc.strerror}") from None
     for error in errors:
         sys.stderr.write(f"tanpo: error: {error}\n")
     if errors:

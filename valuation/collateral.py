@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 
 from valuation.errors import InputError
-from valuation.haircuts import HaircutBucket, HaircutSchedule
+from valuation.haircuts import HaircutBucket, HaircutSchedule, residual_years
 from valuation.jgb import BondKind
 
 N_KINDS = len(BondKind)
@@ -131,9 +131,8 @@ def collateral_value_kernel(
 
 
 def residual_years_array(maturity_dates: Sequence[date], settlement_date: date) -> np.ndarray:
-    """(maturity - settlement) days / 365 for each bond, as float64."""
-    base = settlement_date.toordinal()
-    return np.array([d.toordinal() - base for d in maturity_dates], dtype=np.float64) / 365.0
+    """:func:`~valuation.haircuts.residual_years` of each bond, as float64."""
+    return np.array([residual_years(d, settlement_date) for d in maturity_dates], dtype=np.float64)
 
 
 def _as_array(values: Sequence[float] | np.ndarray, dtype: type, n: int, name: str) -> np.ndarray:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from valuation.accrued import accrued_interest
@@ -77,7 +78,12 @@ def price_universe(
         )
     )
     if real:
-        real_prices = dirty_prices_from_curve(real, settlement_date, real_curve, [1.0] * len(real))
+        # Priced with their index ratios (so the par floor applies), quoted per 100 of
+        # inflation-adjusted principal as the market quotes them (as `tanpo value`).
+        real_ratios = np.array([ratios[b.isin] for b in real], dtype=np.float64)
+        real_prices = (
+            dirty_prices_from_curve(real, settlement_date, real_curve, real_ratios) / real_ratios
+        )
         dirty.update(zip([b.isin for b in real], real_prices, strict=True))
     out: dict[str, BondPrice] = {}
     for bond in bonds:

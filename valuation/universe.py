@@ -46,6 +46,9 @@ from valuation.programs import (
 
 CALIBRATION_DATE = date(2026, 3, 31)
 DEFAULT_SEED = 20260331
+MAX_UNIVERSE_SIZE = 100_000
+"""Most issues a universe may have: the synthetic series numbering (3 characters per
+program) runs out near 200,000, and a typo (1e11) would otherwise allocate for minutes."""
 CALIBRATION_FILE = Path("calibration") / "jgb_outstanding_2026-03-31.csv"
 MONTH_END_CURVES_FILE = Path("curves") / "mof_par_month_end.csv"
 NAKAJIMA = (
@@ -296,8 +299,8 @@ def generate_universe(
     cells = [c for c in calibration.cells if c.issues > 0] + list(TBILL_CALIBRATION)
     natural = sum(c.issues for c in cells)
     n = natural if n is None else n
-    if n < 1:
-        raise InputError("universe", "n", f"{n} must be >= 1")
+    if not 1 <= n <= MAX_UNIVERSE_SIZE:
+        raise InputError("universe", "n", f"{n} must be in 1..{MAX_UNIVERSE_SIZE:,}")
     counts = apportion([c.issues for c in cells], n)
     rng = np.random.default_rng(seed)
     drafts: list[_Draft] = []

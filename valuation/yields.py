@@ -30,7 +30,11 @@ days in the period``, JGB accrued) gives 0.93984% -> 0.939%. The formula is the 
 reproduced by retrieveram's "日本式複利" notes (qiita.com/retrieveram, 2025-11-20). MOF
 40-year auctions (priced by MOF from the highest accepted yield) are within 0.006 per
 100 of it; one of six is a cent off after rounding (#8 at 1.475% on 2015-10-29 ->
-97.7655, MOF 97.76), so MOF's own rounding or day count there is not pinned down.
+97.7655, MOF 97.76). The same formula with ``T`` in Act/365 (29 February counted)
+rounds all six to MOF's cent (97.7643 there), so MOF's 40-year pricing may count leap
+days; JSDA's figures cannot (for #101, whose life holds 29 Feb 2028, Act/365 gives
+simple 0.926% and compound 0.938%, not the published 0.925% and 0.937%). tanpo quotes
+as JSDA does; MOF's 40-year day count stays unconfirmed.
 Quoted truncated to 3 decimals of a percent (JSDA). A T-bill's compound yield is the
 same formula with ``c = 0``.
 
@@ -54,6 +58,9 @@ from valuation.jgb import BondKind, Jgb
 from valuation.schedule import add_months
 
 DAYS_PER_YEAR = 365
+MAX_ABS_YIELD = 1e6
+"""Largest yield (decimal) a price may imply: beyond 100,000,000% the price per 100 was
+mistyped (1e-9 for 100), and the quotes would lose their decimals."""
 _SERIES_LIMIT = 0.25  # |y/2| (N + 1) below this: the annuity factor by its series
 
 
@@ -104,11 +111,21 @@ def _check_yield(jgb: Jgb, value: float, field: str) -> float:
 # --- Simple yield -----------------------------------------------------------------------
 
 
+def _check_finite_yield(jgb: Jgb, value: float, price: float) -> float:
+    if not abs(value) <= MAX_ABS_YIELD:
+        raise InputError(
+            jgb.record,
+            "clean_price",
+            f"{price!r} per 100 gives a yield of {value!r}; is it a price?",
+        )
+    return value
+
+
 def simple_yield(jgb: Jgb, settlement_date: date, clean_price: float) -> float:
     """Japanese simple yield (decimal) of a coupon JGB at ``clean_price`` per 100."""
     price = _check_price(jgb, clean_price)
     years = simple_yield_years(jgb, settlement_date)
-    return (jgb.coupon + (100.0 - price) / years) / price
+    return _check_finite_yield(jgb, (jgb.coupon + (100.0 - price) / years) / price, price)
 
 
 def simple_price(jgb: Jgb, settlement_date: date, yield_: float) -> float:
@@ -132,7 +149,9 @@ def _tbill_days(jgb: Jgb, settlement_date: date) -> int:
 def tbill_yield(jgb: Jgb, settlement_date: date, price: float) -> float:
     """T-bill yield ``(100 - P)/P x 365/days`` (decimal) at ``price`` per 100."""
     p = _check_price(jgb, price)
-    return (100.0 - p) / p * DAYS_PER_YEAR / _tbill_days(jgb, settlement_date)
+    return _check_finite_yield(
+        jgb, (100.0 - p) / p * DAYS_PER_YEAR / _tbill_days(jgb, settlement_date), p
+    )
 
 
 def tbill_price(jgb: Jgb, settlement_date: date, yield_: float) -> float:
@@ -285,7 +304,7 @@ def _solve_decreasing(
         hi *= 2
         f_hi, _ = f(hi)
     if not (f_lo >= 0 >= f_hi):
-        raise InputError(record, "clean_price", "no compound yield in [-99%, 1000%] matches it")
+        raise InputError(record, "clean_price", "no compound yield in [-99%, 100,000%] matches it")
     y = 0.0 if lo < 0 < hi else (lo + hi) / 2
     for _ in range(200):
         value, slope = f(y)
@@ -308,6 +327,8 @@ def _solve_decreasing(
 
 def _truncate_percent(yield_: float, decimals: int) -> float:
     # Round away binary noise at 1e-9 of a percent first, then truncate toward zero.
+    if not abs(yield_) <= MAX_ABS_YIELD:
+        raise ValueError(f"cannot quote a yield of {yield_!r} (beyond +-{MAX_ABS_YIELD:g})")
     percent = Decimal(repr(round(yield_ * 100.0, 9)))
     quantum = Decimal(1).scaleb(-decimals)
     return float(percent.quantize(quantum, rounding=ROUND_DOWN) / 100)

@@ -10,6 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.api.conftest import Tanpo
 from valuation.isin import is_valid_isin
 from valuation.paths import data_dir
 
@@ -29,13 +32,14 @@ def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
     )
 
 
-def test_universe_of_any_size_on_stdout() -> None:
+def test_universe_of_any_size_on_stdout(tanpo: Tanpo) -> None:
     done = _run("universe", "--n", "50", "--seed", "3", "--as-of", "2026-06-30")
     assert done.returncode == 0, done.stderr
     rows = list(csv.DictReader(io.StringIO(done.stdout)))
     assert len(rows) == 50
     assert all(is_valid_isin(r["isin"]) for r in rows)
-    again = _run("universe", "--n", "50", "--seed", "3", "--as-of", "2026-06-30")
+    # The same seed gives the same file in another process (this one).
+    again = tanpo("data", "universe", "--n", "50", "--seed", "3", "--as-of", "2026-06-30")
     assert again.stdout == done.stdout
 
 
@@ -43,20 +47,32 @@ def test_universe_bad_input_is_one_line() -> None:
     done = _run("universe", "--as-of", "2026-13-01")
     assert done.returncode == 2
     assert done.stderr.strip() == "tanpo: error: --as-of: date: '2026-13-01' is not YYYY-MM-DD"
-    done = _run("universe", "--n", "0")
-    assert done.returncode == 2 and "n: 0 must be >= 1" in done.stderr
 
 
-def test_generate_check_and_rewrite(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--n", "0"), "universe: n: 0 must be in 1..100,000"),
+        (("--n", "100000000000"), "universe: n: 100000000000 must be in 1..100,000"),
+        (("--n", "5", "--as-of", "20260630"), "--as-of: date: '20260630' is not YYYY-MM-DD"),
+        (("--n", "5", "-o", "/"), "/: file: cannot write it: Is a directory"),
+    ],
+)
+def test_universe_bad_arguments(tanpo: Tanpo, args: tuple[str, ...], message: str) -> None:
+    done = tanpo("data", "universe", *args)
+    assert (done.returncode, done.stderr) == (2, f"tanpo: error: {message}\n")
+
+
+def test_generate_check_and_rewrite(tanpo: Tanpo, tmp_path: Path) -> None:
     out = tmp_path / "data"
     shutil.copytree(data_dir(), out)
     (out / "universe.csv").write_text("stale\n")
-    checked = _run("generate", "--check", "--out", str(out))
+    checked = tanpo("data", "generate", "--check", "--out", str(out))
     assert checked.returncode == 1, checked.stderr
     assert f"differs   {out / 'universe.csv'}" in checked.stdout
     assert f"unchanged {out / 'sample_book.json'}" in checked.stdout
     assert (out / "universe.csv").read_text() == "stale\n"  # --check writes nothing
-    assert _run("generate", "--out", str(out)).returncode == 0
+    assert tanpo("data", "generate", "--out", str(out)).returncode == 0
     assert (out / "universe.csv").read_bytes() == (data_dir() / "universe.csv").read_bytes()
 
 

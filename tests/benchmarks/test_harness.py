@@ -28,6 +28,19 @@ def test_every_registered_benchmark_runs_quick(tmp_path: Path) -> None:
         assert all(t["met"] is None for t in result["targets"])  # quick: not judged
     assert run_data["machine"]["cpu"]
     assert "numpy" in run_data["machine"]["packages"]
+    # Both sides price the same bonds on the same curve: the peer's prices agree.
+    metrics = {r["name"]: r["metrics"] for r in run_data["benchmarks"]}
+    agreement = {
+        "valuation.price_curve": ("max |tanpo - QuantLib| on the sample", 1e-9),
+        "valuation.scenarios_curve": (
+            "max |tanpo - QuantLib| on the sample, all scenarios",
+            1e-9,
+        ),
+        # central difference of two repricings vs the exact derivative (third order)
+        "valuation.dv01_curve": ("max |tanpo - QuantLib| DV01 on the sample", 1e-6),
+    }
+    for name, (metric, tolerance) in agreement.items():
+        assert metrics[name][metric]["value"] <= tolerance, (name, metrics[name][metric])
 
 
 def test_results_render_to_markdown_with_the_machine(tmp_path: Path) -> None:

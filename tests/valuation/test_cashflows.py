@@ -75,6 +75,13 @@ def test_bond_issued_after_settlement_pays_coupons_after_issue_only() -> None:
     table = resolve_cash_flows([bond], SETTLEMENT)
     assert table.flows(0)[0][0] == date(2026, 6, 22)  # 2026-06-20 is a Saturday
     assert len(table.flows(0)) == 10
+    # An outstanding bond of the same maturity keeps its own schedule (2025-12-20 too),
+    # whichever comes first in the book.
+    outstanding = _bond(5, maturity=date(2030, 12, 20))
+    for book in ([outstanding, bond], [bond, outstanding]):
+        table = resolve_cash_flows(book, SETTLEMENT)
+        counts = {b.isin: len(table.flows(i)) for i, b in enumerate(book)}
+        assert counts == {outstanding.isin: 11, bond.isin: 10}
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ held to its plain-Python twin."""
 from __future__ import annotations
 
 import math
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from valuation.collateral import (
     collateral_values_reference,
     haircuts,
     haircuts_reference,
+    residual_years_array,
 )
 from valuation.errors import InputError
 from valuation.haircuts import (
@@ -25,6 +27,7 @@ from valuation.haircuts import (
     MaturityBucketLimit,
     read_schedule,
     read_schedules,
+    residual_years,
     schedule_from_dict,
     schedule_to_dict,
 )
@@ -81,6 +84,52 @@ def test_published_haircuts(
     schedule = schedules[schedule_id]
     assert schedule.is_eligible(ISIN, kind, years), source
     assert schedule.haircut(ISIN, kind, years) == expected, source
+
+
+# Each edge where the neighbouring buckets differ: the edge belongs to the lower bucket
+# ("up to 5 years", "more than 5 years and up to 10 years": BoJ; "<= 1 year": BCBS-IOSCO).
+EDGES = [
+    ("BOJ", FIXED, 5.0, 0.01, 0.02),
+    ("BOJ", FIXED, 10.0, 0.02, 0.03),
+    ("BOJ", FIXED, 20.0, 0.03, 0.05),
+    ("BOJ", FIXED, 30.0, 0.05, 0.06),
+    ("BOJ", INFLATION, 5.0, 0.05, 0.06),
+    ("BCBS-IOSCO", FIXED, 1.0, 0.005, 0.02),
+    ("BCBS-IOSCO", FIXED, 5.0, 0.02, 0.04),
+]
+
+
+@pytest.mark.parametrize(("schedule_id", "kind", "edge", "at_edge", "past_edge"), EDGES)
+def test_bucket_edge_belongs_to_the_lower_bucket(
+    schedules: dict[str, HaircutSchedule],
+    schedule_id: str,
+    kind: BondKind,
+    edge: float,
+    at_edge: float,
+    past_edge: float,
+) -> None:
+    schedule = schedules[schedule_id]
+    # Residual years come from dates: (maturity - settlement) days / 365, so a bond
+    # maturing 365 x edge days after settlement sits exactly on the edge.
+    settlement = date(2025, 11, 6)
+    on_edge = settlement + timedelta(days=round(365 * edge))
+    maturities = [on_edge, on_edge + timedelta(days=1)]
+    years = [residual_years(m, settlement) for m in maturities]
+    assert years[0] == edge
+    np.testing.assert_array_equal(residual_years_array(maturities, settlement), years)
+    expected = [at_edge, past_edge]
+    assert [schedule.haircut(ISIN, kind, y) for y in years] == expected
+    assert haircuts_reference(schedule, [ISIN] * 2, [kind] * 2, years) == expected
+    assert haircuts(schedule, [ISIN] * 2, [kind.code] * 2, years).tolist() == expected
+
+
+def test_residual_years_are_days_over_365() -> None:
+    # Act/365 fixed, 29 February counted in the days (ARCHITECTURE.md, "Contracts").
+    settlement = date(2027, 3, 20)
+    maturities = [date(2028, 3, 20), date(2027, 9, 20)]
+    assert residual_years(maturities[0], settlement) == 366 / 365
+    assert residual_years(maturities[1], settlement) == 184 / 365
+    assert residual_years_array(maturities, settlement).tolist() == [366 / 365, 184 / 365]
 
 
 def test_boj_jgbi_table_ends_at_ten_years(schedules: dict[str, HaircutSchedule]) -> None:

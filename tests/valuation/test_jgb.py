@@ -51,3 +51,13 @@ def test_check_settlement() -> None:
     with pytest.raises(InputError, match="issue_date"):
         bond.check_settlement(date(2025, 10, 2))
     assert bond.coupon == pytest.approx(1.7)
+
+
+def test_settlement_at_most_50_years_before_maturity() -> None:
+    # A 40-year bond settles on its issue day; a typo (2305 for 2035) does not.
+    forty = Jgb(ISIN, BondKind.FIXED, 0.017, date(2065, 3, 20))
+    assert forty.check_settlement(date(2025, 3, 21)) == date(2025, 3, 21)
+    typo = Jgb(ISIN, BondKind.FIXED, 0.017, date(2305, 9, 20))
+    with pytest.raises(InputError, match="more than 50 years after settlement") as info:
+        typo.check_settlement(date(2025, 11, 6))
+    assert info.value.field == "maturity_date"

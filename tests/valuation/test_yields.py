@@ -46,6 +46,37 @@ def test_simple_years_exclude_29_february_from_one_year() -> None:
     assert simple_yield_years(short, date(2027, 9, 20)) == 182 / 365  # Act under a year
 
 
+def test_one_year_exactly_is_already_nl_365() -> None:
+    # "1 year or more" takes NL/365: 2027-03-20 -> 2028-03-20 holds 29 Feb 2028 (366
+    # days) and counts 365; a day later it is under a year and Act/365 (365 days).
+    bond = _fixed(0.017, date(2028, 3, 20))
+    assert simple_yield_years(bond, date(2027, 3, 20)) == 1.0
+    assert simple_yield_years(bond, date(2027, 3, 22)) == 364 / 365
+
+
+def test_settlement_on_29_february_is_not_a_leap_day_of_the_period() -> None:
+    # Days run from settlement (exclusive) to maturity (inclusive): a settlement on
+    # 29 Feb 2024 leaves 2028 and 2032 to drop, not 2024.
+    settlement = date(2024, 2, 29)
+    maturity = date(2034, 3, 20)
+    assert leap_days_between(settlement, maturity) == 2
+    assert leap_days_between(date(2024, 2, 28), date(2024, 2, 29)) == 1
+    days = (maturity - settlement).days
+    assert simple_yield_years(_fixed(0.017, maturity), settlement) == (days - 2) / 365
+
+
+def test_worked_example_with_29_february_in_the_stub() -> None:
+    # calculation-memo.skr.jp/bond/bond_content2.php ("単利利回り", computation example):
+    # settlement 2012-02-10, maturity 2015-12-20, 0.5%, price 99.3; residual 313 days
+    # (29 Feb 2012 excluded) + 3 years = 3.85753424 years, yield 0.686266937%.
+    bond = _fixed(0.005, date(2015, 12, 20))
+    settlement = date(2012, 2, 10)
+    assert simple_yield_years(bond, settlement) == pytest.approx(3.85753424, abs=1e-8)
+    y = simple_yield(bond, settlement, 99.3)
+    assert y == pytest.approx(0.00686266937, abs=1e-11)
+    assert quote_simple_yield(y) == 0.00686
+
+
 def test_par_bond_yields_its_coupon() -> None:
     bond = _fixed(0.017, date(2035, 9, 20))
     assert simple_yield(bond, SETTLE, 100.0) == pytest.approx(0.017, abs=1e-15)
@@ -77,6 +108,14 @@ def test_bad_prices_and_dates_name_fields() -> None:
         simple_yield(bond, date(2036, 1, 1), 100.0)
     with pytest.raises(InputError, match="compound_yield"):
         compound_price(bond, SETTLE, float("nan"))
+    # A price per 100 typed as a fraction: a yield past 100,000,000% is refused, never
+    # handed to the quote (whose decimals it would overflow).
+    with pytest.raises(InputError, match="clean_price"):
+        simple_yield(bond, SETTLE, 1e-300)
+    with pytest.raises(InputError, match="clean_price"):
+        tbill_yield(_bill(date(2025, 11, 7)), SETTLE, 1e-9)
+    with pytest.raises(ValueError, match="cannot quote"):
+        quote_simple_yield(float("inf"))
 
 
 coupons = st.integers(min_value=0, max_value=8_000).map(lambda n: n / 100_000)
