@@ -58,6 +58,8 @@ CID_LENGTH = 66  # "00" + 32-byte discriminator in hex, the length of Canton's V
 # creates append to one b-tree page.
 _SUFFIX_HEX = 46  # 23 bytes
 _BLOCK = 32  # discriminators drawn from the stream at a time (736 bytes: ~2 us)
+_MAX_NODES = 1 << 24  # the node id's six hex digits
+_HEX3 = [f"{i:03x}" for i in range(4096)]  # half a node id (a formatted int costs 3x more)
 
 
 class Contract(NamedTuple):
@@ -143,6 +145,7 @@ class _Transaction:
         self.gone: set[str] = set()
         self.consumed: dict[str, None] = {}
         self.created_here: dict[str, Contract] = {}
+        self.authority: dict[tuple[Any, ...], tuple[tuple[str, ...], frozenset[str]]] = {}
 
     def prefetch(self, contract_ids: Collection[str], *, depth: int = 1) -> None:
         """Load contracts in one query, then (``depth`` more times) those their arguments
@@ -218,7 +221,10 @@ class _Transaction:
         if start == 0:  # the next block of discriminators
             block = self.seed + (node_id // _BLOCK).to_bytes(4, "big")
             self.suffixes = hashlib.shake_256(block).hexdigest(_BLOCK * _SUFFIX_HEX // 2)
-        cid = f"{self.cid_prefix}{node_id:06x}{self.suffixes[start : start + _SUFFIX_HEX]}"
+            if node_id >= _MAX_NODES:
+                raise InterpretationError(f"a transaction has at most {_MAX_NODES} nodes")
+        high, low = _HEX3[node_id >> 12], _HEX3[node_id & 0xFFF]  # node id: 6 hex digits
+        cid = f"{self.cid_prefix}{high}{low}{self.suffixes[start : start + _SUFFIX_HEX]}"
         contract = _make_contract((cid, template, args, parties, self.offset))
         self.known[cid] = contract
         self.created_here[cid] = contract
@@ -278,6 +284,11 @@ class _Transaction:
                 f"exercise of {template.name}.{choice_name} on {contract_id} needs controllers"
                 f" {sorted(set(controllers))}; authorizers are {sorted(authorizers)}"
             )
+        key = (parties, *controllers)
+        authority = self.authority.get(key)
+        if authority is None:  # (actors as stored, the body's authorizers): few distinct
+            authority = (tuple(sorted(set(controllers))), parties.signatories.union(controllers))
+            self.authority[key] = authority
         nodes = self.nodes
         node = {
             "n": len(nodes),
@@ -286,7 +297,7 @@ class _Transaction:
             "tpl": template.template_id,
             "ch": choice_name,
             "arg": argument,
-            "act": sorted(set(controllers)),
+            "act": authority[0],
             "cons": choice.consuming,
             "sig": parties.signatory_list,
             "obs": parties.observer_list,
@@ -294,8 +305,10 @@ class _Transaction:
         }
         nodes.append(node)
         if choice.consuming:
-            self._consume(contract_id)
-        self.authorizers = parties.signatories.union(controllers)
+            del self.known[contract_id]
+            self.gone.add(contract_id)
+            self.consumed[contract_id] = None
+        self.authorizers = authority[1]
         try:
             result = choice.body(self, contract_id, contract.args, argument)
         finally:
