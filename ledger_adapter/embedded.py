@@ -9,6 +9,14 @@ so a transaction applies entirely or not at all; a crash at any instant leaves t
 database as before or as after the commit (SQLite WAL / PostgreSQL WAL recovery).
 
 Reads are projections for the parties asked (:mod:`ledger_adapter.projection`).
+
+The interpreter reads contracts through a cache that is exact at the log head it
+recorded (:mod:`ledger_adapter.contract_cache`): contracts loaded by earlier
+transactions and those an active-contracts read at the ledger end returned are used
+without a query as long as no other writer has moved the head. Rows are written as
+compact JSON by orjson (:mod:`ledger_adapter.encoding`), and Python's cyclic garbage
+collector waits until a submit returns (its passes over the heap were a fifth of a
+large commit).
 """
 
 from __future__ import annotations
