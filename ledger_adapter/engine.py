@@ -25,14 +25,25 @@ Nodes are JSON-ready dicts with short keys (they are stored as they are):
 for an exercise (``sig``/``obs``: the target contract's parties). Exercise results are
 not kept (the JSON API's ``exerciseResult`` is optional): a batch's result repeats its
 pool, and the log would carry it twice.
+
+Cost. A 1,000-move plan is ~4,400 nodes in one transaction, so the per-node path is
+kept short (``benchmarks/ledger.py``; instruction counts under callgrind): a contract's
+parties are computed once per distinct set and shared
+(:meth:`Template.parties <ledger_adapter.templates.Template.parties>`), contracts are
+named tuples built in C, the implicit ``Archive`` takes a short path, actors and a
+body's authorizers are remembered per (parties, controllers), and contract id
+discriminators come from a SHAKE-256 stream in blocks of 32 nodes instead of a hash
+call per node. The choice bodies themselves (``ledger_adapter/model``) are about half
+of what remains.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 from ledger_adapter.errors import (
     AuthorizationError,
@@ -41,48 +52,54 @@ from ledger_adapter.errors import (
     InvalidArgument,
 )
 from ledger_adapter.protocol import Command, CreateAndExerciseCommand, CreateCommand
-from ledger_adapter.templates import Args, Template, TypeChecker
+from ledger_adapter.templates import Args, Stakeholders, Template
+from ledger_adapter.typecheck import TypeChecker
 
 CID_PREFIX = "00"
 CID_LENGTH = 66  # "00" + 32-byte discriminator in hex, the length of Canton's V1 contract ids
-# The discriminator starts with the offset (12 hex) and node id (6 hex), then 23 random
-# bytes: ids sort by creation, so a transaction's creates append to one b-tree page.
+# The discriminator starts with the offset (12 hex) and node id (6 hex), then 23 bytes
+# of the transaction's SHAKE-256 stream: ids sort by creation, so a transaction's
+# creates append to one b-tree page.
+_SUFFIX_HEX = 46  # 23 bytes
+_BLOCK = 32  # discriminators drawn from the stream at a time (736 bytes: ~2 us)
+_MAX_NODES = 1 << 24  # the node id's six hex digits
+_HEX3 = [f"{i:03x}" for i in range(4096)]  # half a node id (a formatted int costs 3x more)
 
 
-@dataclass(frozen=True, slots=True)
-class Contract:
+class Contract(NamedTuple):
     """An active contract as the interpreter sees it (immutable once created)."""
 
     contract_id: str
     template: Template
     args: Args
-    signatories: frozenset[str]
-    observers: frozenset[str]
+    parties: Stakeholders
     created_offset: int
-    stakeholders: frozenset[str] = frozenset()
-    """Signatories and observers (filled in by :meth:`of`)."""
 
-    @classmethod
-    def of(
-        cls,
-        contract_id: str,
-        template: Template,
-        args: Args,
-        *,
-        signatories: frozenset[str],
-        observers: frozenset[str],
-        created_offset: int,
-    ) -> Contract:
-        """A contract with its stakeholders computed once."""
-        return cls(
-            contract_id,
-            template,
-            args,
-            signatories,
-            observers,
-            created_offset,
-            signatories | observers,
-        )
+    @property
+    def signatories(self) -> frozenset[str]:
+        return self.parties.signatories
+
+    @property
+    def observers(self) -> frozenset[str]:
+        return self.parties.observers
+
+    @property
+    def stakeholders(self) -> frozenset[str]:
+        return self.parties.all
+
+
+def new_contract(
+    contract_id: str, template: Template, args: Args, parties: Stakeholders, created_offset: int
+) -> Contract:
+    """A :class:`Contract` (the fields in order; see :data:`_make_contract`)."""
+    return _make_contract((contract_id, template, args, parties, created_offset))
+
+
+_make_contract: Callable[[tuple[str, Template, Args, Stakeholders, int]], Contract] = (
+    functools.partial(tuple.__new__, Contract)
+)
+"""Builds a :class:`Contract` from its fields in C (a named tuple's own ``__new__`` is a
+Python function: twice the cost, for each of the ~5,700 contracts of a large plan)."""
 
 
 Loader = Callable[[Collection[str]], Mapping[str, Contract]]
@@ -101,61 +118,53 @@ class Interpretation:
     results: list[Any]
 
 
-class _Context:
-    """The ``Update`` actions of one choice body, under one set of authorizers."""
-
-    __slots__ = ("_authorizers", "_tx")
-
-    def __init__(self, tx: _Transaction, authorizers: frozenset[str]) -> None:
-        self._tx = tx
-        self._authorizers = authorizers
-
-    def create(self, template: Template, arguments: Args) -> str:
-        return self._tx.create(template, arguments, self._authorizers)
-
-    def exercise(self, template: Template, contract_id: str, choice: str, argument: Args) -> Any:
-        return self._tx.exercise(template, contract_id, choice, argument, self._authorizers)
-
-    def fetch(self, template: Template, contract_id: str) -> Args:
-        contract = self._tx.use(contract_id, template)
-        if contract.stakeholders.isdisjoint(self._authorizers):
-            raise AuthorizationError(
-                f"fetch of {template.name} {contract_id} needs one of its stakeholders"
-                f" {sorted(contract.stakeholders)} among the authorizers {sorted(self._authorizers)}"
-            )
-        return contract.args
-
-    def abort(self, message: str) -> NoReturn:
-        raise InterpretationError(message)
-
-
 class _Transaction:
+    """One transaction being interpreted; also the ``Update`` context of choice bodies.
+
+    ``authorizers`` are those of the action running now: ``act_as`` at the top level,
+    the contract's signatories and the choice's controllers inside a choice body (set
+    around the body's call, so a body's ``create``/``exercise`` is one call, not two).
+    ``known`` holds the contracts this transaction may use: loaded, visible and not
+    consumed yet, or created here; ``gone`` those it may not (consumed here, or loaded
+    but invisible to the submitting parties), which are never loaded again.
+    """
+
     def __init__(
         self,
-        templates: Mapping[str, Template],
         load: Loader,
+        act_as: frozenset[str],
         readers: frozenset[str],
         seed: bytes,
         offset: int,
     ) -> None:
-        self.templates = templates
         self.load = load
+        self.authorizers = act_as
         self.readers = readers
         self.seed = seed
         self.offset = offset
+        self.cid_prefix = f"{CID_PREFIX}{offset:012x}"
+        self.suffixes = ""
         self.nodes: list[dict[str, Any]] = []
         self.known: dict[str, Contract] = {}
+        self.gone: set[str] = set()
         self.consumed: dict[str, None] = {}
         self.created_here: dict[str, Contract] = {}
+        self.authority: dict[tuple[Any, ...], tuple[tuple[str, ...], frozenset[str]]] = {}
 
     def prefetch(self, contract_ids: Collection[str], *, depth: int = 1) -> None:
         """Load contracts in one query, then (``depth`` more times) those their arguments
         name, such as a pledge's pledge-column entry: one query instead of one per fetch."""
-        missing = [cid for cid in contract_ids if cid not in self.known]
+        known, gone = self.known, self.gone
+        missing = [cid for cid in contract_ids if cid not in known and cid not in gone]
         if not missing:
             return
         loaded = self.load(missing)
-        self.known.update(loaded)
+        readers = self.readers
+        for cid, contract in loaded.items():
+            if contract.parties.all.isdisjoint(readers):
+                gone.add(cid)  # not a stakeholder: as if it did not exist
+            else:
+                known[cid] = contract
         if depth > 0:
             named = {
                 contract.args[name]
@@ -167,102 +176,148 @@ class _Transaction:
 
     def use(self, contract_id: str, template: Template) -> Contract:
         contract = self.known.get(contract_id)
-        if contract is None and contract_id not in self.consumed:
-            self.prefetch([contract_id])
-            contract = self.known.get(contract_id)
-        if (
-            contract is None
-            or contract_id in self.consumed
-            or (
-                contract_id not in self.created_here
-                and contract.stakeholders.isdisjoint(self.readers)
-            )
-        ):
-            raise ContractNotFound([contract_id])
+        if contract is None:
+            if contract_id not in self.gone:
+                self.prefetch([contract_id])
+                contract = self.known.get(contract_id)
+            if contract is None:
+                raise ContractNotFound([contract_id])
         if contract.template is not template:
             raise InterpretationError(
                 f"contract {contract_id} is a {contract.template.name}, not a {template.name}"
             )
         return contract
 
-    def create(self, template: Template, args: Args, authorizers: frozenset[str]) -> str:
+    def _consume(self, contract_id: str) -> None:
+        del self.known[contract_id]
+        self.gone.add(contract_id)
+        self.consumed[contract_id] = None
+
+    # --- the Update actions ---------------------------------------------------------
+
+    def fetch(self, template: Template, contract_id: str) -> Args:
+        contract = self.known.get(contract_id)
+        if contract is None or contract.template is not template:
+            contract = self.use(contract_id, template)  # load it, or raise
+        if contract.parties.all.isdisjoint(self.authorizers):
+            raise AuthorizationError(
+                f"fetch of {template.name} {contract_id} needs one of its stakeholders"
+                f" {sorted(contract.parties.all)} among the authorizers {sorted(self.authorizers)}"
+            )
+        return contract.args
+
+    def abort(self, message: str) -> NoReturn:
+        raise InterpretationError(message)
+
+    def create(self, template: Template, args: Args) -> str:
         failure = template.ensure(args)
         if failure is not None:
             raise InterpretationError(f"{template.name}: template precondition violated: {failure}")
-        signatories = frozenset(template.signatories(args))
-        if not signatories <= authorizers:
+        parties = template.parties(args)
+        if not parties.signatories <= self.authorizers:
             raise AuthorizationError(
-                f"create of {template.name} needs signatories {sorted(signatories)};"
-                f" authorizers are {sorted(authorizers)}"
+                f"create of {template.name} needs signatories {sorted(parties.signatories)};"
+                f" authorizers are {sorted(self.authorizers)}"
             )
-        node_id = len(self.nodes)
-        cid = (
-            f"{CID_PREFIX}{self.offset:012x}{node_id:06x}"
-            + hashlib.blake2b(self.seed + node_id.to_bytes(4, "big"), digest_size=23).hexdigest()
-        )
-        observers = frozenset(template.observers(args)) - signatories
-        contract = Contract.of(
-            cid,
-            template,
-            args,
-            signatories=signatories,
-            observers=observers,
-            created_offset=self.offset,
-        )
+        nodes = self.nodes
+        node_id = len(nodes)
+        start = (node_id % _BLOCK) * _SUFFIX_HEX
+        if start == 0:  # the next block of discriminators
+            block = self.seed + (node_id // _BLOCK).to_bytes(4, "big")
+            self.suffixes = hashlib.shake_256(block).hexdigest(_BLOCK * _SUFFIX_HEX // 2)
+            if node_id >= _MAX_NODES:
+                raise InterpretationError(f"a transaction has at most {_MAX_NODES} nodes")
+        high, low = _HEX3[node_id >> 12], _HEX3[node_id & 0xFFF]  # node id: 6 hex digits
+        cid = f"{self.cid_prefix}{high}{low}{self.suffixes[start : start + _SUFFIX_HEX]}"
+        contract = _make_contract((cid, template, args, parties, self.offset))
         self.known[cid] = contract
         self.created_here[cid] = contract
-        self.nodes.append(
+        nodes.append(
             {
                 "n": node_id,
                 "k": "c",
                 "cid": cid,
                 "tpl": template.template_id,
                 "args": args,
-                "sig": sorted(signatories),
-                "obs": sorted(observers),
+                "sig": parties.signatory_list,
+                "obs": parties.observer_list,
             }
         )
         return cid
 
     def exercise(
-        self,
-        template: Template,
-        contract_id: str,
-        choice_name: str,
-        argument: Args,
-        authorizers: frozenset[str],
+        self, template: Template, contract_id: str, choice_name: str, argument: Args
     ) -> Any:
-        contract = self.use(contract_id, template)
+        contract = self.known.get(contract_id)
+        if contract is None or contract.template is not template:
+            contract = self.use(contract_id, template)  # load it, or raise
         choice = template.choices.get(choice_name)
         if choice is None:
             raise InvalidArgument(
                 f"template {template.name} has no choice {choice_name!r}", field="choice"
             )
-        controllers = frozenset(choice.controllers(contract.args, argument))
-        if not controllers or not controllers <= authorizers:
+        parties = contract.parties
+        authorizers = self.authorizers
+        if choice.archive:  # controllers: the signatories; no body, no consequences
+            if not parties.signatories <= authorizers:
+                raise AuthorizationError(
+                    f"exercise of {template.name}.Archive on {contract_id} needs controllers"
+                    f" {list(parties.signatory_list)}; authorizers are {sorted(authorizers)}"
+                )
+            node_id = len(self.nodes)
+            self.nodes.append(
+                {
+                    "n": node_id,
+                    "k": "e",
+                    "cid": contract_id,
+                    "tpl": template.template_id,
+                    "ch": choice_name,
+                    "arg": argument,
+                    "act": parties.signatory_list,
+                    "cons": True,
+                    "sig": parties.signatory_list,
+                    "obs": parties.observer_list,
+                    "last": node_id,
+                }
+            )
+            self._consume(contract_id)
+            return {}
+        controllers = choice.controllers(contract.args, argument)
+        if not controllers or not authorizers.issuperset(controllers):
             raise AuthorizationError(
                 f"exercise of {template.name}.{choice_name} on {contract_id} needs controllers"
-                f" {sorted(controllers)}; authorizers are {sorted(authorizers)}"
+                f" {sorted(set(controllers))}; authorizers are {sorted(authorizers)}"
             )
+        key = (parties, *controllers)
+        authority = self.authority.get(key)
+        if authority is None:  # (actors as stored, the body's authorizers): few distinct
+            authority = (tuple(sorted(set(controllers))), parties.signatories.union(controllers))
+            self.authority[key] = authority
+        nodes = self.nodes
         node = {
-            "n": len(self.nodes),
+            "n": len(nodes),
             "k": "e",
             "cid": contract_id,
             "tpl": template.template_id,
             "ch": choice_name,
             "arg": argument,
-            "act": sorted(controllers),
+            "act": authority[0],
             "cons": choice.consuming,
-            "sig": sorted(contract.signatories),
-            "obs": sorted(contract.observers),
+            "sig": parties.signatory_list,
+            "obs": parties.observer_list,
             "last": 0,
         }
-        self.nodes.append(node)
+        nodes.append(node)
         if choice.consuming:
+            del self.known[contract_id]
+            self.gone.add(contract_id)
             self.consumed[contract_id] = None
-        inner = _Context(self, contract.signatories | controllers)
-        result = choice.body(inner, contract_id, contract.args, argument)
-        node["last"] = len(self.nodes) - 1
+        self.authorizers = authority[1]
+        try:
+            result = choice.body(self, contract_id, contract.args, argument)
+        finally:
+            self.authorizers = authorizers
+        node["last"] = len(nodes) - 1
         return result
 
 
@@ -307,10 +362,10 @@ def interpret(
 ) -> Interpretation:
     """Run ``commands`` as one transaction at ``offset``; raise on the first failure.
 
-    ``seed`` (unique per transaction) makes contract ids unique: ``"00"`` + offset +
-    node id + BLAKE2b-184(seed, node id), in hex.
+    ``seed`` (unique per transaction) makes contract ids unguessable: ``"00"`` + offset
+    + node id + 23 bytes of SHAKE-256(seed, block of 32 nodes), in hex.
     """
-    tx = _Transaction(templates, load, act_as | read_as, seed, offset)
+    tx = _Transaction(load, act_as, act_as | read_as, seed, offset)
     referenced: list[str] = []  # every contract id the commands name, to load in one query
     checked: list[tuple[Command, Template, Args | None, Args | None]] = []
     for command in commands:
@@ -327,19 +382,17 @@ def interpret(
         checked.append((command, template, create_args, choice_arg))
     tx.prefetch(dict.fromkeys(referenced))
     results: list[Any] = []
-    for command, template, create_args, choice_arg in checked:
+    for command, template, create_args, choice_arg in checked:  # authorized by act_as
         if isinstance(command, CreateCommand):
             assert create_args is not None
-            results.append(tx.create(template, create_args, act_as))
+            results.append(tx.create(template, create_args))
         elif isinstance(command, CreateAndExerciseCommand):
             assert create_args is not None and choice_arg is not None
-            cid = tx.create(template, create_args, act_as)
-            results.append(tx.exercise(template, cid, command.choice, choice_arg, act_as))
+            cid = tx.create(template, create_args)
+            results.append(tx.exercise(template, cid, command.choice, choice_arg))
         else:
             assert choice_arg is not None
-            results.append(
-                tx.exercise(template, command.contract_id, command.choice, choice_arg, act_as)
-            )
+            results.append(tx.exercise(template, command.contract_id, command.choice, choice_arg))
     created = {cid: c for cid, c in tx.created_here.items() if cid not in tx.consumed}
     archived = [cid for cid in tx.consumed if cid not in tx.created_here]
     return Interpretation(tx.nodes, created, archived, results)

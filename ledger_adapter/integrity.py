@@ -17,26 +17,13 @@ it) for that.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ledger_adapter.encoding import JSONDecodeError, loads, parse_party_list, stakeholder_key
+
 if TYPE_CHECKING:
     from ledger_adapter.embedded import EmbeddedLedger
-
-
-def stakeholder_key(signatories: list[str], observers: list[str]) -> str:
-    """``,A,B,C,``: the stakeholders as stored, so a party filter is a substring test."""
-    return "," + ",".join(sorted({*signatories, *observers})) + ","
-
-
-def party_list(parties: list[str]) -> str:
-    """Parties as stored: ``A,B`` (party ids hold no comma; the type check refuses one)."""
-    return ",".join(parties)
-
-
-def parse_party_list(text: str) -> list[str]:
-    return text.split(",") if text else []
 
 
 GENESIS_HASH = "0" * 64
@@ -136,7 +123,7 @@ def verify(ledger: EmbeddedLedger) -> VerifyReport:
             change_ids[(tx.user_id, act_key, tx.command_id)] = tx.offset
             try:
                 nodes = tx.nodes
-            except json.JSONDecodeError:
+            except JSONDecodeError:
                 problem(f"offset {tx.offset}: nodes are not valid JSON")
                 continue
             _replay(nodes, tx.offset, expected, problem)
@@ -192,9 +179,9 @@ def _compare_contracts(
             problem(f"contract {cid} is active in the table but not according to the log")
             continue
         try:
-            got = [tpl, json.loads(args), parse_party_list(sig), parse_party_list(obs), holders]
+            got = [tpl, loads(args), parse_party_list(sig), parse_party_list(obs), holders]
             got += [created, node]
-        except json.JSONDecodeError:
+        except JSONDecodeError:
             problem(f"contract {cid}: stored JSON is corrupt")
             continue
         if got != want:

@@ -41,21 +41,25 @@ def cover_of(valuation: Mapping[str, str], pledges: Iterable[tuple[str, int]]) -
     where :math:`v` is the collateral value per yen of face after haircut (an ISIN the
     valuation lacks is worth 0: not eligible).
     """
-    return sum(
-        (face * Decimal(valuation[isin]) for isin, face in pledges if isin in valuation),
-        Decimal(0),
-    )
+    total = Decimal(0)
+    rates: dict[str, Decimal] = {}  # each ISIN's rate parsed once
+    for isin, face in pledges:
+        rate = rates.get(isin)
+        if rate is None:
+            text = valuation.get(isin)
+            if text is None:
+                continue
+            rate = rates[isin] = Decimal(text)
+        total += face * rate
+    return total
 
 
 def _check_cover(ctx: UpdateContext, _cid: str, o: Args, arg: Args) -> Any:
     counted: list[tuple[str, int]] = []
+    mine = (o["obligationId"], o["pledgor"], o["pledgee"])
     for pledge_cid in dict.fromkeys(arg["pledgeCids"]):  # each pledge counts once
         p = ctx.fetch(PLEDGE, pledge_cid)
-        if (p["obligationId"], p["pledgor"], p["pledgee"]) == (
-            o["obligationId"],
-            o["pledgor"],
-            o["pledgee"],
-        ):
+        if (p["obligationId"], p["pledgor"], p["pledgee"]) == mine:
             counted.append((p["isin"], int(p["face"])))
     cover = cover_of(o["valuation"], counted)
     if cover < int(o["requiredValue"]):

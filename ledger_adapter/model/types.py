@@ -6,7 +6,8 @@ from enum import StrEnum
 from typing import Any
 
 from ledger_adapter.errors import InvalidArgument
-from ledger_adapter.templates import Record, TypeChecker
+from ledger_adapter.templates import Record
+from ledger_adapter.typecheck import TypeChecker
 
 
 class Column(StrEnum):

@@ -1,0 +1,117 @@
+"""The commit path's shortcuts say what the plain path says.
+
+- The contract cache: a contract another writer consumed is not found, whatever this
+  ledger object had cached (the cache is valid only at the log head it recorded).
+- The projection given the interpreter's ACS delta equals the one found from the nodes.
+- Signatories and observers are computed from party-typed fields alone, which is what
+  :meth:`Template.parties <ledger_adapter.templates.Template.parties>` remembers them by.
+- Daml's implicit ``Archive`` (a short path in the interpreter) needs the signatories.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+from typing import Any
+
+import pytest
+
+from ledger_adapter.embedded import EmbeddedLedger
+from ledger_adapter.errors import AuthorizationError, ContractNotFound
+from ledger_adapter.model import HOLDING, TEMPLATES
+from ledger_adapter.projection import project
+from ledger_adapter.protocol import ExerciseCommand, TransactionShape
+
+from .test_embedded import issue, split
+
+
+def test_a_contract_consumed_by_another_writer_is_not_found(ledger_url: str) -> None:
+    with EmbeddedLedger(ledger_url) as first, EmbeddedLedger(ledger_url) as second:
+        cid = issue(first)
+        assert [c.contract_id for c in first.active_contracts("MIZUHO")] == [cid]  # cached
+        second.submit([split(cid, 10)], act_as=["MIZUHO"], command_id="elsewhere")
+        end = first.ledger_end()
+        with pytest.raises(ContractNotFound) as err:
+            first.submit([split(cid, 20)], act_as=["MIZUHO"], command_id="here")
+        assert err.value.contract_ids == (cid,)
+        assert first.ledger_end() == end
+
+
+def test_the_cache_survives_own_commits_and_forgets_archived(ledger_url: str) -> None:
+    with EmbeddedLedger(ledger_url) as ledger:
+        cids = [issue(ledger, cid=f"issue-{i}") for i in range(3)]
+        ledger.active_contracts("MIZUHO")
+        ledger.submit([split(cids[0], 10)], act_as=["MIZUHO"], command_id="s0")
+        with pytest.raises(ContractNotFound):
+            ledger.submit([split(cids[0], 10)], act_as=["MIZUHO"], command_id="s0-again")
+        ledger.submit([split(cids[1], 10)], act_as=["MIZUHO"], command_id="s1")  # from the cache
+        active = {c.contract_id for c in ledger.active_contracts("MIZUHO")}
+        assert len(active) == 5 and cids[2] in active and not active & set(cids[:2])
+
+
+def test_the_collector_is_running_again_after_a_submit(ledger: EmbeddedLedger) -> None:
+    assert gc.isenabled()
+    cid = issue(ledger)
+    with pytest.raises(ContractNotFound):
+        ledger.submit([split(cid, 10), split(cid, 20)], act_as=["MIZUHO"], command_id="x")
+    assert gc.isenabled()
+
+
+@pytest.mark.parametrize("shape", list(TransactionShape))
+def test_projection_with_the_delta_equals_the_projection_from_nodes(
+    loaded: EmbeddedLedger, shape: TransactionShape
+) -> None:
+    for stored in loaded.stored_transactions():
+        nodes = stored.nodes
+        created = {n["cid"] for n in nodes if n["k"] == "c"}
+        consumed = {n["cid"] for n in nodes if n["k"] == "e" and n["cons"]}
+        alive = {cid: None for cid in created - consumed}
+        for parties in ({"MIZUHO"}, {"JSCC", "BOJ"}, {"NOMURA", "MIZUHO", "BOJ"}):
+            common: dict[str, Any] = {
+                "offset": stored.offset,
+                "update_id": stored.update_id,
+                "command_id": stored.command_id,
+                "submitters": frozenset(stored.act_as),
+                "workflow_id": stored.workflow_id,
+                "effective_at": stored.effective_at,
+                "nodes": nodes,
+                "parties": frozenset(parties),
+                "shape": shape,
+            }
+            plain = project(**common)
+            given = project(**common, delta=(alive, list(consumed - created)))
+            assert given == plain
+            assert all(dataclasses.is_dataclass(e) for e in plain.events)
+
+
+class _Poison:
+    """A value a signatory or observer clause must not look at."""
+
+    def __eq__(self, other: object) -> bool:
+        raise AssertionError("parties computed from a non-party field")
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize("template", list(TEMPLATES.values()), ids=lambda t: t.name)
+def test_parties_come_from_party_fields_only(template: Any) -> None:
+    args: dict[str, Any] = {
+        name: ("PARTY_" + name if t == "Party" else "OPT_" + name if "Party" in t else _Poison())
+        for name, t in template.fields
+    }
+    signatories = template.signatories(args)
+    observers = template.observers(args)
+    assert all(isinstance(p, str) for p in [*signatories, *observers])
+    parties = template.parties(args)
+    assert parties.signatories == frozenset(signatories)
+    assert parties.observers == frozenset(observers) - frozenset(signatories)
+    assert template.parties(args) is parties  # remembered
+
+
+def test_archive_needs_every_signatory(ledger: EmbeddedLedger) -> None:
+    cid = issue(ledger)
+    archive = ExerciseCommand(HOLDING.template_id, cid, "Archive", {})
+    with pytest.raises(AuthorizationError, match="Archive"):
+        ledger.submit([archive], act_as=["MIZUHO"], command_id="alone")
+    tx = ledger.submit([archive], act_as=["MIZUHO", "BOJ"], command_id="both")
+    assert tx.archived_contract_ids() == (cid,)
