@@ -6,7 +6,8 @@ section 7). It lets the pledgor alone pledge, release and substitute
 (``PledgeAgreement_Rebalance``): releases first, then pledges drawn from the free
 holdings given plus those the releases freed, then a cover check of every obligation
 that lost collateral (``MarginObligation_CheckCover``), so a substitution's release and
-pledge commit together and never leave an obligation under-covered. The pledgee alone
+pledge commit together and never leave an obligation under-covered (or, for one that
+cannot be fully covered, never worse covered than before the step). The pledgee alone
 may enforce on default (``PledgeAgreement_Enforce``).
 
 ``RebalanceBatch`` (the pledgor's own, created and exercised in one command) runs
@@ -112,7 +113,8 @@ def rebalance(ctx: UpdateContext, agreement: Args, arg: Args, pool: _Pool) -> li
             ctx.abort(f"Rebalance: obligation {o['obligationId']} is not under this agreement")
         obligations[o["obligationId"]] = (ocid, o)
     new_pledges: dict[str, list[str]] = {oid: [] for oid in obligations}
-    released: dict[str, None] = {}
+    released: dict[str, list[dict[str, str]]] = {}  # per obligation: Daml IsinFace records
+    added: dict[str, list[str]] = {oid: [] for oid in obligations}
     for r in arg["releases"]:
         p = ctx.fetch(PLEDGE, r["pledgeCid"])
         face, take = int(p["face"]), int(r["face"])
@@ -130,7 +132,7 @@ def rebalance(ctx: UpdateContext, agreement: Args, arg: Args, pool: _Pool) -> li
         if freed["_2"] is not None:
             rest = ctx.create(PLEDGE, {**p, "face": str(face - take), "holdingCid": freed["_2"]})
             new_pledges[p["obligationId"]].append(rest)
-        released[p["obligationId"]] = None
+        released.setdefault(p["obligationId"], []).append({"isin": p["isin"], "face": str(take)})
     for order in arg["pledges"]:
         oid, isin, face = order["obligationId"], order["isin"], int(order["face"])
         if oid not in obligations:
@@ -152,20 +154,22 @@ def rebalance(ctx: UpdateContext, agreement: Args, arg: Args, pool: _Pool) -> li
             "face": str(face),
             "holdingCid": moved["_1"],
         }
-        new_pledges[oid].append(ctx.create(PLEDGE, pledge))
+        made = ctx.create(PLEDGE, pledge)
+        new_pledges[oid].append(made)
+        added[oid].append(made)
     if released:
         kept: dict[str, list[str]] = {oid: [] for oid in released}
         for pledge_cid in arg["keptPledgeCids"]:  # each obligation's check gets its own
             oid = ctx.fetch(PLEDGE, pledge_cid)["obligationId"]
             if oid in kept:
                 kept[oid].append(pledge_cid)
-        for oid in released:
+        for oid, taken_out in released.items():
             cover = [*kept[oid], *new_pledges[oid]]
             ctx.exercise(
                 MARGIN_OBLIGATION,
                 obligations[oid][0],
                 "MarginObligation_CheckCover",
-                {"pledgeCids": cover},
+                {"pledgeCids": cover, "addedPledgeCids": added[oid], "released": taken_out},
             )
     return [cid for cids in new_pledges.values() for cid in cids]
 

@@ -4,7 +4,9 @@ Signatory the pledgee (the secured party sets the requirement and its valuation)
 observer the pledgor. ``valuation`` holds, per eligible ISIN, the secured party's
 agreed collateral value per yen of face after haircut (dirty price / 100 x
 (1 - haircut), DOMAIN.md section 4), so the ledger itself checks cover: a release that
-would leave the obligation under-covered fails on the ledger, whatever the client did.
+would leave the obligation under-covered fails on the ledger, whatever the client did,
+unless the same step puts in at least as much as it takes out (an obligation that
+cannot be fully covered may still be improved, never worsened).
 """
 
 from __future__ import annotations
@@ -55,17 +57,34 @@ def cover_of(valuation: Mapping[str, str], pledges: Iterable[tuple[str, int]]) -
 
 
 def _check_cover(ctx: UpdateContext, _cid: str, o: Args, arg: Args) -> Any:
-    counted: list[tuple[str, int]] = []
+    """Cover after the step >= required, or the step took out no more than it put in.
+
+    The second branch lets a substitution or top-up improve an obligation that stays
+    short (the optimizer's best partial cover on an impossible day) while no step may
+    ever lower an obligation's cover below its requirement.
+    """
     mine = (o["obligationId"], o["pledgor"], o["pledgee"])
-    for pledge_cid in dict.fromkeys(arg["pledgeCids"]):  # each pledge counts once
-        p = ctx.fetch(PLEDGE, pledge_cid)
-        if (p["obligationId"], p["pledgor"], p["pledgee"]) == mine:
-            counted.append((p["isin"], int(p["face"])))
-    cover = cover_of(o["valuation"], counted)
-    if cover < int(o["requiredValue"]):
+
+    def counted(cids: list[str]) -> list[tuple[str, int]]:
+        out = []
+        for pledge_cid in dict.fromkeys(cids):  # each pledge counts once
+            p = ctx.fetch(PLEDGE, pledge_cid)
+            if (p["obligationId"], p["pledgor"], p["pledgee"]) == mine:
+                out.append((p["isin"], int(p["face"])))
+        return out
+
+    valuation = o["valuation"]
+    cover = cover_of(valuation, counted(arg["pledgeCids"]))
+    required = int(o["requiredValue"])
+    if cover >= required:
+        return str(cover)
+    gained = cover_of(valuation, counted(arg["addedPledgeCids"]))
+    lost = cover_of(valuation, ((r["isin"], int(r["face"])) for r in arg["released"]))
+    if gained < lost:
         ctx.abort(
             f"MarginObligation_CheckCover: obligation {o['obligationId']} would be under-covered:"
-            f" collateral value {cover:.0f} < required {o['requiredValue']}"
+            f" collateral value {cover:.0f} < required {required}, and the step takes out"
+            f" {lost:.0f} but puts in only {gained:.0f}"
         )
     return str(cover)
 
@@ -103,7 +122,11 @@ MARGIN_OBLIGATION = Template(
         ),
         "MarginObligation_CheckCover": Choice(
             "MarginObligation_CheckCover",
-            (("pledgeCids", "[ContractId Pledge]"),),
+            (
+                ("pledgeCids", "[ContractId Pledge]"),
+                ("addedPledgeCids", "[ContractId Pledge]"),
+                ("released", "[IsinFace]"),
+            ),
             "Decimal",
             False,
             lambda o, _arg: [o["pledgee"]],

@@ -30,6 +30,7 @@ HOLDINGS_COLUMN = Column.HOLDINGS.value
 PLEDGE_COLUMN = Column.PLEDGE.value
 
 RECORDS = {
+    "IsinFace": Record("IsinFace", (("isin", "Text"), ("face", "Int"))),
     "PledgeRelease": Record("PledgeRelease", (("pledgeCid", "ContractId Pledge"), ("face", "Int"))),
     "PledgeOrder": Record(
         "PledgeOrder",

@@ -215,6 +215,44 @@ def test_a_margin_call_then_blocks_the_release(loaded: EmbeddedLedger) -> None:
         _rebalance(loaded, "MIZUHO", [("MZH-JSCC", "MZH-01", ISIN[0], 1 * B)], [], "too-much")
 
 
+def test_a_short_obligation_may_be_improved_never_worsened(loaded: EmbeddedLedger) -> None:
+    """On a day the requirement cannot be met, a step may still swap collateral as long
+    as it puts in at least what it takes out (the optimizer's best partial cover)."""
+    (obligation,) = _contracts(
+        loaded, "JSCC", MARGIN_OBLIGATION.template_id, obligationId="MZH-JSCC"
+    )
+    call = ExerciseCommand(
+        MARGIN_OBLIGATION.template_id,
+        obligation.contract_id,
+        "MarginObligation_Call",
+        {"newRequiredValue": str(60 * B)},  # far beyond what MIZUHO can pledge
+    )
+    loaded.submit([call], act_as=["JSCC"], command_id="big-call")
+    end = loaded.ledger_end()
+    # takes out 10bn of ISIN[0], puts in only 5bn of ISIN[1]: worse, refused
+    with pytest.raises(InterpretationError, match=r"takes out .* puts in only"):
+        _rebalance(
+            loaded,
+            "MIZUHO",
+            [("MZH-JSCC", "MZH-01", ISIN[0], 10 * B)],
+            [("MZH-JSCC", "MZH-01", ISIN[1], 5 * B)],
+            "worse",
+        )
+    with pytest.raises(InterpretationError, match="under-covered"):
+        _rebalance(loaded, "MIZUHO", [("MZH-JSCC", "MZH-01", ISIN[0], 1 * B)], [], "strip")
+    assert loaded.ledger_end() == end
+    # takes out 10bn of ISIN[0], puts in 15bn of ISIN[1]: better though still short
+    _rebalance(
+        loaded,
+        "MIZUHO",
+        [("MZH-JSCC", "MZH-01", ISIN[0], 10 * B)],
+        [("MZH-JSCC", "MZH-01", ISIN[1], 15 * B)],
+        "better",
+    )
+    pledged = {(p.isin, p.face) for p in positions(loaded, "JSCC") if p.obligation == "MZH-JSCC"}
+    assert pledged == {(ISIN[0], 10 * B), (ISIN[1], 15 * B)}
+
+
 def test_substitution_is_one_transaction(loaded: EmbeddedLedger) -> None:
     end = loaded.ledger_end()
     _rebalance(
