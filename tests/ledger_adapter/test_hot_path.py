@@ -17,12 +17,13 @@ from typing import Any
 import pytest
 
 from ledger_adapter.embedded import EmbeddedLedger
+from ledger_adapter.engine import CID_LENGTH
 from ledger_adapter.errors import AuthorizationError, ContractNotFound
 from ledger_adapter.model import HOLDING, TEMPLATES
 from ledger_adapter.projection import project
 from ledger_adapter.protocol import ExerciseCommand, TransactionShape
 
-from .test_embedded import issue, split
+from .test_embedded import holding, issue, split
 
 
 def test_a_contract_consumed_by_another_writer_is_not_found(ledger_url: str) -> None:
@@ -115,3 +116,22 @@ def test_archive_needs_every_signatory(ledger: EmbeddedLedger) -> None:
         ledger.submit([archive], act_as=["MIZUHO"], command_id="alone")
     tx = ledger.submit([archive], act_as=["MIZUHO", "BOJ"], command_id="both")
     assert tx.archived_contract_ids() == (cid,)
+
+
+def test_contract_ids_are_whole_when_a_block_of_nodes_begins_with_an_exercise(
+    ledger: EmbeddedLedger,
+) -> None:
+    """Discriminators come in blocks of 32 nodes; a split's creates (nodes 1 and 2 after
+    the exercise at node 0) once got none: 20-character ids."""
+    cid = issue(ledger)
+    tx = ledger.submit([split(cid, 10)], act_as=["MIZUHO"], command_id="split")
+    created = [e.contract_id for e in tx.created()]
+    assert len(created) == 2 and all(len(c) == CID_LENGTH for c in created)
+    assert created[0][20:] != created[1][20:]
+    issued = [issue(ledger, cid=f"issue-{i}") for i in range(11)]
+    # two creates, then splits: their exercises are nodes 2, 5, ..., 32 (a block's first)
+    commands = [holding(), holding(), *(split(c, 10) for c in issued)]
+    tx = ledger.submit(commands, act_as=["MIZUHO", "BOJ"], command_id="more")
+    ids = [e.contract_id for e in tx.created()]
+    assert len(ids) == 24 and all(len(c) == CID_LENGTH for c in ids)
+    assert len({c[20:] for c in ids}) == 24

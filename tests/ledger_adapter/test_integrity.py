@@ -9,6 +9,7 @@ import pytest
 
 from ledger_adapter.book import load_book, parse_book
 from ledger_adapter.embedded import EmbeddedLedger
+from ledger_adapter.encoding import compress, decompress
 from ledger_adapter.integrity import verify
 from ledger_adapter.invariants import invariant_violations
 
@@ -16,37 +17,56 @@ from .conftest import small_book
 
 
 def _tamper_nodes(ledger: EmbeddedLedger) -> None:
-    (nodes,) = ledger.backend.query("SELECT nodes FROM transactions WHERE ledger_offset = 2")[0]
+    (stored,) = ledger.backend.query("SELECT nodes FROM transactions WHERE ledger_offset = 2")[0]
+    nodes = decompress(bytes(stored)).decode()
     doctored = nodes.replace('"face":"5000000000"', '"face":"6000000000"', 1)
     assert doctored != nodes
-    ledger.backend.execute("UPDATE transactions SET nodes = ? WHERE ledger_offset = 2", (doctored,))
+    ledger.backend.execute(
+        "UPDATE transactions SET nodes = ? WHERE ledger_offset = 2", (compress(doctored.encode()),)
+    )
+
+
+def _damage_nodes(ledger: EmbeddedLedger) -> None:
+    ledger.backend.execute(
+        "UPDATE transactions SET nodes = ? WHERE ledger_offset = 2", (b"not zstd at all",)
+    )
 
 
 def _tamper_active_face(ledger: EmbeddedLedger) -> None:
-    cid, args = ledger.backend.query(
-        "SELECT contract_id, arguments FROM active_contracts ORDER BY contract_id LIMIT 1"
+    key, args = ledger.backend.query(
+        "SELECT contract_key, arguments FROM active_contracts ORDER BY contract_key LIMIT 1"
     )[0]
     a = json.loads(args)
     a["face"] = str(int(a["face"]) + 1)
     ledger.backend.execute(
-        "UPDATE active_contracts SET arguments = ? WHERE contract_id = ?", (json.dumps(a), cid)
+        "UPDATE active_contracts SET arguments = ? WHERE contract_key = ?", (json.dumps(a), key)
     )
 
 
 def _forge_active(ledger: EmbeddedLedger) -> None:
     row = ledger.backend.query(
-        "SELECT template_id, arguments, signatories, observers, stakeholders, created_offset,"
-        " created_node FROM active_contracts LIMIT 1"
+        "SELECT contract_key, discriminator, template, party_set, arguments"
+        " FROM active_contracts ORDER BY contract_key DESC LIMIT 1"
     )[0]
     ledger.backend.execute(
-        "INSERT INTO active_contracts (contract_id, template_id, arguments, signatories,"
-        " observers, stakeholders, created_offset, created_node) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        ("00" + "f" * 64, *row),
+        "INSERT INTO active_contracts (contract_key, discriminator, template, party_set,"
+        " arguments) VALUES (?, ?, ?, ?, ?)",
+        (row[0] + 1000, *row[1:]),
+    )
+
+
+def _swap_template_code(ledger: EmbeddedLedger) -> None:
+    codes = [c for (c,) in ledger.backend.query("SELECT code FROM templates ORDER BY code")]
+    ledger.backend.execute(
+        "UPDATE active_contracts SET template = ? WHERE contract_key ="
+        " (SELECT MIN(contract_key) FROM active_contracts WHERE template = ?)",
+        (codes[1], codes[0]),
     )
 
 
 TAMPERING: dict[str, tuple[Callable[[EmbeddedLedger], None], str]] = {
     "edit a log row": (_tamper_nodes, "does not match its hash"),
+    "damage a log row's compressed nodes": (_damage_nodes, "cannot be read"),
     "edit a hash": (
         lambda led: led.backend.execute(
             "UPDATE transactions SET tx_hash = ? WHERE ledger_offset = 1", ("0" * 64,)
@@ -64,12 +84,23 @@ TAMPERING: dict[str, tuple[Callable[[EmbeddedLedger], None], str]] = {
     "edit an active contract": (_tamper_active_face, "arguments differ from the log"),
     "delete an active contract": (
         lambda led: led.backend.execute(
-            "DELETE FROM active_contracts WHERE contract_id ="
-            " (SELECT MIN(contract_id) FROM active_contracts)"
+            "DELETE FROM active_contracts WHERE contract_key ="
+            " (SELECT MIN(contract_key) FROM active_contracts)"
         ),
         "missing from the table",
     ),
     "forge an active contract": (_forge_active, "not according to the log"),
+    "change a contract's template code": (_swap_template_code, "template_id"),
+    "edit a party set": (
+        lambda led: led.backend.execute(
+            "UPDATE party_sets SET signatories = 'MIZUHO' WHERE code = 1"
+        ),
+        "signatories",
+    ),
+    "drop a party set": (
+        lambda led: led.backend.execute("DELETE FROM party_sets WHERE code = 1"),
+        "not in the tables",
+    ),
     "re-point a deduplication entry": (
         lambda led: led.backend.execute("UPDATE command_dedup SET ledger_offset = 1"),
         "deduplication entry",
