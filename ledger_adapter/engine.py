@@ -236,6 +236,11 @@ class _Transaction:
                 f"create of {template.name} needs signatories {sorted(parties.signatories)};"
                 f" authorizers are {sorted(self.authorizers)}"
             )
+        return self.add_create(template, args, parties)
+
+    def add_create(self, template: Template, args: Args, parties: Stakeholders) -> str:
+        """The create node of a contract whose ``ensure`` and signatories have been
+        checked (by :meth:`create`, or by a fused body that knows they hold)."""
         nodes = self.nodes
         node_id = len(nodes)
         if node_id >= self.block_end:  # draw the block of discriminators that holds node_id

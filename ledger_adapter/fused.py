@@ -45,9 +45,9 @@ def _holding(tx: InterpreterState, contract_id: str) -> Any:
 
 def _exercise_node(
     tx: InterpreterState, contract: Any, choice: str, argument: Args, controllers: list[str]
-) -> tuple[dict[str, Any], frozenset[str]]:
-    """The consuming exercise's node and the body's authorizers, as the generic path
-    makes them (controllers checked, authority remembered, the contract consumed)."""
+) -> dict[str, Any]:
+    """The consuming exercise's node as the generic path makes it (controllers checked,
+    authority remembered, the contract consumed)."""
     parties = contract.parties
     if not controllers or not tx.authorizers.issuperset(controllers):
         raise Fallback
@@ -75,7 +75,7 @@ def _exercise_node(
     del tx.known[cid]
     tx.gone.add(cid)
     tx.consumed[cid] = None
-    return node, authority[1]
+    return node
 
 
 def _release(tx: InterpreterState, holding_cid: str, take: int) -> tuple[str, str | None]:
@@ -84,16 +84,21 @@ def _release(tx: InterpreterState, holding_cid: str, take: int) -> tuple[str, st
     h = contract.args
     pledgee = h.get("pledgee")
     controllers = [h["owner"], pledgee] if pledgee else [h["owner"]]
-    node, inner = _exercise_node(
-        tx, contract, "Holding_Release", {"releaseFace": str(take)}, controllers
-    )
+    node = _exercise_node(tx, contract, "Holding_Release", {"releaseFace": str(take)}, controllers)
     face = int(h["face"])
     if h["column"] != PLEDGE_COLUMN or not 0 < take <= face:
         raise Fallback
-    outer, tx.authorizers = tx.authorizers, inner
-    free = tx.create(HOLDING, {**h, "face": str(take), "column": HOLDINGS_COLUMN, "pledgee": None})
-    rest = tx.create(HOLDING, {**h, "face": str(face - take)}) if take < face else None
-    tx.authorizers = outer
+    # Holding's ensure holds for both creates (face > 0; the free entry has neither
+    # pledge column nor pledgee; the rest keeps the entry's, checked here), and both keep
+    # the registrar and owner: signatories of the entry, so among the body's authorizers
+    args = {**h, "face": str(take), "column": HOLDINGS_COLUMN, "pledgee": None}
+    free = tx.add_create(HOLDING, args, HOLDING.parties(args))
+    rest = None
+    if take < face:
+        if pledgee is None:
+            raise Fallback
+        args = {**h, "face": str(face - take)}
+        rest = tx.add_create(HOLDING, args, HOLDING.parties(args))
     node["last"] = len(tx.nodes) - 1
     return free, rest
 
@@ -105,16 +110,19 @@ def _pledge(
     contract = _holding(tx, holding_cid)
     h = contract.args
     argument = {"pledgeTo": pledgee, "pledgeFace": str(pledged)}
-    node, inner = _exercise_node(tx, contract, "Holding_Pledge", argument, [h["owner"], pledgee])
+    node = _exercise_node(tx, contract, "Holding_Pledge", argument, [h["owner"], pledgee])
     face = int(h["face"])
     if h["column"] != HOLDINGS_COLUMN or not 0 < pledged <= face:
         raise Fallback
-    outer, tx.authorizers = tx.authorizers, inner
-    entry = tx.create(
-        HOLDING, {**h, "face": str(pledged), "column": PLEDGE_COLUMN, "pledgee": pledgee}
-    )
-    rest = tx.create(HOLDING, {**h, "face": str(face - pledged)}) if pledged < face else None
-    tx.authorizers = outer
+    if pledgee is None or h.get("pledgee") is not None:
+        raise Fallback  # the generic fails at Holding's ensure (or would for the rest)
+    # both creates pass Holding's ensure and keep the entry's signatories (see _release)
+    args = {**h, "face": str(pledged), "column": PLEDGE_COLUMN, "pledgee": pledgee}
+    entry = tx.add_create(HOLDING, args, HOLDING.parties(args))
+    rest = None
+    if pledged < face:
+        args = {**h, "face": str(face - pledged)}
+        rest = tx.add_create(HOLDING, args, HOLDING.parties(args))
     node["last"] = len(tx.nodes) - 1
     return entry, rest
 
@@ -176,7 +184,10 @@ def _rebalance(tx: InterpreterState, agreement: Args, arg: Args, pool: _Pool) ->
         free, rest_holding = _release(tx, p["holdingCid"], take)
         pool.add(free, p["account"], p["isin"], take)
         if rest_holding is not None:
-            rest = tx.create(PLEDGE, {**p, "face": str(face - take), "holdingCid": rest_holding})
+            if face - take <= 0:
+                raise Fallback  # Pledge's ensure
+            args = {**p, "face": str(face - take), "holdingCid": rest_holding}
+            rest = tx.add_create(PLEDGE, args, PLEDGE.parties(args))  # signed as checked above
             new_pledges[p["obligationId"]].append(rest)
         released.setdefault(p["obligationId"], []).append({"isin": p["isin"], "face": str(take)})
     for order in arg["pledges"]:
@@ -196,7 +207,8 @@ def _rebalance(tx: InterpreterState, agreement: Args, arg: Args, pool: _Pool) ->
             "face": str(face),
             "holdingCid": entry,
         }
-        made = tx.create(PLEDGE, pledge)
+        # face > 0 (Holding_Pledge took it); signatories pledgor and pledgee: the agreement's
+        made = tx.add_create(PLEDGE, pledge, PLEDGE.parties(pledge))
         new_pledges[oid].append(made)
         added[oid].append(made)
     if released:
