@@ -406,20 +406,17 @@ class EmbeddedLedger:
         """Delete the archived contracts' rows, insert the created ones' (in creation
         order: their keys ascend, so the inserts append to the b-tree)."""
         codes = self._codes
-        templates, party_sets = codes.templates, codes.party_sets
-        rows: list[tuple[int, bytes, int, int, str]] = []
-        for cid, contract in created.items():
-            template_id = contract.template.template_id
-            parties = contract.parties
-            rows.append(
-                (
-                    int(cid[2:20], 16),  # offset x 2^24 + node id (encoding.contract_key)
-                    bytes.fromhex(cid[20:]),
-                    templates.get(template_id) or codes.template(template_id),
-                    party_sets.get(parties) or codes.party_set(parties),
-                    dumps(contract.args),
-                )
+        template_code, party_set_code = codes.templates.get, codes.party_sets.get
+        rows = [
+            (
+                int(cid[2:20], 16),  # offset x 2^24 + node id (encoding.contract_key)
+                bytes.fromhex(cid[20:]),
+                template_code(c.template.template_id) or codes.template(c.template.template_id),
+                party_set_code(c.parties) or codes.party_set(c.parties),
+                orjson.dumps(c.args).decode(),
             )
+            for cid, c in created.items()
+        ]
         if archived:
             self._db.executemany(
                 "DELETE FROM active_contracts WHERE contract_key = ?",
