@@ -38,13 +38,13 @@ from ledger_adapter.codes import Codes
 from ledger_adapter.contract_cache import ContractCache, ContractRow, Head
 from ledger_adapter.encoding import (
     MAX_OFFSET,
-    compress,
     contract_id_of,
     contract_key,
-    decompress,
     dumps,
     loads,
+    nodes_of_stored,
     parse_party_list,
+    stored_nodes,
 )
 from ledger_adapter.engine import Contract, FusedBodies, interpret
 from ledger_adapter.errors import (
@@ -109,7 +109,7 @@ class StoredTransaction:
     prev_hash: str
     tx_hash: str
     nodes_stored: bytes
-    """The nodes as stored: compressed JSON (:func:`ledger_adapter.encoding.compress`)."""
+    """The nodes as stored: JSON, compressed when large (:func:`ledger_adapter.encoding.stored_nodes`)."""
 
     @property
     def act_as(self) -> tuple[str, ...]:
@@ -119,11 +119,11 @@ class StoredTransaction:
     def nodes_json(self) -> str:
         """The nodes' JSON text, as hashed (``CompressionError``/``UnicodeDecodeError``
         when the stored bytes were damaged)."""
-        return decompress(self.nodes_stored).decode()
+        return nodes_of_stored(self.nodes_stored).decode()
 
     @property
     def nodes(self) -> list[dict[str, Any]]:
-        nodes: list[dict[str, Any]] = loads(decompress(self.nodes_stored))
+        nodes: list[dict[str, Any]] = loads(nodes_of_stored(self.nodes_stored))
         return nodes
 
 
@@ -370,7 +370,7 @@ class EmbeddedLedger:
                 "INSERT INTO transactions (ledger_offset, update_id, command_id, user_id, act_as,"
                 " submission_id, workflow_id, effective_at, prev_hash, tx_hash, nodes)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*row[:8], head, tx_hash, compress(nodes_json)),
+                (*row[:8], head, tx_hash, stored_nodes(nodes_json)),
             )
             self._write_contracts(result.created, result.archived)
             db.execute(

@@ -2,9 +2,9 @@
 
 Version 1 (the first release) kept the log's nodes as JSON text in the middle of the
 row and keyed the active contracts by their id as text. Version 2
-(:mod:`ledger_adapter.storage`) stores the nodes compressed, last in the row, and
-keys contracts by the integer their id begins with. The hash chain covers the nodes'
-JSON text, which the migration compresses unchanged, so every ``tx_hash`` (and the
+(:mod:`ledger_adapter.storage`) stores the nodes last in the row (compressed when
+large) and keys contracts by the integer their id begins with. The hash chain covers
+the nodes' JSON text, which the migration stores unchanged, so every ``tx_hash`` (and the
 head an operator anchored elsewhere) stays what it was; :func:`migrate_to_current`
 checks the head after the copy.
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 import sys
 
 from ledger_adapter.codes import Codes
-from ledger_adapter.encoding import compress, contract_key, parties_of_columns
+from ledger_adapter.encoding import contract_key, parties_of_columns, stored_nodes
 from ledger_adapter.errors import InvalidArgument, LedgerError
 from ledger_adapter.storage import SCHEMA_VERSION, Backend, stored_schema_version
 
@@ -67,7 +67,7 @@ def _copy_log(db: Backend) -> None:
             "INSERT INTO transactions_v2 (ledger_offset, update_id, command_id, user_id,"
             " act_as, submission_id, workflow_id, effective_at, prev_hash, tx_hash, nodes)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(*row[:10], compress(str(row[10]).encode())) for row in rows],
+            [(*row[:10], stored_nodes(str(row[10]).encode())) for row in rows],
         )
         after = rows[-1][0]
 

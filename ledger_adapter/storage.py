@@ -9,7 +9,7 @@ schema version 2:
     The append-only log, the source of truth: one row per committed transaction with
     its offset (strictly increasing from 1), update id, change id (user, act_as,
     command id), time, ``prev_hash``/``tx_hash`` (the hash chain) and, last, the nodes
-    as Zstandard-compressed JSON (:func:`ledger_adapter.encoding.compress`). Last, so
+    as JSON, Zstandard-compressed when large (:func:`ledger_adapter.encoding.stored_nodes`). Last, so
     that reading a row's other columns (the head hash before every commit, a
     contract's creation time) never walks a large transaction's overflow pages.
 ``active_contracts``

@@ -9,7 +9,7 @@ import pytest
 
 from ledger_adapter.book import load_book, parse_book
 from ledger_adapter.embedded import EmbeddedLedger
-from ledger_adapter.encoding import compress, decompress
+from ledger_adapter.encoding import nodes_of_stored, stored_nodes
 from ledger_adapter.integrity import verify
 from ledger_adapter.invariants import invariant_violations
 
@@ -18,11 +18,12 @@ from .conftest import small_book
 
 def _tamper_nodes(ledger: EmbeddedLedger) -> None:
     (stored,) = ledger.backend.query("SELECT nodes FROM transactions WHERE ledger_offset = 2")[0]
-    nodes = decompress(bytes(stored)).decode()
+    nodes = nodes_of_stored(bytes(stored)).decode()
     doctored = nodes.replace('"face":"5000000000"', '"face":"6000000000"', 1)
     assert doctored != nodes
     ledger.backend.execute(
-        "UPDATE transactions SET nodes = ? WHERE ledger_offset = 2", (compress(doctored.encode()),)
+        "UPDATE transactions SET nodes = ? WHERE ledger_offset = 2",
+        (stored_nodes(doctored.encode()),),
     )
 
 
@@ -152,3 +153,43 @@ def test_clean_ledger_verifies_and_reports_its_head(three_transactions: Embedded
     assert report.head_hash == head
     assert invariant_violations(three_transactions) == []
     three_transactions.close()
+
+
+def test_large_nodes_are_stored_compressed_small_ones_as_json(ledger_url: str) -> None:
+    """Both stored forms read back as the JSON that was hashed; an edit of either breaks
+    the chain."""
+    from ledger_adapter.model import HOLDING, HOLDINGS_COLUMN
+    from ledger_adapter.protocol import CreateCommand
+
+    ledger = EmbeddedLedger(ledger_url)
+    holding = {
+        "registrar": "BOJ",
+        "owner": "MIZUHO",
+        "account": "MZH-01",
+        "isin": "JP1000000016",
+        "face": "1000",
+        "column": HOLDINGS_COLUMN,
+        "pledgee": None,
+    }
+    ledger.submit(
+        [CreateCommand(HOLDING.template_id, holding)], act_as=["BOJ", "MIZUHO"], command_id="one"
+    )
+    many = [CreateCommand(HOLDING.template_id, holding)] * 60
+    ledger.submit(many, act_as=["BOJ", "MIZUHO"], command_id="many")
+    small, large = (
+        bytes(b)
+        for (b,) in ledger.backend.query("SELECT nodes FROM transactions ORDER BY ledger_offset")
+    )
+    assert small[:1] == b"[" and large[:4] == b"\x28\xb5\x2f\xfd"
+    assert len(nodes_of_stored(large)) > 8192 > len(large)
+    assert [len(t.nodes) for t in ledger.stored_transactions()] == [1, 60]
+    assert verify(ledger).ok
+    for offset, stored in ((1, small), (2, large)):
+        doctored = nodes_of_stored(stored).replace(b'"face":"1000"', b'"face":"1001"', 1)
+        ledger.backend.execute(
+            "UPDATE transactions SET nodes = ? WHERE ledger_offset = ?",
+            (stored_nodes(doctored), offset),
+        )
+    problems = verify(ledger).problems
+    assert sum("does not match its hash" in p for p in problems) == 2, problems
+    ledger.close()
