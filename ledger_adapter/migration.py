@@ -13,7 +13,8 @@ crash or an error leaves the version 1 ledger as it was. It refuses (changing no
 a contract whose id does not begin with its offset and node id, which no ledger of
 this project made.
 
-Run it once, after a backup::
+Stop every process of the older tanpo first (their statements would meet the new
+tables and fail), then run it once, after a backup::
 
     python -m ledger_adapter.migration sqlite:///path/to/ledger.db
 
