@@ -199,7 +199,7 @@ class EmbeddedLedger:
         Source of record time (tests move it to expire deduplication).
     fused
         Fused choice bodies (:mod:`ledger_adapter.fused`; ``None``: the generic
-        interpreter alone, as the tests that compare the two use).
+        interpreter alone).
     migrate
         Migrate a ledger of an older schema version (:mod:`ledger_adapter.migration`)
         instead of refusing it.
