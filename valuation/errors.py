@@ -3,7 +3,7 @@
 Every error tanpo raises on purpose derives from :class:`TanpoError`, so the CLI and
 the HTTP layer can turn it into a one-line message (never a traceback). An
 :class:`InputError` always names the record and the field at fault, e.g.
-``bonds[2] (JP1103801PC4): maturity_date: '2035-13-20' is not a date (YYYY-MM-DD)``.
+``bonds[2] (JP1103801PC7): maturity_date: '2035-13-20' is not a date (YYYY-MM-DD)``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class InputError(TanpoError, ValueError):
     Parameters
     ----------
     record
-        Which record: ``"bonds[2] (JP1103801PC4)"``, ``"obligation JSCC-IRS-IM"``.
+        Which record: ``"bonds[2] (JP1103801PC7)"``, ``"obligation JSCC-IRS-IM"``.
     field
         The field at fault, as spelled in the input (``"maturity_date"``).
     message

@@ -14,6 +14,11 @@ from enum import StrEnum
 from valuation.errors import InputError
 from valuation.isin import check_isin
 
+MAX_TERM_YEARS = 50
+"""Longest residual maturity a bond may have at settlement. The longest JGB is the
+40-year bond (MOF); the margin keeps a typo (2305 for 2035) from reaching the yield
+solvers, whose powers overflow over centuries."""
+
 
 class BondKind(StrEnum):
     """How a JGB pays, which decides how it is priced and quoted.
@@ -54,7 +59,7 @@ class Jgb:
     Parameters
     ----------
     isin
-        ISIN with a valid check digit (``JP1103801PC4``...).
+        ISIN with a valid check digit (``JP1103801PC7``...).
     kind
         :class:`BondKind`.
     coupon_rate
@@ -91,6 +96,40 @@ class Jgb:
                 "issue_date",
                 f"{self.issue_date} is not before maturity {self.maturity_date}",
             )
+
+    @property
+    def record(self) -> str:
+        """How errors name this bond: ``bond JP1103801PC7``."""
+        return f"bond {self.isin}"
+
+    def check_settlement(self, settlement_date: date, field: str = "settlement_date") -> date:
+        """``settlement_date`` if this bond can settle then, else an :class:`InputError`.
+
+        A bond settles strictly before maturity, at most :data:`MAX_TERM_YEARS` years
+        before it, and, where the issue date is known, on or after issue.
+        """
+        if not isinstance(settlement_date, date):
+            raise InputError(self.record, field, f"{settlement_date!r} is not a date")
+        if settlement_date >= self.maturity_date:
+            raise InputError(
+                self.record,
+                "maturity_date",
+                f"maturity {self.maturity_date} is not after settlement {settlement_date}",
+            )
+        if (self.maturity_date - settlement_date).days > MAX_TERM_YEARS * 366:
+            raise InputError(
+                self.record,
+                "maturity_date",
+                f"maturity {self.maturity_date} is more than {MAX_TERM_YEARS} years after "
+                f"settlement {settlement_date}; no JGB runs longer than 40 years",
+            )
+        if self.issue_date is not None and settlement_date < self.issue_date:
+            raise InputError(
+                self.record,
+                "issue_date",
+                f"issue {self.issue_date} is after settlement {settlement_date}",
+            )
+        return settlement_date
 
     @property
     def coupon(self) -> float:

@@ -1,0 +1,155 @@
+"""The optimizer's plan as the executor reads it (the Part 2 plan contract).
+
+Only what execution needs: ``moves`` (action pledge|release, obligation, account, isin,
+face, group; optional ``owner`` and ``step``), ``allocations`` (obligation, account,
+isin, face: the target the ledger must show afterwards) and an optional ``plan_id``;
+without one the id is derived from the SHA-256 of the canonical plan JSON, so the same
+plan always carries the same command ids. Groups are executed in increasing order
+(integers) or in order of first appearance; within a group, by ``step`` where given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from valuation.errors import InputError
+
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
+
+
+class MoveAction(StrEnum):
+    """A move pledges face to an obligation or releases face from it."""
+
+    PLEDGE = "pledge"
+    RELEASE = "release"
+
+    @classmethod
+    def parse(cls, value: object, record: str) -> MoveAction:
+        """The action named by ``value``, or an :class:`InputError` naming the record."""
+        try:
+            return cls(str(value).strip().lower())
+        except ValueError:
+            raise InputError(record, "action", f"{value!r} is not pledge or release") from None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanMove:
+    """A change of the pledged face of one (obligation, account, isin)."""
+
+    action: MoveAction
+    obligation: str
+    account: str
+    isin: str
+    face: int
+    group: str
+    step: int
+
+    @property
+    def pair(self) -> tuple[str, str, str]:
+        return (self.obligation, self.account, self.isin)
+
+    @property
+    def signed_face(self) -> int:
+        """+face for a pledge, -face for a release."""
+        return self.face if self.action is MoveAction.PLEDGE else -self.face
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutablePlan:
+    """A plan ready to execute: id, groups of moves in order, target allocation."""
+
+    plan_id: str
+    groups: tuple[tuple[str, tuple[PlanMove, ...]], ...]
+    allocations: Mapping[tuple[str, str, str], int]
+    owners: frozenset[str] = frozenset()
+    """Pledgors the plan names (optional ``owner`` fields): whom the executor acts for."""
+    obligation_ids: frozenset[str] = frozenset()
+
+    @property
+    def moves(self) -> tuple[PlanMove, ...]:
+        return tuple(m for _, moves in self.groups for m in moves)
+
+    @property
+    def obligations(self) -> frozenset[str]:
+        """Obligations the plan speaks about (moves and target allocations)."""
+        return self.obligation_ids
+
+
+def canonical_plan_id(data: Mapping[str, Any]) -> str:
+    """``plan-`` + the first 24 hex digits of SHA-256 of the canonical plan JSON."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return "plan-" + hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _text(record: Mapping[str, Any], name: str, where: str) -> str:
+    value = record.get(name)
+    if not isinstance(value, str) or not value:
+        raise InputError(where, name, f"{value!r} must be a non-empty string")
+    return value
+
+
+def _face(record: Mapping[str, Any], name: str, where: str, *, positive: bool) -> int:
+    value = record.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise InputError(where, name, f"{value!r} is not a whole number of yen")
+    if value < 0 or (positive and value == 0):
+        raise InputError(where, name, f"{value!r} must be {'> 0' if positive else '>= 0'}")
+    return int(value)
+
+
+def parse_plan(data: Any) -> ExecutablePlan:
+    """Read a plan; errors name the record (``moves[3]``) and the field."""
+    if not isinstance(data, Mapping):
+        raise InputError("plan", "(top level)", "must be a JSON object")
+    if data.get("status") == "error":
+        raise InputError("plan", "status", "the optimizer returned no plan (status error)")
+    plan_id = data.get("plan_id") or canonical_plan_id(data)
+    if not isinstance(plan_id, str) or not set(plan_id) <= _ID_CHARS or len(plan_id) > 200:
+        raise InputError("plan", "plan_id", f"{plan_id!r} must be letters, digits and -_.:")
+    raw_moves = data.get("moves")
+    if not isinstance(raw_moves, list):
+        raise InputError("plan", "moves", "must be a list")
+    moves: list[PlanMove] = []
+    for i, m in enumerate(raw_moves):
+        where = f"moves[{i}]"
+        if not isinstance(m, Mapping):
+            raise InputError(where, "(record)", "must be an object")
+        action = MoveAction.parse(m.get("action"), where)
+        obligation = _text(m, "obligation", where)
+        account, isin = _text(m, "account", where), _text(m, "isin", where)
+        face = _face(m, "face", where, positive=True)
+        group = m.get("group")
+        if group is None or isinstance(group, bool | float | list | dict):
+            raise InputError(where, "group", f"{group!r} must be an integer or a string")
+        step = m.get("step", i)
+        step = int(step) if isinstance(step, int) and not isinstance(step, bool) else i
+        moves.append(PlanMove(action, obligation, account, isin, face, str(group), step))
+    allocations: dict[tuple[str, str, str], int] = {}
+    for i, a in enumerate(data.get("allocations") or ()):
+        where = f"allocations[{i}]"
+        if not isinstance(a, Mapping):
+            raise InputError(where, "(record)", "must be an object")
+        key = (_text(a, "obligation", where), _text(a, "account", where), _text(a, "isin", where))
+        allocations[key] = allocations.get(key, 0) + _face(a, "face", where, positive=False)
+    order: dict[str, int] = {}
+    for m in moves:
+        order.setdefault(m.group, len(order))
+    numeric = all(g.lstrip("-").isdigit() for g in order)
+    names = sorted(order, key=int if numeric else order.__getitem__)
+    groups = tuple(
+        (g, tuple(sorted((m for m in moves if m.group == g), key=lambda m: m.step))) for g in names
+    )
+    owners = frozenset(
+        str(r["owner"])
+        for r in [*raw_moves, *(data.get("allocations") or ())]
+        if isinstance(r, Mapping) and r.get("owner")
+    )
+    obligation_ids = frozenset(m.obligation for m in moves) | frozenset(k[0] for k in allocations)
+    return ExecutablePlan(
+        plan_id, groups, {k: v for k, v in allocations.items() if v}, owners, obligation_ids
+    )

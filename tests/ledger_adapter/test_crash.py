@@ -1,0 +1,135 @@
+"""kill -9 at random points, then re-run: every move applied exactly once; racing executors.
+
+Real processes on a real SQLite file: the executor runs in a child process that is
+killed with SIGKILL at random moments while it commits a plan one group per
+transaction (and, separately, while it commits a large plan as one transaction). After
+each kill the ledger verifies and its invariants hold; a final run completes the plan,
+and each command id appears in the log exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger_adapter.book import load_book, parse_book
+from ledger_adapter.embedded import EmbeddedLedger
+from ledger_adapter.plan import parse_plan
+from ledger_adapter.rebalance import LiveState
+from ledger_adapter.testing import substitution_plan, synthetic_book
+
+from .conftest import assert_sound
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _start(url: str, plan: Path, *flags: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.ledger_adapter.run_executor", url, str(plan), *flags],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def _setup(tmp_path: Path, groups: int, isins: int = 400) -> tuple[str, Path, dict[str, Any]]:
+    url = f"sqlite:///{tmp_path / 'crash.db'}"
+    book = synthetic_book(isins_per_bank=isins, obligations_per_bank=4)
+    with EmbeddedLedger(url) as ledger:
+        load_book(ledger, parse_book(book))
+    plan = substitution_plan(book, groups, plan_id="crash-plan")
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    return url, path, plan
+
+
+def _check(url: str, plan: dict[str, Any], *, complete: bool) -> Counter[str]:
+    with EmbeddedLedger(url) as ledger:
+        assert_sound(ledger)
+        commands = Counter(tx.command_id for tx in ledger.stored_transactions())
+        if complete:
+            target = parse_plan(plan).allocations
+            pledged = LiveState.read(ledger, ["BANK1"]).pledged()
+            assert pledged == dict(target)
+    assert all(n == 1 for n in commands.values()), commands.most_common(3)
+    return commands
+
+
+@pytest.mark.slow
+def test_kill_9_during_per_group_execution_then_rerun(tmp_path: Path) -> None:
+    url, path, plan = _setup(tmp_path, groups=600, isins=1400)
+    rng = random.Random(20260701)
+    for _ in range(4):
+        child = _start(url, path, "--per-group")
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "start", child.stderr
+        time.sleep(rng.uniform(0.0, 0.4))
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        _check(url, plan, complete=False)  # before or after each transaction, never between
+    done = _start(url, path, "--per-group")
+    out, err = done.communicate(timeout=120)
+    assert done.returncode == 0, out + err
+    commands = _check(url, plan, complete=True)
+    groups = {m["group"] for m in plan["moves"]}
+    assert {f"crash-plan:group-{g}" for g in groups} <= set(commands)
+    again = _start(url, path, "--per-group")
+    out, _ = again.communicate(timeout=120)
+    assert again.returncode == 0 and "already applied" in out
+
+
+@pytest.mark.slow
+def test_kill_9_during_one_large_transaction(tmp_path: Path) -> None:
+    url, path, plan = _setup(tmp_path, groups=300, isins=800)
+    rng = random.Random(7)
+    for _ in range(3):
+        child = _start(url, path)
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "start"
+        time.sleep(rng.uniform(0.0, 0.3))
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        commands = _check(url, plan, complete=False)
+        if "crash-plan:all" in commands:  # committed before the kill: all of it
+            _check(url, plan, complete=True)
+    done = _start(url, path)
+    out, err = done.communicate(timeout=120)
+    assert done.returncode == 0, out + err
+    _check(url, plan, complete=True)
+
+
+@pytest.mark.slow
+def test_two_executors_race_on_the_same_plan(tmp_path: Path) -> None:
+    url, path, plan = _setup(tmp_path, groups=60)
+    children = [_start(url, path, "--per-group") for _ in range(2)]
+    outputs = [c.communicate(timeout=120) for c in children]
+    for child, (out, err) in zip(children, outputs, strict=True):
+        assert child.returncode == 0, out + err
+    _check(url, plan, complete=True)
+
+
+@pytest.mark.slow
+def test_two_different_plans_race_on_the_same_holdings(tmp_path: Path) -> None:
+    url, path, _ = _setup(tmp_path, groups=40)
+    book = synthetic_book(isins_per_bank=400, obligations_per_bank=4)
+    other = substitution_plan(book, 40, seed=99, plan_id="other-plan")
+    other_path = tmp_path / "other.json"
+    other_path.write_text(json.dumps(other))
+    children = [_start(url, path), _start(url, other_path)]
+    codes = sorted(c.wait(timeout=120) for c in children)
+    assert codes == [0, 3], [c.communicate() for c in children]  # one applies, one is stale
+    with EmbeddedLedger(url) as ledger:
+        assert_sound(ledger)

@@ -1,0 +1,202 @@
+"""Carrying a plan out: one transaction or one per group, exactly once, never stale."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ledger_adapter.embedded import EmbeddedLedger
+from ledger_adapter.executor import PlanRejectedError, StalePlanError, execute_plan
+from ledger_adapter.model import HOLDING
+from ledger_adapter.plan import canonical_plan_id, parse_plan
+from ledger_adapter.positions import export_holdings
+from ledger_adapter.protocol import ExerciseCommand, InvalidArgument
+from ledger_adapter.rebalance import LiveState, rebalance_commands
+from valuation.errors import InputError
+
+from .conftest import ISIN, B, make_plan
+
+# Substitute MZH-JSCC's ISIN0 by ISIN1 (group 1), and top up MZH-BOJ with ISIN2 (group 2).
+SWAP = [
+    ("pledge", "MZH-JSCC", "MZH-01", ISIN[1], 12 * B, 1),
+    ("release", "MZH-JSCC", "MZH-01", ISIN[0], 12 * B, 1),
+    ("pledge", "MZH-BOJ", "MZH-02", ISIN[2], 5 * B, 2),
+]
+TARGET = [
+    ("MZH-JSCC", "MZH-01", ISIN[0], 8 * B),
+    ("MZH-JSCC", "MZH-01", ISIN[1], 12 * B),
+    ("MZH-BOJ", "MZH-02", ISIN[2], 15 * B),
+]
+
+
+def _plan(**kw: Any) -> Any:
+    return parse_plan(make_plan(SWAP, TARGET, plan_id="swap-1", **kw))
+
+
+def _pledged(ledger: EmbeddedLedger) -> dict[tuple[str, str, str], int]:
+    return LiveState.read(ledger, ["MIZUHO"]).pledged()
+
+
+def test_plan_is_one_transaction_and_reconciles(loaded: EmbeddedLedger) -> None:
+    end = loaded.ledger_end()
+    report = execute_plan(loaded, _plan(), parties=["MIZUHO"])
+    assert report.status == "applied" and report.reconciled and not report.mismatches
+    assert [(u.label, u.command_id, u.status) for u in report.units] == [
+        ("all", "swap-1:all", "committed")
+    ]
+    assert loaded.ledger_end() == end + 1
+    assert _pledged(loaded) == {k[:3]: k[3] for k in [(*t[:3], t[3]) for t in TARGET]}
+
+
+def test_double_execution_changes_nothing(loaded: EmbeddedLedger) -> None:
+    execute_plan(loaded, _plan(), parties=["MIZUHO"])
+    end = loaded.ledger_end()
+    again = execute_plan(loaded, _plan(), parties=["MIZUHO"])
+    assert again.status == "already applied" and again.reconciled
+    assert [u.status for u in again.units] == ["already applied"]
+    assert loaded.ledger_end() == end
+
+
+def test_per_group_resumes_after_a_partial_run(loaded: EmbeddedLedger) -> None:
+    # a run that stopped after group 1: the same plan id, only its first group
+    first = make_plan(
+        SWAP[:2], [*TARGET[:2], ("MZH-BOJ", "MZH-02", ISIN[2], 10 * B)], plan_id="swap-1"
+    )
+    done = execute_plan(loaded, parse_plan(first), parties=["MIZUHO"], per_group=True)
+    assert [u.command_id for u in done.units] == ["swap-1:group-1"]
+    report = execute_plan(loaded, _plan(), parties=["MIZUHO"], per_group=True)
+    assert [(u.label, u.status) for u in report.units] == [
+        ("group-1", "already applied"),
+        ("group-2", "committed"),
+    ]
+    assert report.reconciled
+    commands = [tx.command_id for tx in loaded.updates(0, "MIZUHO")]
+    assert commands.count("swap-1:group-1") == 1 and commands.count("swap-1:group-2") == 1
+
+
+def test_stale_plan_fails_cleanly_naming_the_contracts(loaded: EmbeddedLedger) -> None:
+    # someone releases part of the MZH-JSCC pledge after the plan was made
+    state = LiveState.read(loaded, ["MIZUHO"])
+    loaded.submit(
+        rebalance_commands(state, [([("MZH-JSCC", "MZH-01", ISIN[0], 2 * B)], [])]),
+        act_as=["MIZUHO"],
+        command_id="elsewhere",
+    )
+    end = loaded.ledger_end()
+    with pytest.raises(StalePlanError) as err:
+        execute_plan(loaded, _plan(), parties=["MIZUHO"])
+    (mismatch,) = err.value.mismatches
+    assert (mismatch.obligation, mismatch.isin) == ("MZH-JSCC", ISIN[0])
+    assert (mismatch.expected, mismatch.on_ledger) == (20 * B, 18 * B)
+    assert mismatch.contract_ids and set(err.value.contract_ids) == set(mismatch.contract_ids)
+    assert "re-plan" in str(err.value)
+    assert loaded.ledger_end() == end
+
+
+def test_stale_when_a_needed_free_holding_is_gone(loaded: EmbeddedLedger) -> None:
+    (free,) = [
+        c
+        for c in loaded.active_contracts("MIZUHO", HOLDING.template_id)
+        if c.arguments["isin"] == ISIN[1]
+    ]
+    loaded.submit(
+        [
+            ExerciseCommand(
+                HOLDING.template_id,
+                free.contract_id,
+                "Holding_Transfer",
+                {"newOwner": "NOMURA", "newAccount": "NMR-01"},
+            )
+        ],
+        act_as=["MIZUHO", "NOMURA"],
+        command_id="sold",
+    )
+    with pytest.raises(StalePlanError, match="free face") as err:
+        execute_plan(loaded, _plan(), parties=["MIZUHO"])
+    assert err.value.mismatches[0].isin == ISIN[1]
+
+
+def test_replan_from_the_ledger(loaded: EmbeddedLedger, book: dict[str, Any]) -> None:
+    execute_plan(loaded, _plan(), parties=["MIZUHO"])
+    rows = export_holdings(loaded, ["MIZUHO", "NOMURA"])
+    pledged = {
+        (r["pledged_to"], r["account"], r["isin"]): r["face"] for r in rows if r["pledged_to"]
+    }
+    assert pledged == {
+        ("MZH-JSCC", "MZH-01", ISIN[0]): 8 * B,
+        ("MZH-JSCC", "MZH-01", ISIN[1]): 12 * B,
+        ("MZH-BOJ", "MZH-02", ISIN[2]): 15 * B,
+        ("NMR-JSCC", "NMR-01", ISIN[0]): 5 * B,
+    }
+    total = sum(r["face"] for r in rows)
+    assert total == sum(h["face"] for h in book["holdings"])  # nothing created or lost
+    from ledger_adapter.book import parse_book
+
+    parse_book({**book, "holdings": rows})  # a valid problem again
+
+
+def test_under_covering_plan_is_refused_and_changes_nothing(loaded: EmbeddedLedger) -> None:
+    end = loaded.ledger_end()
+    bad = make_plan(
+        [("release", "MZH-JSCC", "MZH-01", ISIN[0], 10 * B, 1)],
+        [("MZH-JSCC", "MZH-01", ISIN[0], 10 * B)],
+        plan_id="strip",
+    )
+    with pytest.raises(PlanRejectedError, match="under-covered"):
+        execute_plan(loaded, parse_plan(bad), parties=["MIZUHO"])
+    assert loaded.ledger_end() == end
+
+
+def test_acting_for_the_wrong_party_is_refused(loaded: EmbeddedLedger) -> None:
+    with pytest.raises(InvalidArgument):
+        execute_plan(loaded, _plan(), parties=["NOMURA"])
+
+
+@pytest.mark.parametrize(
+    ("plan", "field"),
+    [
+        ({"moves": "x"}, "moves"),
+        ({"moves": [{"action": "lend"}]}, "action"),
+        (
+            {
+                "moves": [
+                    {
+                        "action": "pledge",
+                        "obligation": "O",
+                        "account": "A",
+                        "isin": "I",
+                        "face": -5,
+                        "group": 1,
+                    }
+                ]
+            },
+            "face",
+        ),
+        (
+            {
+                "moves": [
+                    {"action": "pledge", "obligation": "O", "account": "A", "isin": "I", "face": 5}
+                ]
+            },
+            "group",
+        ),
+        ({"moves": [], "plan_id": "bad id!"}, "plan_id"),
+        ({"status": "error", "moves": []}, "status"),
+    ],
+)
+def test_bad_plans_name_the_field(plan: dict[str, Any], field: str) -> None:
+    with pytest.raises(InputError) as err:
+        parse_plan(plan)
+    assert err.value.field == field
+
+
+def test_plan_id_is_derived_from_the_content() -> None:
+    a = make_plan(SWAP, TARGET)
+    assert parse_plan(a).plan_id == canonical_plan_id(a) == parse_plan(dict(a)).plan_id
+    b = make_plan(SWAP[:2], TARGET)
+    assert parse_plan(b).plan_id != parse_plan(a).plan_id
+    groups = parse_plan(
+        make_plan([(*m[:5], g) for m, g in zip(SWAP, [10, 2, 2], strict=True)], TARGET)
+    ).groups
+    assert [g for g, _ in groups] == ["2", "10"]  # numeric groups in numeric order
