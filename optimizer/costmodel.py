@@ -163,6 +163,12 @@ class CostModel:
         max_moves = self.problem.limits.max_moves
         if max_moves is not None and int(np.count_nonzero(moved)) > max_moves:
             return "max_moves"
+        cover = np.zeros(self.required_value.size)
+        np.add.at(cover, self.pair_obligation, lots * self.value_per_lot)
+        releasing = np.zeros(self.required_value.size, dtype=np.bool_)
+        releasing[self.pair_obligation[lots < self.current_lots]] = True
+        if np.any(releasing & (cover < self.required_value)):
+            return "a release from an obligation left short"
         return ""
 
     def obligation_slices(self) -> IntArray:

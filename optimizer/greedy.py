@@ -165,13 +165,10 @@ def _cut(state: _State, j: int, lots_needed: int) -> None:
 
 
 def _repair(state: _State) -> None:
-    """Bring the current allocation within today's limits: ineligible pledges,
-    concentration caps (a cap shrinks with the requirement), bucket limits,
-    ``max_isins`` and the minimum pledge."""
+    """Bring the current allocation within today's limits: concentration caps (a cap
+    shrinks with the requirement), bucket limits, ``max_isins`` and the minimum pledge."""
     cm = state.cm
     rho = cm.cost_per_value
-    for j in np.flatnonzero((cm.value_per_lot <= 0) & (state.lots > 0)).tolist():
-        _cut(state, j, int(state.lots[j]))
     over = np.flatnonzero(state.group_used > cm.group_cap * (1 + 1e-12) + 1e-6)
     if over.size:
         members = np.flatnonzero(np.isin(cm.pair_group, over) & (state.lots > 0))
@@ -207,7 +204,8 @@ def greedy_lots(cm: CostModel) -> IntArray:
     Order: bring today's pledges within today's limits (:func:`_repair`); top up each
     obligation short of cover, largest deficit first, cheapest per yen of collateral
     value first (ties: the position with most free face, so fewer moves); release
-    excess cover, dearest first, where the saving exceeds the move cost.
+    pledges that no longer count and excess cover (dearest first, where the saving
+    exceeds the move cost) from obligations that stay covered.
     """
     state = _State(cm, cm.current_lots)
     starts = cm.obligation_slices()
@@ -222,6 +220,11 @@ def greedy_lots(cm: CostModel) -> IntArray:
     for o in np.argsort(-deficits, kind="stable").tolist():
         if deficits[o] > 0:
             _top_up(state, o, order_of[o])
+    # Pledges that no longer count go back, where the obligation stays covered (the
+    # pledgee releases nothing while a call is outstanding).
+    for j in np.flatnonzero((cm.value_per_lot <= 0) & (state.lots > 0)).tolist():
+        if state.cover[cm.pair_obligation[j]] >= cm.cover_target[cm.pair_obligation[j]]:
+            _cut(state, j, int(state.lots[j]))
     for o in range(len(cm.problem.obligations)):
         if state.cover[o] > cm.cover_target[o]:
             _release_excess(state, o, order_of[o])
@@ -312,4 +315,14 @@ def round_to_lots(
     for o in short:  # ...before any takes a new one (and the face another needs)
         if state.cover[o] < cm.cover_target[o]:
             _top_up(state, o, ordered[o])
+    for o in short:  # still short: it may release nothing, so keep what it had
+        if state.cover[o] < cm.cover_target[o]:
+            pairs = np.arange(starts[o], starts[o + 1], dtype=np.int64)
+            for j in pairs[state.lots[pairs] < current[pairs]].tolist():
+                back = min(
+                    int(current[j] - state.lots[j]),
+                    state.room(j) if cm.value_per_lot[j] > 0 else int(current[j] - state.lots[j]),
+                )
+                if back == current[j] - state.lots[j]:
+                    state.shift(j, back)
     return state.lots

@@ -163,6 +163,7 @@ class CollateralModel:
             "pool_reach",
             "pool_cut_coef",
             "pool_face",
+            "pool_isin_chunk",
         ):
             setattr(m, name, pyo.Param(pyo.Any, mutable=True, initialize={}))
         m.required = pyo.Param(
@@ -202,9 +203,10 @@ class CollateralModel:
         m.isin_used = pyo.Var(pyo.Any, dense=False, domain=pyo.Binary)
         m.pool_value = pyo.Var(pyo.Any, dense=False, domain=pyo.NonNegativeReals)
         m.pool_moves = pyo.Var(pyo.Any, dense=False, domain=pyo.NonNegativeIntegers)
+        m.pool_isins = pyo.Var(pyo.Any, dense=False, domain=pyo.NonNegativeIntegers)
         m.shortfall = pyo.Var(m.OBLIGATIONS, domain=pyo.NonNegativeReals)
         for name in (
-            "add_link", "release_link", "one_way", "least_add", "least_release", "min_pledge",
+            "add_link", "release_link", "release_covered", "pool_isin_link", "one_way", "least_add", "least_release", "min_pledge",
             "full_release_lots", "full_release_move", "isin_link", "pool_link", "cover", "isin_cap",
             "bucket_cap", "capacity", "isin_capacity", "max_isins", "max_moves", "move_count_cut",
             "move_cover_cut",
@@ -261,6 +263,15 @@ class CollateralModel:
                 m.release[k].setub(m.current[k])
                 added.append(
                     self._set(m.release_link, k, m.release[k] <= m.current[k] * m.release_move[k])
+                )
+                added.append(
+                    # Nothing is released from an obligation that stays short (the
+                    # pledgee keeps what it holds while a call is outstanding).
+                    self._set(
+                        m.release_covered,
+                        k,
+                        m.shortfall[o] + m.required[o] * m.release_move[k] <= m.required[o],
+                    )
                 )
                 least_release = min(int(cm.min_move_lots[j]), a)
                 if least_release > 1:
@@ -341,6 +352,19 @@ class CollateralModel:
                 if isin != GENERAL_POOL and members.size:
                     j0 = int(members[0])  # every account of the ISIN: the same face per value
                     m.pool_face[q] = float(cm.lot_face[i] / cm.value_per_lot[j0])
+                capped = cm.max_isins[i] != NO_LIMIT
+                if capped and isin == GENERAL_POOL:
+                    # Each new ISIN brings at most its accounts' reach within its cap.
+                    per_isin: dict[int, float] = defaultdict(float)
+                    for j in members.tolist():
+                        per_isin[int(cm.pair_group[j])] += float(self.reach[j])
+                    m.pool_isin_chunk[q] = max(
+                        (
+                            min(r, float(cm.group_cap[g]) / VALUE_UNIT, reach)
+                            for g, r in per_isin.items()
+                        ),
+                        default=0.0,
+                    )
                 if not exists:
                     m.pool_value[q].setub(m.pool_reach[q])
                     m.pool_moves[q]
@@ -349,6 +373,22 @@ class CollateralModel:
                             m.pool_link, q, m.pool_value[q] <= m.pool_chunk[q] * m.pool_moves[q]
                         )
                     )
+                    if capped and isin == GENERAL_POOL:  # new ISINs take max_isins slots
+                        added.append(
+                            self._set(
+                                m.pool_isin_link,
+                                q,
+                                m.pool_value[q] <= m.pool_isin_chunk[q] * m.pool_isins[o],
+                            )
+                        )
+                    elif capped:  # more accounts of an ISIN in use: the same slot
+                        added.append(
+                            self._set(
+                                m.pool_isin_link,
+                                q,
+                                m.pool_value[q] <= m.pool_reach[q] * m.isin_used[o, isin],
+                            )
+                        )
         return added
 
     def _pools_of(self, o: str) -> list[PoolKey]:
@@ -403,11 +443,10 @@ class CollateralModel:
                 )
             if cm.max_isins[i] != NO_LIMIT:
                 used = {k[2] for k in keys}
-                put(
-                    m.max_isins,
-                    o,
-                    sum(m.isin_used[o, isin] for isin in sorted(used)) <= int(cm.max_isins[i]),
-                )
+                slots = sum(m.isin_used[o, isin] for isin in sorted(used))
+                if o in m.pool_isins:
+                    slots += m.pool_isins[o]
+                put(m.max_isins, o, slots <= int(cm.max_isins[i]))
             groups |= {(o, k[2]) for k in keys}
             buckets |= {b for b in self.by_bucket if b[0] == o}
         group_index = {

@@ -160,6 +160,7 @@ def _solve(  # noqa: PLR0917 - one call site, all arguments needed
     add_col: dict[int, int] = {}
     rel_col: dict[int, int] = {}
     move_cols: list[int] = []
+    release_moves: list[int] = []
     start: dict[int, float] = {}  # o's lots in the plan so far: the warm start
     offset = 0.0
     for k in chosen.tolist():
@@ -185,6 +186,7 @@ def _solve(  # noqa: PLR0917 - one call site, all arguments needed
             rm = lp.col(0, 1, move, True)
             rel_col[k] = r
             move_cols.append(rm)
+            release_moves.append(rm)
             if delta < 0:
                 start[r], start[rm] = float(-delta), 1.0
             lp.row(-INF, 0, [r, rm], [1.0, -float(a)])
@@ -220,7 +222,10 @@ def _solve(  # noqa: PLR0917 - one call site, all arguments needed
     short = cm.cover_target[o] - float(mine @ cm.value_per_lot[lo:hi])
     start[shortfall] = max(short, 0.0) / VALUE_UNIT
     cols, vals, fixed = terms(ks, value)
-    lp.row(cm.cover_target[o] / VALUE_UNIT - fixed, INF, [*cols, shortfall], [*vals, 1.0])
+    target = float(cm.cover_target[o]) / VALUE_UNIT
+    lp.row(target - fixed, INF, [*cols, shortfall], [*vals, 1.0])
+    for rm in release_moves:  # no release from an obligation that stays short
+        lp.row(-INF, target, [shortfall, rm], [1.0, target])
     groups: dict[int, list[int]] = {}
     for k in ks:
         groups.setdefault(int(cm.pair_group[lo + k]), []).append(k)
@@ -281,9 +286,12 @@ def _exactly_feasible(cm: CostModel, o: int, lo: int, old: IntArray, new: IntArr
     at least the cover ``old`` had (HiGHS meets rows within its tolerances only)."""
     hi = lo + new.size
     value = cm.value_per_lot[lo:hi]
-    target = min(float(cm.required_value[o]), float(old @ value))
-    if float(new @ value) < target:
+    required = float(cm.required_value[o])
+    cover = float(new @ value)
+    if cover < min(required, float(old @ value)):
         return False
+    if cover < required and np.any(new < cm.current_lots[lo:hi]):
+        return False  # a release from an obligation left short
     used = np.zeros(cm.group_cap.size)
     np.add.at(used, cm.pair_group[lo:hi], new * value)
     groups = np.unique(cm.pair_group[lo:hi])
@@ -329,10 +337,13 @@ def improve(
     order = (
         np.arange(len(cm.problem.obligations)) if obligations is None else np.asarray(obligations)
     )
-    # An obligation the plan leaves untouched has its waterfall optimum already: it
-    # can only gain once a neighbour frees face, so it waits for a later pass.
+    # An obligation the plan leaves untouched and covered has its waterfall optimum
+    # already: it can only gain once a neighbour frees face, so it waits a pass.
     touched = np.zeros(len(cm.problem.obligations), dtype=np.bool_)
     touched[cm.pair_obligation[lots != cm.current_lots]] = True
+    cover = np.zeros(touched.size)
+    np.add.at(cover, cm.pair_obligation, lots * cm.value_per_lot)
+    touched |= cover < cm.required_value  # a short one may gain from a reshuffle
     for pass_ in range(passes):
         improved = False
         for o in order.tolist():

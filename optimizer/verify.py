@@ -383,6 +383,14 @@ def verify(problem: Problem, plan: Plan | Mapping[str, Any]) -> VerificationRepo
             value = row.get(name)
             if not isinstance(value, int | float) or not _close(float(value), expected):
                 c.fail("cover", oid, f"{name} {value!r}, recomputed {expected:,.2f}")
+    releasing = {key[0] for _g, _s, action, key, _d in moves if action == "release"}
+    for oid in sorted(releasing):
+        if oid in shortfall and shortfall[oid] > ABS_TOL_YEN:
+            c.fail(
+                "release_while_short",
+                oid,
+                f"releases collateral but ends {shortfall[oid]:,.0f} yen short",
+            )
     report = VerificationReport(
         tuple(c.violations),
         opportunity=opportunity,
