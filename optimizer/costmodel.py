@@ -120,6 +120,36 @@ class CostModel:
             out = np.where(self.value_per_lot > 0, self.cost_per_lot / self.value_per_lot, np.inf)
         return out
 
+    def must_release(self) -> npt.NDArray[np.bool_]:
+        """Per obligation, whether today's pledges break one of its limits (an ISIN or
+        bucket cap, ``max_isins``, the minimum pledge): such an obligation releases what
+        its limits demand even if it stays short; any other releases nothing while short
+        (the pledgee keeps what it holds while a call is outstanding)."""
+        lots = self.current_lots
+        broken = np.zeros(self.required_value.size, dtype=np.bool_)
+        used = np.zeros(self.group_cap.size)
+        np.add.at(used, self.pair_group, lots * self.value_per_lot)
+        broken[self.group_obligation[used > self.group_cap * (1 + CAP_TOLERANCE)]] = True
+        if self.bucket_pair.size:
+            rows = np.zeros(self.row_cap.size)
+            np.add.at(
+                rows, self.bucket_row, lots[self.bucket_pair] * self.value_per_lot[self.bucket_pair]
+            )
+            broken[self.row_obligation[rows > self.row_cap * (1 + CAP_TOLERANCE)]] = True
+        held = lots > 0
+        broken[self.pair_obligation[held & (lots < self.min_pledge_lots[self.pair_obligation])]] = (
+            True
+        )
+        broken[self.pair_obligation[held & (lots > self.max_lots)]] = True
+        width = int(self.pair_isin.max(initial=0)) + 1
+        counts = np.bincount(
+            np.unique(self.pair_obligation[held] * width + self.pair_isin[held]) // width,
+            minlength=broken.size,
+        )
+        capped = self.max_isins != NO_LIMIT
+        broken |= capped & (counts > self.max_isins)
+        return broken
+
     def infeasibility(self, lots: IntArray) -> str:
         """Why allocation ``lots`` breaks a hard limit ("" when it breaks none): the
         optimizer's own gate before it reports a plan (:mod:`optimizer.verify` is the
@@ -167,7 +197,7 @@ class CostModel:
         np.add.at(cover, self.pair_obligation, lots * self.value_per_lot)
         releasing = np.zeros(self.required_value.size, dtype=np.bool_)
         releasing[self.pair_obligation[lots < self.current_lots]] = True
-        if np.any(releasing & (cover < self.required_value)):
+        if np.any(releasing & ~self.must_release() & (cover < self.required_value)):
             return "a release from an obligation left short"
         return ""
 

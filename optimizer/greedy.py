@@ -315,8 +315,9 @@ def round_to_lots(
     for o in short:  # ...before any takes a new one (and the face another needs)
         if state.cover[o] < cm.cover_target[o]:
             _top_up(state, o, ordered[o])
+    forced = cm.must_release()
     for o in short:  # still short: it may release nothing, so keep what it had
-        if state.cover[o] < cm.cover_target[o]:
+        if state.cover[o] < cm.cover_target[o] and not forced[o]:
             pairs = np.arange(starts[o], starts[o + 1], dtype=np.int64)
             for j in pairs[state.lots[pairs] < current[pairs]].tolist():
                 back = min(

@@ -108,6 +108,7 @@ class CollateralModel:
         for j, b in zip(cm.bucket_pair.tolist(), cm.bucket_row.tolist(), strict=True):
             self.rows_of_pair[j].append(b)
         self._set_derived(cm)
+        self.must_release = cm.must_release()
         self._declare()
         self._add_pair_components(np.unique(np.asarray(pairs, dtype=np.int64)))
         self._refresh_pools(scope_ids)
@@ -264,15 +265,16 @@ class CollateralModel:
                 added.append(
                     self._set(m.release_link, k, m.release[k] <= m.current[k] * m.release_move[k])
                 )
-                added.append(
-                    # Nothing is released from an obligation that stays short (the
-                    # pledgee keeps what it holds while a call is outstanding).
-                    self._set(
-                        m.release_covered,
-                        k,
-                        m.shortfall[o] + m.required[o] * m.release_move[k] <= m.required[o],
+                if not self.must_release[self.index[o]]:
+                    added.append(
+                        # Nothing is released from an obligation that stays short (the
+                        # pledgee keeps what it holds while a call is outstanding).
+                        self._set(
+                            m.release_covered,
+                            k,
+                            m.shortfall[o] + m.required[o] * m.release_move[k] <= m.required[o],
+                        )
                     )
-                )
                 least_release = min(int(cm.min_move_lots[j]), a)
                 if least_release > 1:
                     added.append(

@@ -108,6 +108,7 @@ def solve_obligation(
     time_limit: float = 0.15,
     gap: float = 1e-6,
     rho: FloatArray | None = None,
+    must_release: npt.NDArray[np.bool_] | None = None,
 ) -> IntArray | None:
     """Obligation ``o``'s best lots given every other obligation's (in ``lots``).
 
@@ -133,7 +134,17 @@ def solve_obligation(
     if cand.size > breadth:
         cand = cand[np.lexsort((-bound[cand], rho[cand]))[:breadth]]
     chosen = np.union1d(np.flatnonzero(keep), cand)
-    return _solve(cm, o, chosen, bound, moves_left, time_limit, gap, mine)
+    return _solve(
+        cm,
+        o,
+        chosen,
+        bound,
+        moves_left,
+        time_limit,
+        gap,
+        mine,
+        bool(must_release[o]) if must_release is not None else False,
+    )
 
 
 def _solve(  # noqa: PLR0917 - one call site, all arguments needed
@@ -145,6 +156,7 @@ def _solve(  # noqa: PLR0917 - one call site, all arguments needed
     time_limit: float,
     gap: float,
     mine: IntArray,
+    must_release: bool,
 ) -> IntArray | None:
     problem = cm.problem
     costs = problem.costs
@@ -224,8 +236,9 @@ def _solve(  # noqa: PLR0917 - one call site, all arguments needed
     cols, vals, fixed = terms(ks, value)
     target = float(cm.cover_target[o]) / VALUE_UNIT
     lp.row(target - fixed, INF, [*cols, shortfall], [*vals, 1.0])
-    for rm in release_moves:  # no release from an obligation that stays short
-        lp.row(-INF, target, [shortfall, rm], [1.0, target])
+    if not must_release:  # no release from an obligation that stays short
+        for rm in release_moves:
+            lp.row(-INF, target, [shortfall, rm], [1.0, target])
     groups: dict[int, list[int]] = {}
     for k in ks:
         groups.setdefault(int(cm.pair_group[lo + k]), []).append(k)
@@ -281,7 +294,9 @@ def _solve(  # noqa: PLR0917 - one call site, all arguments needed
     return out
 
 
-def _exactly_feasible(cm: CostModel, o: int, lo: int, old: IntArray, new: IntArray) -> bool:
+def _exactly_feasible(
+    cm: CostModel, o: int, lo: int, old: IntArray, new: IntArray, *, must_release: bool
+) -> bool:
     """Whether ``new`` lots of obligation ``o`` keep, in exact arithmetic, every cap and
     at least the cover ``old`` had (HiGHS meets rows within its tolerances only)."""
     hi = lo + new.size
@@ -290,7 +305,7 @@ def _exactly_feasible(cm: CostModel, o: int, lo: int, old: IntArray, new: IntArr
     cover = float(new @ value)
     if cover < min(required, float(old @ value)):
         return False
-    if cover < required and np.any(new < cm.current_lots[lo:hi]):
+    if cover < required and not must_release and np.any(new < cm.current_lots[lo:hi]):
         return False  # a release from an obligation left short
     used = np.zeros(cm.group_cap.size)
     np.add.at(used, cm.pair_group[lo:hi], new * value)
@@ -333,6 +348,7 @@ def improve(
     starts = cm.obligation_slices()
     free = free_face(cm, lots)
     rho = cm.cost_per_value
+    forced = cm.must_release()
     max_moves = cm.problem.limits.max_moves
     order = (
         np.arange(len(cm.problem.obligations)) if obligations is None else np.asarray(obligations)
@@ -359,8 +375,20 @@ def improve(
                     np.count_nonzero(mine != cm.current_lots[lo:hi])
                 )
                 moves_left = max_moves - others
-            new = solve_obligation(cm, o, lots, free, moves_left, breadth=breadth, gap=gap, rho=rho)
-            if new is None or not _exactly_feasible(cm, o, lo, mine, new):
+            new = solve_obligation(
+                cm,
+                o,
+                lots,
+                free,
+                moves_left,
+                breadth=breadth,
+                gap=gap,
+                rho=rho,
+                must_release=forced,
+            )
+            if new is None or not _exactly_feasible(
+                cm, o, lo, mine, new, must_release=bool(forced[o])
+            ):
                 continue
             if _obligation_cost(cm, o, lo, hi, new) < _obligation_cost(cm, o, lo, hi, mine) - 1e-6:
                 lot = int(cm.lot_face[o])
