@@ -18,7 +18,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from optimizer.prices import dirty_from_clean
 from optimizer.problem import (
     Costs,
     Limits,
@@ -28,11 +27,15 @@ from optimizer.problem import (
     Security,
     SolverOptions,
 )
+from valuation.accrued import accrued_interest
 from valuation.errors import InputError, MultipleInputError
 from valuation.haircuts import HaircutBucket, HaircutSchedule, MaturityBucketLimit
 from valuation.jgb import BondKind, Jgb
 
 T = TypeVar("T")
+DIRTY_TOLERANCE = 1e-6
+"""Per 100 face: how far a given dirty price may sit from clean + accrued interest
+(JSDA accrued interest is truncated to 7 decimals)."""
 _MISSING = object()
 
 
@@ -194,13 +197,23 @@ def _security(
     if settlement is not None and maturity <= settlement:
         r.fail("maturity_date", f"{maturity} is not after the settlement date {settlement}")
         return None
-    if dirty is None:
-        assert clean is not None and settlement is not None
-        try:
-            dirty = dirty_from_clean(bond, clean, settlement)
-        except InputError as exc:
-            r.fail("clean_price", exc.message)
+    if clean is not None and settlement is not None and kind is not BondKind.INFLATION:
+        from_clean = clean + accrued_interest(bond, settlement)
+        if dirty is None:
+            dirty = from_clean
+        elif abs(dirty - from_clean) > DIRTY_TOLERANCE:
+            r.fail(
+                "dirty_price",
+                f"{dirty!r} is not clean_price {clean!r} + accrued interest {from_clean - clean:.7f} = {from_clean:.7f}",
+            )
             return None
+    if dirty is None:
+        # A JGBi's dirty price per 100 face needs the index ratio: the input gives it.
+        r.fail(
+            "clean_price",
+            "an inflation-indexed JGB needs dirty_price (its value depends on the index ratio)",
+        )
+        return None
     return Security(bond, dirty, opportunity, clean, scenarios)
 
 

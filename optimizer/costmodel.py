@@ -38,6 +38,11 @@ BoolArray = npt.NDArray[np.bool_]
 NO_LIMIT = -1
 """``max_isins``/``max_moves`` value meaning no cap."""
 
+CAP_TOLERANCE = 1e-9
+"""Relative slack when comparing a collateral value with a cap: values are sums of
+float products, exact to ~1e-16; solver outputs are rounded to whole lots and checked
+in exact arithmetic, so a plan either meets a cap or is refused."""
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class CostModel:
@@ -52,8 +57,10 @@ class CostModel:
         Per position (owner index into :attr:`owners`; face in yen).
     pledgor, required_value, lot_face, min_pledge_lots, max_isins
         Per obligation (``max_isins`` is :data:`NO_LIMIT` when uncapped).
-    pair_position, pair_obligation
-        Per pair, sorted by obligation then position.
+    cover_target
+        Per obligation, the cover plans aim at: the required value.
+    pair_position, pair_obligation, pair_isin
+        Per pair, sorted by obligation then position; ``pair_isin`` indexes securities.
     haircut, value_per_lot, market_per_lot, cost_per_lot
         Per pair: haircut, collateral value, market value and opportunity cost of one lot.
     current_lots, max_lots
@@ -76,11 +83,13 @@ class CostModel:
     position_face: IntArray
     pledgor: IntArray
     required_value: FloatArray
+    cover_target: FloatArray
     lot_face: IntArray
     min_pledge_lots: IntArray
     max_isins: IntArray
     pair_position: IntArray
     pair_obligation: IntArray
+    pair_isin: IntArray
     haircut: FloatArray
     value_per_lot: FloatArray
     market_per_lot: FloatArray
@@ -104,17 +113,93 @@ class CostModel:
         return int(self.pair_position.size)
 
     @property
-    def pair_isin(self) -> IntArray:
-        """Security index of each pair."""
-        return self.position_isin[self.pair_position]
-
-    @property
     def cost_per_value(self) -> FloatArray:
         """Opportunity cost per yen of collateral value: ``opportunity / (1 - haircut)``
         in yen per yen (``inf`` for an ineligible pledge)."""
         with np.errstate(divide="ignore", invalid="ignore"):
             out = np.where(self.value_per_lot > 0, self.cost_per_lot / self.value_per_lot, np.inf)
         return out
+
+    def must_release(self) -> npt.NDArray[np.bool_]:
+        """Per obligation, whether today's pledges break one of its limits (an ISIN or
+        bucket cap, ``max_isins``, the minimum pledge): such an obligation releases what
+        its limits demand even if it stays short; any other releases nothing while short
+        (the pledgee keeps what it holds while a call is outstanding)."""
+        lots = self.current_lots
+        broken = np.zeros(self.required_value.size, dtype=np.bool_)
+        used = np.zeros(self.group_cap.size)
+        np.add.at(used, self.pair_group, lots * self.value_per_lot)
+        broken[self.group_obligation[used > self.group_cap * (1 + CAP_TOLERANCE)]] = True
+        if self.bucket_pair.size:
+            rows = np.zeros(self.row_cap.size)
+            np.add.at(
+                rows, self.bucket_row, lots[self.bucket_pair] * self.value_per_lot[self.bucket_pair]
+            )
+            broken[self.row_obligation[rows > self.row_cap * (1 + CAP_TOLERANCE)]] = True
+        held = lots > 0
+        broken[self.pair_obligation[held & (lots < self.min_pledge_lots[self.pair_obligation])]] = (
+            True
+        )
+        broken[self.pair_obligation[held & (lots > self.max_lots)]] = True
+        width = int(self.pair_isin.max(initial=0)) + 1
+        counts = np.bincount(
+            np.unique(self.pair_obligation[held] * width + self.pair_isin[held]) // width,
+            minlength=broken.size,
+        )
+        capped = self.max_isins != NO_LIMIT
+        broken |= capped & (counts > self.max_isins)
+        return broken
+
+    def infeasibility(self, lots: IntArray) -> str:
+        """Why allocation ``lots`` breaks a hard limit ("" when it breaks none): the
+        optimizer's own gate before it reports a plan (:mod:`optimizer.verify` is the
+        independent check)."""
+        if np.any(lots < 0) or np.any(lots > np.maximum(self.max_lots, self.current_lots)):
+            return "lots outside a pair's bounds"
+        face = np.zeros(self.position_face.size, dtype=np.int64)
+        np.add.at(face, self.pair_position, lots * self.lot_face[self.pair_obligation])
+        if np.any(face > self.position_face):
+            return "a position pledged beyond its face"
+        used = np.zeros(self.group_cap.size)
+        np.add.at(used, self.pair_group, lots * self.value_per_lot)
+        if np.any(used > self.group_cap * (1 + CAP_TOLERANCE)):
+            return "an ISIN concentration cap"
+        if self.bucket_pair.size:
+            rows = np.zeros(self.row_cap.size)
+            np.add.at(
+                rows, self.bucket_row, lots[self.bucket_pair] * self.value_per_lot[self.bucket_pair]
+            )
+            if np.any(rows > self.row_cap * (1 + CAP_TOLERANCE)):
+                return "a maturity-bucket cap"
+        held = lots > 0
+        if np.any(held & (lots < self.min_pledge_lots[self.pair_obligation])):
+            return "a minimum pledge"
+        capped = np.flatnonzero(self.max_isins != NO_LIMIT)
+        if capped.size:
+            key = (
+                self.pair_obligation[held] * (self.pair_isin.max(initial=0) + 1)
+                + self.pair_isin[held]
+            )
+            counts = np.bincount(
+                np.unique(key) // (self.pair_isin.max(initial=0) + 1), minlength=self.max_isins.size
+            )
+            if np.any(counts[capped] > self.max_isins[capped]):
+                return "max_isins"
+        moved = lots != self.current_lots
+        change = np.abs(lots - self.current_lots)
+        whole = (lots == 0) & (self.current_lots > 0)
+        if np.any(moved & ~whole & (change < self.min_move_lots)):
+            return "a minimum transfer"
+        max_moves = self.problem.limits.max_moves
+        if max_moves is not None and int(np.count_nonzero(moved)) > max_moves:
+            return "max_moves"
+        cover = np.zeros(self.required_value.size)
+        np.add.at(cover, self.pair_obligation, lots * self.value_per_lot)
+        releasing = np.zeros(self.required_value.size, dtype=np.bool_)
+        releasing[self.pair_obligation[lots < self.current_lots]] = True
+        if np.any(releasing & ~self.must_release() & (cover < self.required_value)):
+            return "a release from an obligation left short"
+        return ""
 
     def obligation_slices(self) -> IntArray:
         """``starts`` with pairs of obligation ``o`` at ``starts[o]:starts[o+1]``."""
@@ -275,11 +360,13 @@ def resolve(problem: Problem) -> CostModel:
         position_face=position_face,
         pledgor=pledgor,
         required_value=required,
+        cover_target=required.copy(),
         lot_face=lot,
         min_pledge_lots=min_pledge_lots,
         max_isins=max_isins,
         pair_position=pair_position,
         pair_obligation=pair_obligation,
+        pair_isin=pair_sec,
         haircut=haircut,
         value_per_lot=value_per_lot,
         market_per_lot=market_per_lot,
@@ -340,4 +427,9 @@ def _max_lots(
     # An ineligible pledge counts for nothing; it may be kept (a run with no moves
     # left must stay feasible) but never topped up.
     bound = np.where(np.isnan(value), current_lots, bound)
-    return np.maximum(bound, 0).astype(np.int64)
+    bound = np.maximum(bound, 0).astype(np.int64)
+    # Room for less than the smallest addition allowed (minimum transfer, minimum
+    # pledge) is no room: the pair can keep or release, not add.
+    least = np.maximum(min_move_lots, min_pledge_lots[pair_obligation] - current_lots)
+    add = bound - current_lots
+    return np.where((add > 0) & (add < least), np.minimum(current_lots, bound), bound)

@@ -16,8 +16,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 
-from optimizer.costmodel import NO_LIMIT, CostModel, IntArray
+from optimizer.costmodel import NO_LIMIT, CostModel, FloatArray, IntArray
 
 
 class _State:
@@ -97,7 +98,7 @@ class _State:
 
 def _top_up(state: _State, o: int, pairs: IntArray) -> None:
     cm = state.cm
-    required = cm.required_value[o]
+    required = cm.cover_target[o]
     max_isins = int(cm.max_isins[o])
     min_pledge = int(cm.min_pledge_lots[o])
     pair_isin = state.pair_isin
@@ -132,7 +133,7 @@ def _top_up(state: _State, o: int, pairs: IntArray) -> None:
 
 def _release_excess(state: _State, o: int, pairs: IntArray) -> None:
     cm = state.cm
-    required = cm.required_value[o]
+    required = cm.cover_target[o]
     move_cost = cm.problem.costs.move_cost
     min_pledge = int(cm.min_pledge_lots[o])
     for j in pairs[::-1].tolist():
@@ -164,13 +165,10 @@ def _cut(state: _State, j: int, lots_needed: int) -> None:
 
 
 def _repair(state: _State) -> None:
-    """Bring the current allocation within today's limits: ineligible pledges,
-    concentration caps (a cap shrinks with the requirement), bucket limits,
-    ``max_isins`` and the minimum pledge."""
+    """Bring the current allocation within today's limits: concentration caps (a cap
+    shrinks with the requirement), bucket limits, ``max_isins`` and the minimum pledge."""
     cm = state.cm
     rho = cm.cost_per_value
-    for j in np.flatnonzero((cm.value_per_lot <= 0) & (state.lots > 0)).tolist():
-        _cut(state, j, int(state.lots[j]))
     over = np.flatnonzero(state.group_used > cm.group_cap * (1 + 1e-12) + 1e-6)
     if over.size:
         members = np.flatnonzero(np.isin(cm.pair_group, over) & (state.lots > 0))
@@ -206,7 +204,8 @@ def greedy_lots(cm: CostModel) -> IntArray:
     Order: bring today's pledges within today's limits (:func:`_repair`); top up each
     obligation short of cover, largest deficit first, cheapest per yen of collateral
     value first (ties: the position with most free face, so fewer moves); release
-    excess cover, dearest first, where the saving exceeds the move cost.
+    pledges that no longer count and excess cover (dearest first, where the saving
+    exceeds the move cost) from obligations that stay covered.
     """
     state = _State(cm, cm.current_lots)
     starts = cm.obligation_slices()
@@ -217,11 +216,114 @@ def greedy_lots(cm: CostModel) -> IntArray:
         free = cm.position_face[cm.pair_position[pairs]].astype(np.float64)
         order_of.append(pairs[np.lexsort((-free, rho[pairs]))])
     _repair(state)
-    deficits = cm.required_value - state.cover
+    deficits = cm.cover_target - state.cover
     for o in np.argsort(-deficits, kind="stable").tolist():
         if deficits[o] > 0:
             _top_up(state, o, order_of[o])
+    # Pledges that no longer count go back, where the obligation stays covered (the
+    # pledgee releases nothing while a call is outstanding).
+    for j in np.flatnonzero((cm.value_per_lot <= 0) & (state.lots > 0)).tolist():
+        if state.cover[cm.pair_obligation[j]] >= cm.cover_target[cm.pair_obligation[j]]:
+            _cut(state, j, int(state.lots[j]))
     for o in range(len(cm.problem.obligations)):
-        if state.cover[o] > cm.required_value[o]:
+        if state.cover[o] > cm.cover_target[o]:
             _release_excess(state, o, order_of[o])
+    return state.lots
+
+
+def _top_up_moving(state: _State, o: int, pairs: IntArray) -> None:
+    """Cover ``o``'s deficit without new moves: release less where this run releases,
+    add more where it adds (cheapest per yen of collateral value first)."""
+    cm = state.cm
+    current = cm.current_lots
+    min_pledge = int(cm.min_pledge_lots[o])
+    for j in pairs.tolist():
+        deficit = cm.cover_target[o] - state.cover[o]
+        if deficit <= 0:
+            return
+        lots, now = int(state.lots[j]), int(current[j])
+        value = cm.value_per_lot[j]
+        if lots == now or value <= 0:
+            continue
+        need = math.ceil(deficit / value - 1e-12)
+        room = state.room(j)
+        if lots < now:  # released in this run: keep more of it
+            isin = int(state.pair_isin[j])
+            capped = cm.max_isins[o] != NO_LIMIT and len(state.isins[o]) >= cm.max_isins[o]
+            if lots == 0 and capped and isin not in state.isins[o]:
+                continue  # bringing the ISIN back would break max_isins
+            room = min(room, now - lots)
+            take = min(room, need)
+            left = now - lots - take  # what is still released
+            if 0 < left < min(int(cm.min_move_lots[j]), now):
+                take = now - lots  # too small a release to make: keep it all
+            if 0 < lots + take < min_pledge or take > room:
+                continue
+        else:
+            take = min(room, need)
+        if take > 0:
+            state.shift(j, take)
+
+
+def round_to_lots(
+    cm: CostModel, relaxed: FloatArray, allowed: npt.NDArray[np.bool_] | None = None
+) -> IntArray:
+    """Whole lots for a plan solved with continuous lots (the MIP's relaxed phase).
+
+    Releases are rounded up and additions down (each within what every limit still
+    allows, so no cap breaks), then each obligation left short is topped up: first by
+    releasing less or adding more where this plan already moves (no extra move), then
+    waterfall-style among the ``allowed`` pairs (default: all). Never breaks a limit.
+    """
+    current = cm.current_lots
+    state = _State(cm, current)
+    delta = relaxed - current
+    for j in np.flatnonzero(delta < -1e-6).tolist():
+        lots = int(current[j])
+        drop = min(lots, math.ceil(-delta[j] - 1e-6))
+        if 0 < lots - drop < cm.min_pledge_lots[cm.pair_obligation[j]]:
+            drop = lots
+        if drop > 0 and (drop >= cm.min_move_lots[j] or drop == lots) and state.moves_left >= 1:
+            state.shift(j, -drop)
+    for j in np.flatnonzero(delta > 1e-6).tolist():
+        o = int(cm.pair_obligation[j])
+        isin = int(state.pair_isin[j])
+        if (
+            cm.max_isins[o] != NO_LIMIT
+            and isin not in state.isins[o]
+            and len(state.isins[o]) >= cm.max_isins[o]
+        ):
+            continue
+        take = min(math.floor(delta[j] + 1e-6), state.room(j))
+        least = max(
+            int(cm.min_move_lots[j]),
+            int(cm.min_pledge_lots[cm.pair_obligation[j]]) - int(current[j]),
+        )
+        if take >= max(least, 1) and (state.moves_left >= 1 or state.changed(j)):
+            state.shift(j, take)
+    _repair(state)
+    starts = cm.obligation_slices()
+    rho = cm.cost_per_value
+    short = np.flatnonzero(state.cover < cm.cover_target).tolist()
+    ordered = {}
+    for o in short:  # every short obligation first tries the moves it has...
+        pairs = np.arange(starts[o], starts[o + 1], dtype=np.int64)
+        if allowed is not None:
+            pairs = pairs[allowed[pairs]]
+        ordered[o] = pairs[np.argsort(rho[pairs], kind="stable")]
+        _top_up_moving(state, o, ordered[o])
+    for o in short:  # ...before any takes a new one (and the face another needs)
+        if state.cover[o] < cm.cover_target[o]:
+            _top_up(state, o, ordered[o])
+    forced = cm.must_release()
+    for o in short:  # still short: it may release nothing, so keep what it had
+        if state.cover[o] < cm.cover_target[o] and not forced[o]:
+            pairs = np.arange(starts[o], starts[o + 1], dtype=np.int64)
+            for j in pairs[state.lots[pairs] < current[pairs]].tolist():
+                back = min(
+                    int(current[j] - state.lots[j]),
+                    state.room(j) if cm.value_per_lot[j] > 0 else int(current[j] - state.lots[j]),
+                )
+                if back == current[j] - state.lots[j]:
+                    state.shift(j, back)
     return state.lots

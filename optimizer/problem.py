@@ -29,7 +29,7 @@ class Security:
         The definition (ISIN, kind, coupon, maturity).
     dirty_price
         Price per 100 face including accrued interest (from ``clean_price`` when the
-        input gives that; :func:`optimizer.contract.dirty_from_clean`).
+        input gives that: clean + :func:`valuation.accrued.accrued_interest`).
     opportunity_cost_bp
         What pledging it costs the owner, in basis points per year of market value
         (repo specialness or internal funding value; DOMAIN.md section 5).

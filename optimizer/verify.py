@@ -333,6 +333,41 @@ class _Checker:
                             f"after group {group} cover {cover.get(oid, 0.0):,.0f} is below {low:,.0f}",
                         )
 
+    def breaks_limits_now(self, oid: str) -> bool:
+        """Whether today's pledges to ``oid`` break one of its limits (a cap, a bucket,
+        ``max_isins``, the minimum pledge): then releases are owed even if it ends short."""
+        obligation = self.obligations[oid]
+        schedule = self.problem.schedules[obligation.schedule]
+        per_isin: dict[str, float] = defaultdict(float)
+        for (o2, _owner, _account, isin), face in self.current.items():
+            if o2 != oid or face <= 0:
+                continue
+            if obligation.min_pledge_face and face < obligation.min_pledge_face:
+                return True
+            unit, h = self.unit_value(obligation, isin)
+            per_isin[isin] += unit * face * (1 - h)
+        caps = [c for c in (
+            None if schedule.max_share_per_isin is None else schedule.max_share_per_isin * obligation.required_value,
+            schedule.max_value_per_isin,
+        ) if c is not None]  # fmt: skip
+        if caps and any(v > min(caps) + ABS_TOL_YEN for v in per_isin.values()):
+            return True
+        if obligation.max_isins is not None and len(per_isin) > obligation.max_isins:
+            return True
+        for limit in schedule.bucket_limits:
+            bucket_caps = [c for c in (
+                None if limit.max_share is None else limit.max_share * obligation.required_value,
+                limit.max_value,
+            ) if c is not None]  # fmt: skip
+            inside = sum(
+                v
+                for isin, v in per_isin.items()
+                if limit.contains(_years(self.problem, self.securities[isin]))
+            )
+            if bucket_caps and inside > min(bucket_caps) + ABS_TOL_YEN:
+                return True
+        return False
+
     def cover_of(self, allocation: Mapping[tuple[str, str, str, str], int]) -> dict[str, float]:
         cover: dict[str, float] = defaultdict(float)
         for (oid, _owner, _account, isin), face in allocation.items():
@@ -383,6 +418,14 @@ def verify(problem: Problem, plan: Plan | Mapping[str, Any]) -> VerificationRepo
             value = row.get(name)
             if not isinstance(value, int | float) or not _close(float(value), expected):
                 c.fail("cover", oid, f"{name} {value!r}, recomputed {expected:,.2f}")
+    releasing = {key[0] for _g, _s, action, key, _d in moves if action == "release"}
+    for oid in sorted(releasing):
+        if oid in shortfall and shortfall[oid] > ABS_TOL_YEN and not c.breaks_limits_now(oid):
+            c.fail(
+                "release_while_short",
+                oid,
+                f"releases collateral but ends {shortfall[oid]:,.0f} yen short",
+            )
     report = VerificationReport(
         tuple(c.violations),
         opportunity=opportunity,
