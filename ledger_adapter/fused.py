@@ -5,15 +5,21 @@ A 1,000-move plan is one ``RebalanceBatch_Execute`` whose steps exercise
 generic path of :meth:`_Transaction.exercise <ledger_adapter.engine._Transaction.exercise>`
 (choice look-up, controllers, authority, body call) for ``Archive``,
 ``Holding_Release`` and ``Holding_Pledge``, and each of those bodies builds a Daml
-tuple result and calls back into the interpreter. :func:`agreement_rebalance` runs
-``rebalance`` (:mod:`ledger_adapter.model.agreement`) with those three exercises
-written out inline for the templates of the model: the same checks in the same
-order, the same nodes (the same dicts: keys in the same order, the same values), the
-same contract ids from the same stream, the same effects on the transaction's state.
+tuple result and calls back into the interpreter, whose ``create`` checks ``ensure``
+and the signatories again. :func:`agreement_rebalance` runs ``rebalance``
+(:mod:`ledger_adapter.model.agreement`) with those three exercises written out for the
+templates of the model, and its creates go straight to
+:meth:`~ledger_adapter.engine._Transaction.add_create` where ``ensure`` and the
+signatories are known to hold (what depends on stored data is checked): the same
+checks in the same order, the same nodes (the same dicts: keys in the same order, the
+same values), the same contract ids from the same stream, the same effects on the
+transaction's state. The pool, a merge of free holdings and the cover checks run the
+generic code. Measured: ~9% fewer instructions for a plan's interpretation (callgrind);
+most of what remains is the nodes and contracts themselves.
 
-Anything else (a template that is not the model's, a check that fails, a merge of
-free holdings, any exception at all) raises :class:`~ledger_adapter.engine.Fallback`,
-and :func:`~ledger_adapter.engine.interpret` runs the whole transaction again with the
+Anything it does not handle (a template that is not the model's, a check that fails,
+any exception at all) raises :class:`~ledger_adapter.engine.Fallback`, and
+:func:`~ledger_adapter.engine.interpret` runs the whole transaction again with the
 generic bodies: a failure's error is always the generic interpreter's. Tests
 (``tests/ledger_adapter/test_fused.py``) compare both paths node for node on random
 plans, failures included.
