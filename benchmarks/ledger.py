@@ -80,22 +80,24 @@ def _written_rows(ledger: EmbeddedLedger, after: int) -> list[dict[str, Any]]:
     """The rows each transaction after ``after`` wrote, to replay them with raw SQL."""
     txs = ledger.backend.query(
         "SELECT ledger_offset, update_id, command_id, user_id, act_as, submission_id,"
-        " workflow_id, effective_at, nodes, prev_hash, tx_hash FROM transactions"
+        " workflow_id, effective_at, prev_hash, tx_hash, nodes FROM transactions"
         " WHERE ledger_offset > ? ORDER BY ledger_offset",
         (after,),
     )
     contracts: dict[int, list[tuple[Any, ...]]] = {}
     for row in ledger.backend.query(
-        "SELECT contract_id, template_id, arguments, signatories, observers, stakeholders,"
-        " created_offset, created_node FROM active_contracts WHERE created_offset > ?",
-        (after,),
+        "SELECT contract_key, discriminator, template, party_set, arguments"
+        " FROM active_contracts WHERE contract_key >= ? ORDER BY contract_key",
+        ((after + 1) << 24,),
     ):
-        contracts.setdefault(row[6], []).append(row)
+        contracts.setdefault(row[0] >> 24, []).append(row)
     out: list[dict[str, Any]] = []
     for tx in ledger.stored_transactions(after):
         created = {n["cid"] for n in tx.nodes if n["k"] == "c"}
         archived = [
-            n["cid"] for n in tx.nodes if n["k"] == "e" and n["cons"] and n["cid"] not in created
+            int(n["cid"][2:20], 16)
+            for n in tx.nodes
+            if n["k"] == "e" and n["cons"] and n["cid"] not in created
         ]
         out.append({"tx": None, "archived": archived, "created": contracts.get(tx.offset, [])})
     for entry, row in zip(out, txs, strict=True):
@@ -110,11 +112,9 @@ def _replay(conn: sqlite3.Connection, writes: list[dict[str, Any]]) -> None:
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("INSERT INTO transactions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", tx)
         conn.executemany(
-            "DELETE FROM active_contracts WHERE contract_id = ?", [(c,) for c in w["archived"]]
+            "DELETE FROM active_contracts WHERE contract_key = ?", [(k,) for k in w["archived"]]
         )
-        conn.executemany(
-            "INSERT INTO active_contracts VALUES (?, ?, ?, ?, ?, ?, ?, ?)", w["created"]
-        )
+        conn.executemany("INSERT INTO active_contracts VALUES (?, ?, ?, ?, ?)", w["created"])
         conn.execute(
             "INSERT INTO command_dedup VALUES (?, ?, ?, ?, ?, ?)",
             (tx[3], tx[4], tx[2], tx[0], tx[5], tx[7]),

@@ -14,9 +14,10 @@ The interpreter reads contracts through a cache that is exact at the log head it
 recorded (:mod:`ledger_adapter.contract_cache`): contracts loaded by earlier
 transactions and those an active-contracts read at the ledger end returned are used
 without a query as long as no other writer has moved the head. Rows are written as
-compact JSON by orjson (:mod:`ledger_adapter.encoding`), and Python's cyclic garbage
-collector waits until a submit returns (its passes over the heap were a fifth of a
-large commit).
+compact JSON by orjson (:mod:`ledger_adapter.encoding`), the log's nodes compressed,
+contracts keyed by integers with coded templates and parties (:mod:`ledger_adapter.storage`,
+:mod:`ledger_adapter.codes`), and Python's cyclic garbage collector waits until a
+submit returns (its passes over the heap were a fifth of a large commit).
 """
 
 from __future__ import annotations
@@ -29,12 +30,30 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-from ledger_adapter.contract_cache import ContractCache, Head
-from ledger_adapter.encoding import dumps, loads, parse_party_list, stored_parties
-from ledger_adapter.engine import Contract, interpret
-from ledger_adapter.errors import DuplicateCommand, InvalidArgument, PermissionDenied
+import orjson
+
+from ledger_adapter.codes import Codes
+from ledger_adapter.contract_cache import ContractCache, ContractRow, Head
+from ledger_adapter.encoding import (
+    MAX_OFFSET,
+    contract_id_of,
+    contract_key,
+    dumps,
+    loads,
+    nodes_of_stored,
+    parse_party_list,
+    stored_nodes,
+)
+from ledger_adapter.engine import Contract, FusedBodies, interpret
+from ledger_adapter.errors import (
+    DuplicateCommand,
+    InterpretationError,
+    InvalidArgument,
+    PermissionDenied,
+)
+from ledger_adapter.fused import FUSED
 from ledger_adapter.integrity import GENESIS_HASH, LogRow, transaction_hash
 from ledger_adapter.model import TEMPLATES, TYPES
 from ledger_adapter.projection import project
@@ -47,7 +66,7 @@ from ledger_adapter.protocol import (
     TransactionShape,
     party_set,
 )
-from ledger_adapter.storage import SCHEMA_VERSION, Backend, open_backend
+from ledger_adapter.storage import SCHEMA_VERSION, Backend, open_backend, prepare_schema
 from ledger_adapter.templates import Template
 from ledger_adapter.typecheck import TypeChecker
 
@@ -57,6 +76,14 @@ MAX_DEDUPLICATION_WINDOW = timedelta(days=7)
 """Canton's default maximum deduplication duration (participant configuration)."""
 
 _CHUNK = 500  # ids per IN (...) query
+
+_CONTRACT_ROWS = (
+    "SELECT c.contract_key, c.discriminator, t.template_id, c.arguments, p.signatories,"
+    " p.observers FROM active_contracts c JOIN templates t ON t.code = c.template"
+    " JOIN party_sets p ON p.code = c.party_set"
+)
+"""A stored contract with its codes resolved: key, discriminator, template id,
+arguments JSON, signatories, observers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,18 +106,41 @@ class StoredTransaction:
     submission_id: str | None
     workflow_id: str | None
     effective_at: str
-    nodes_json: str
     prev_hash: str
     tx_hash: str
+    nodes_stored: bytes
+    """The nodes as stored: JSON, compressed when large (:func:`ledger_adapter.encoding.stored_nodes`)."""
 
     @property
     def act_as(self) -> tuple[str, ...]:
         return tuple(loads(self.act_as_json))
 
     @property
+    def nodes_json(self) -> str:
+        """The nodes' JSON text, as hashed (``CompressionError``/``UnicodeDecodeError``
+        when the stored bytes were damaged)."""
+        return nodes_of_stored(self.nodes_stored).decode()
+
+    @property
     def nodes(self) -> list[dict[str, Any]]:
-        nodes: list[dict[str, Any]] = loads(self.nodes_json)
+        nodes: list[dict[str, Any]] = loads(nodes_of_stored(self.nodes_stored))
         return nodes
+
+
+class StoredContract(NamedTuple):
+    """A row of the active contract table as stored, its codes resolved (``None``
+    where a code has no row: a damaged table)."""
+
+    contract_id: str
+    template_id: str | None
+    arguments_json: str
+    signatories: str | None
+    """``A,B``"""
+    observers: str | None
+    stakeholders: str | None
+    """``,A,B,C,``"""
+    created_offset: int
+    created_node: int
 
 
 def _now() -> datetime:
@@ -147,6 +197,12 @@ class EmbeddedLedger:
         The longest deduplication window a submission may ask for, and the default.
     clock
         Source of record time (tests move it to expire deduplication).
+    fused
+        Fused choice bodies (:mod:`ledger_adapter.fused`; ``None``: the generic
+        interpreter alone).
+    migrate
+        Migrate a ledger of an older schema version (:mod:`ledger_adapter.migration`)
+        instead of refusing it.
     """
 
     def __init__(
@@ -158,15 +214,24 @@ class EmbeddedLedger:
         clock: Callable[[], datetime] = _now,
         templates: Mapping[str, Template] = TEMPLATES,
         types: TypeChecker = TYPES,
+        fused: FusedBodies | None = FUSED,
+        migrate: bool = False,
     ) -> None:
         self._db: Backend = open_backend(url)
+        try:
+            prepare_schema(self._db, migrate=migrate)
+        except BaseException:
+            self._db.close()
+            raise
         self.url = url
         self._user_rights = user_rights
         self._max_window = max_deduplication_window
         self._clock = clock
         self._templates = templates
         self._types = types
+        self._fused = fused
         self._cache = ContractCache(templates)
+        self._codes = Codes(self._db)
         self._lock = threading.RLock()  # an HTTP server may call from several threads
         self._ensure_meta()
 
@@ -271,6 +336,8 @@ class EmbeddedLedger:
                     submission_id=dup[0][2],
                 )
             offset = int(end) + 1
+            if offset > MAX_OFFSET:
+                raise InterpretationError(f"the ledger is full: offset {offset} > {MAX_OFFSET}")
             seed = os.urandom(16)
             result = interpret(
                 command_list,
@@ -281,10 +348,11 @@ class EmbeddedLedger:
                 load=self._load,
                 seed=seed,
                 offset=offset,
+                fused=self._fused,
             )
             update_id = "1220" + hashlib.sha256(seed + offset.to_bytes(8, "big")).hexdigest()
             effective_at = now.isoformat()
-            nodes_json = dumps(result.nodes)
+            nodes_json = orjson.dumps(result.nodes)
             row: LogRow = (
                 offset,
                 update_id,
@@ -300,11 +368,11 @@ class EmbeddedLedger:
             tx_hash = transaction_hash(row)
             db.execute(
                 "INSERT INTO transactions (ledger_offset, update_id, command_id, user_id, act_as,"
-                " submission_id, workflow_id, effective_at, nodes, prev_hash, tx_hash)"
+                " submission_id, workflow_id, effective_at, prev_hash, tx_hash, nodes)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*row, tx_hash),
+                (*row[:8], head, tx_hash, stored_nodes(nodes_json)),
             )
-            self._write_contracts(result.nodes, result.created, result.archived)
+            self._write_contracts(result.created, result.archived)
             db.execute(
                 "INSERT INTO command_dedup (user_id, act_as, command_id, ledger_offset,"
                 " submission_id, recorded_at) VALUES (?, ?, ?, ?, ?, ?)"
@@ -317,7 +385,9 @@ class EmbeddedLedger:
             db.commit()
         except BaseException:
             db.rollback()
+            self._codes.rolled_back()
             raise
+        self._codes.committed()
         self._cache.committed(result.archived, (offset, tx_hash))
         return project(
             offset=offset,
@@ -332,36 +402,30 @@ class EmbeddedLedger:
             delta=(result.created, result.archived),
         )
 
-    def _write_contracts(
-        self,
-        nodes: Sequence[Mapping[str, Any]],
-        created: Mapping[str, Contract],
-        archived: Sequence[str],
-    ) -> None:
-        rows: list[tuple[Any, ...]] = []
-        for node in nodes:
-            contract = created.get(node["cid"]) if node["k"] == "c" else None
-            if contract is None:
-                continue
-            rows.append(
-                (
-                    contract.contract_id,
-                    node["tpl"],
-                    dumps(contract.args),
-                    *stored_parties(contract.parties),
-                    contract.created_offset,
-                    node["n"],
-                )
+    def _write_contracts(self, created: Mapping[str, Contract], archived: Sequence[str]) -> None:
+        """Delete the archived contracts' rows, insert the created ones' (in creation
+        order: their keys ascend, so the inserts append to the b-tree)."""
+        codes = self._codes
+        template_code, party_set_code = codes.templates.get, codes.party_sets.get
+        rows = [
+            (
+                int(cid[2:20], 16),  # offset x 2^24 + node id (encoding.contract_key)
+                bytes.fromhex(cid[20:]),
+                template_code(c.template.template_id) or codes.template(c.template.template_id),
+                party_set_code(c.parties) or codes.party_set(c.parties),
+                orjson.dumps(c.args).decode(),
             )
+            for cid, c in created.items()
+        ]
         if archived:
             self._db.executemany(
-                "DELETE FROM active_contracts WHERE contract_id = ?", [(cid,) for cid in archived]
+                "DELETE FROM active_contracts WHERE contract_key = ?",
+                [(int(cid[2:20], 16),) for cid in archived],
             )
         if rows:
             self._db.executemany(
-                "INSERT INTO active_contracts (contract_id, template_id, arguments, signatories,"
-                " observers, stakeholders, created_offset, created_node)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO active_contracts (contract_key, discriminator, template, party_set,"
+                " arguments) VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
 
@@ -377,18 +441,26 @@ class EmbeddedLedger:
         cached ones without a query (:mod:`ledger_adapter.contract_cache`), the others
         read in chunks of ids."""
         found, missing = self._cache.split(contract_ids)
+        wanted: dict[int, list[tuple[bytes, str]]] = {}
+        for cid in missing:
+            parsed = contract_key(cid)
+            if parsed is not None:  # else not an id this ledger makes: not found
+                wanted.setdefault(parsed[0], []).append((parsed[1], cid))
+        keys = list(wanted)
         read: dict[str, Contract] = {}
-        for start in range(0, len(missing), _CHUNK):
-            chunk = missing[start : start + _CHUNK]
-            for row in self._db.query(
-                "SELECT contract_id, template_id, arguments, signatories, observers,"
-                " created_offset FROM active_contracts"
-                f" WHERE contract_id IN ({','.join('?' * len(chunk))})",
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            for key, discriminator, *rest in self._db.query(
+                f"{_CONTRACT_ROWS} WHERE c.contract_key IN ({','.join('?' * len(chunk))})",
                 chunk,
             ):
-                contract = self._cache.parse(row)
-                if contract is not None:  # else a template this build does not know
-                    read[row[0]] = contract
+                for asked, cid in wanted[key]:
+                    if asked != bytes(discriminator):
+                        continue
+                    row: ContractRow = (cid, *rest, key >> 24)
+                    contract = self._cache.parse(row)
+                    if contract is not None:  # else a template this build does not know
+                        read[cid] = contract
         self._cache.add(read)
         found.update(read)
         return found
@@ -457,18 +529,26 @@ class EmbeddedLedger:
     def _active_rows(
         self, wanted: frozenset[str], template_id: str | None
     ) -> list[tuple[Any, ...]]:
+        """(contract id, template id, arguments JSON, signatories, observers, created
+        offset, created node, effective_at) of the active contracts ``wanted`` see."""
         params: list[Any] = [f"%,{party},%" for party in sorted(wanted)]
-        where = " OR ".join("c.stakeholders LIKE ?" for _ in wanted)
+        where = " OR ".join("p.stakeholders LIKE ?" for _ in wanted)
         sql = (
-            "SELECT c.contract_id, c.template_id, c.arguments, c.signatories, c.observers,"
-            " c.created_offset, c.created_node, t.effective_at FROM active_contracts c"
-            " JOIN transactions t ON t.ledger_offset = c.created_offset"
+            "SELECT c.contract_key, c.discriminator, t.template_id, c.arguments,"
+            " p.signatories, p.observers, x.effective_at FROM active_contracts c"
+            " JOIN templates t ON t.code = c.template JOIN party_sets p ON p.code = c.party_set"
+            " JOIN transactions x ON x.ledger_offset = c.contract_key / 16777216"
             f" WHERE ({where})"
         )
         if template_id is not None:
-            sql += " AND c.template_id = ?"
+            sql += " AND t.template_id = ?"
             params.append(template_id)
-        return self._db.query(sql + " ORDER BY c.contract_id", params)
+        return [
+            (contract_id_of(key, bytes(disc)), tpl, args, sig, obs, key >> 24, key & 0xFFFFFF, at)
+            for key, disc, tpl, args, sig, obs, at in self._db.query(
+                sql + " ORDER BY c.contract_key", params
+            )
+        ]
 
     def _replayed_rows(self, at_offset: int, template_id: str | None) -> list[tuple[Any, ...]]:
         active: dict[str, tuple[Any, ...]] = {}
@@ -500,7 +580,7 @@ class EmbeddedLedger:
         while True:
             sql = (
                 "SELECT ledger_offset, update_id, command_id, user_id, act_as, submission_id,"
-                " workflow_id, effective_at, nodes, prev_hash, tx_hash FROM transactions"
+                " workflow_id, effective_at, prev_hash, tx_hash, nodes FROM transactions"
                 " WHERE ledger_offset > ?"
             )
             params: list[Any] = [after]
@@ -509,11 +589,41 @@ class EmbeddedLedger:
                 params.append(end_inclusive)
             with self._lock:
                 rows = self._db.query(sql + f" ORDER BY ledger_offset LIMIT {int(page)}", params)
-            for r in rows:
-                yield StoredTransaction(*r)
+            for off, uid, cmd, user, act, sub, wf, at, prev, tx_hash, nodes in rows:
+                yield StoredTransaction(
+                    off, uid, cmd, user, act, sub, wf, at, prev, tx_hash, bytes(nodes)
+                )
             if len(rows) < page:
                 return
             after = rows[-1][0]
+
+    @_locked
+    def stored_contracts(self, template_ids: Collection[str] = ()) -> list[StoredContract]:
+        """The active contract table as stored, codes resolved, in id order (the
+        operator's view, for audits; ``template_ids``: only those templates)."""
+        sql = (
+            "SELECT c.contract_key, c.discriminator, t.template_id, c.arguments,"
+            " p.signatories, p.observers, p.stakeholders FROM active_contracts c"
+            " LEFT JOIN templates t ON t.code = c.template"
+            " LEFT JOIN party_sets p ON p.code = c.party_set"
+        )
+        if template_ids:
+            sql += f" WHERE t.template_id IN ({','.join('?' * len(template_ids))})"
+        return [
+            StoredContract(
+                contract_id_of(key, bytes(disc)),
+                tpl,
+                args,
+                sig,
+                obs,
+                holders,
+                key >> 24,
+                key & 0xFFFFFF,
+            )
+            for key, disc, tpl, args, sig, obs, holders in self._db.query(
+                sql + " ORDER BY c.contract_key", list(template_ids)
+            )
+        ]
 
     def _view(
         self, stored: StoredTransaction, parties: frozenset[str], shape: TransactionShape

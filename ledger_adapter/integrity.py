@@ -20,7 +20,13 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ledger_adapter.encoding import JSONDecodeError, loads, parse_party_list, stakeholder_key
+from ledger_adapter.encoding import (
+    CompressionError,
+    JSONDecodeError,
+    loads,
+    parse_party_list,
+    stakeholder_key,
+)
 
 if TYPE_CHECKING:
     from ledger_adapter.embedded import EmbeddedLedger
@@ -30,9 +36,10 @@ GENESIS_HASH = "0" * 64
 _MAX_PROBLEMS = 50
 
 
-LogRow = tuple[int, str, str | None, str | None, str, str | None, str | None, str, str, str]
+LogRow = tuple[int, str, str | None, str | None, str, str | None, str | None, str, str | bytes, str]
 """(offset, update_id, command_id, user_id, act_as, submission_id, workflow_id,
-effective_at, nodes JSON, prev_hash): a log row's columns before its hash."""
+effective_at, nodes JSON (text or its UTF-8 bytes), prev_hash): a log row's columns
+before its hash (the nodes as JSON, whatever compression stores them)."""
 
 
 def transaction_hash(row: LogRow) -> str:
@@ -63,7 +70,7 @@ def transaction_hash(row: LogRow) -> str:
     ):
         h.update(part.encode())
         h.update(b"\x1f")
-    h.update(nodes_json.encode())
+    h.update(nodes_json.encode() if isinstance(nodes_json, str) else nodes_json)
     return h.hexdigest()
 
 
@@ -103,6 +110,13 @@ def verify(ledger: EmbeddedLedger) -> VerifyReport:
             if tx.prev_hash != previous:
                 problem(f"offset {tx.offset}: prev_hash does not match the previous transaction")
             act_key = tx.act_as_json
+            change_ids[(tx.user_id, act_key, tx.command_id)] = tx.offset
+            try:
+                nodes_json = tx.nodes_json
+            except (CompressionError, UnicodeDecodeError):
+                problem(f"offset {tx.offset}: stored nodes cannot be read (edited)")
+                previous, last_offset = tx.tx_hash, tx.offset
+                continue
             recomputed = transaction_hash(
                 (
                     tx.offset,
@@ -113,16 +127,15 @@ def verify(ledger: EmbeddedLedger) -> VerifyReport:
                     tx.submission_id,
                     tx.workflow_id,
                     tx.effective_at,
-                    tx.nodes_json,
+                    nodes_json,
                     tx.prev_hash,
                 )
             )
             if recomputed != tx.tx_hash:
                 problem(f"offset {tx.offset}: row content does not match its hash (edited)")
             previous, last_offset = tx.tx_hash, tx.offset
-            change_ids[(tx.user_id, act_key, tx.command_id)] = tx.offset
             try:
-                nodes = tx.nodes
+                nodes = loads(nodes_json)
             except JSONDecodeError:
                 problem(f"offset {tx.offset}: nodes are not valid JSON")
                 continue
@@ -169,11 +182,11 @@ def _compare_contracts(
     fields = ["template_id", "arguments", "signatories", "observers", "stakeholders"]
     fields += ["created_offset", "created_node"]
     seen = set()
-    for cid, tpl, args, sig, obs, holders, created, node in ledger.backend.query(
-        "SELECT contract_id, template_id, arguments, signatories, observers, stakeholders,"
-        " created_offset, created_node FROM active_contracts"
-    ):
+    for cid, tpl, args, sig, obs, holders, created, node in ledger.stored_contracts():
         seen.add(cid)
+        if tpl is None or sig is None or obs is None:
+            problem(f"contract {cid}: its template or party-set code is not in the tables")
+            continue
         want = expected.get(cid)
         if want is None:
             problem(f"contract {cid} is active in the table but not according to the log")

@@ -85,13 +85,17 @@ def conservation_violations(ledger: EmbeddedLedger) -> list[str]:
 def backing_violations(ledger: EmbeddedLedger) -> list[str]:
     """Active pledges without their pledge-column entry, and the reverse."""
     problems: list[str] = []
-    rows = ledger.backend.query(
-        "SELECT contract_id, template_id, arguments FROM active_contracts"
-        " WHERE template_id IN (?, ?)",
-        (HOLDING.template_id, PLEDGE.template_id),
-    )
-    holdings = {cid: json.loads(a) for cid, t, a in rows if t == HOLDING.template_id}
-    pledges = {cid: json.loads(a) for cid, t, a in rows if t == PLEDGE.template_id}
+    rows = ledger.stored_contracts((HOLDING.template_id, PLEDGE.template_id))
+    holdings = {
+        r.contract_id: json.loads(r.arguments_json)
+        for r in rows
+        if r.template_id == HOLDING.template_id
+    }
+    pledges = {
+        r.contract_id: json.loads(r.arguments_json)
+        for r in rows
+        if r.template_id == PLEDGE.template_id
+    }
     for cid, h in holdings.items():
         if int(h["face"]) <= 0:
             problems.append(f"holding {cid} has face {h['face']}")

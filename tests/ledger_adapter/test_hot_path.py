@@ -6,23 +6,29 @@
 - Signatories and observers are computed from party-typed fields alone, which is what
   :meth:`Template.parties <ledger_adapter.templates.Template.parties>` remembers them by.
 - Daml's implicit ``Archive`` (a short path in the interpreter) needs the signatories.
+- Contract ids are whole (66 characters) whichever node begins a block of discriminators.
+- The template and party-set codes a rolled-back transaction assigned are forgotten.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gc
+import sqlite3
 from typing import Any
 
+import psycopg
 import pytest
 
 from ledger_adapter.embedded import EmbeddedLedger
+from ledger_adapter.engine import CID_LENGTH
 from ledger_adapter.errors import AuthorizationError, ContractNotFound
+from ledger_adapter.integrity import verify
 from ledger_adapter.model import HOLDING, TEMPLATES
 from ledger_adapter.projection import project
 from ledger_adapter.protocol import ExerciseCommand, TransactionShape
 
-from .test_embedded import issue, split
+from .test_embedded import holding, issue, split
 
 
 def test_a_contract_consumed_by_another_writer_is_not_found(ledger_url: str) -> None:
@@ -115,3 +121,63 @@ def test_archive_needs_every_signatory(ledger: EmbeddedLedger) -> None:
         ledger.submit([archive], act_as=["MIZUHO"], command_id="alone")
     tx = ledger.submit([archive], act_as=["MIZUHO", "BOJ"], command_id="both")
     assert tx.archived_contract_ids() == (cid,)
+
+
+def test_contract_ids_are_whole_when_a_block_of_nodes_begins_with_an_exercise(
+    ledger: EmbeddedLedger,
+) -> None:
+    """Discriminators come in blocks of 32 nodes; a split's creates (nodes 1 and 2 after
+    the exercise at node 0) once got none: 20-character ids."""
+    cid = issue(ledger)
+    tx = ledger.submit([split(cid, 10)], act_as=["MIZUHO"], command_id="split")
+    created = [e.contract_id for e in tx.created()]
+    assert len(created) == 2 and all(len(c) == CID_LENGTH for c in created)
+    assert created[0][20:] != created[1][20:]
+    issued = [issue(ledger, cid=f"issue-{i}") for i in range(11)]
+    # two creates, then splits: their exercises are nodes 2, 5, ..., 32 (a block's first)
+    commands = [holding(), holding(), *(split(c, 10) for c in issued)]
+    tx = ledger.submit(commands, act_as=["MIZUHO", "BOJ"], command_id="more")
+    ids = [e.contract_id for e in tx.created()]
+    assert len(ids) == 24 and all(len(c) == CID_LENGTH for c in ids)
+    assert len({c[20:] for c in ids}) == 24
+
+
+def test_a_party_set_code_of_a_rolled_back_transaction_is_forgotten(ledger_url: str) -> None:
+    """Codes a transaction assigns count only once it commits: another writer may give
+    the same number to another party set after a rollback (here the deduplication
+    insert fails after the contract rows were written, by a trigger of the test's)."""
+    with EmbeddedLedger(ledger_url) as first, EmbeddedLedger(ledger_url) as second:
+        issue(first, owner="MIZUHO")
+        first.backend.execute(
+            "CREATE TABLE boom (x INTEGER CHECK (x = 0))"
+        )  # a dedup row for command "boom" fails through this trigger's insert
+        if first.backend.dialect == "sqlite":
+            first.backend.execute(
+                "CREATE TRIGGER boom AFTER INSERT ON command_dedup"
+                " WHEN NEW.command_id = 'boom' BEGIN INSERT INTO boom VALUES (1); END"
+            )
+        else:
+            first.backend.execute(
+                "CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN"
+                " IF NEW.command_id = 'boom' THEN INSERT INTO boom VALUES (1); END IF;"
+                " RETURN NEW; END $$ LANGUAGE plpgsql"
+            )
+            first.backend.execute(
+                "CREATE TRIGGER boom AFTER INSERT ON command_dedup"
+                " FOR EACH ROW EXECUTE FUNCTION boom()"
+            )
+        # NOMURA's party set gets a code, then the transaction rolls back
+        with pytest.raises((sqlite3.IntegrityError, psycopg.errors.IntegrityError)):
+            first.submit([holding("NOMURA")], act_as=["BOJ", "NOMURA"], command_id="boom")
+        second.submit([holding("DAIWA")], act_as=["BOJ", "DAIWA"], command_id="daiwa")
+        first.submit([holding("NOMURA")], act_as=["BOJ", "NOMURA"], command_id="nomura")
+        owners = {
+            c.arguments["owner"]: c.signatories
+            for c in first.active_contracts(["MIZUHO", "NOMURA", "DAIWA"])
+        }
+        assert owners == {
+            "MIZUHO": ("BOJ", "MIZUHO"),
+            "NOMURA": ("BOJ", "NOMURA"),
+            "DAIWA": ("BOJ", "DAIWA"),
+        }
+        assert verify(first).ok

@@ -9,6 +9,7 @@ import pytest
 
 from ledger_adapter.book import load_book, parse_book
 from ledger_adapter.embedded import EmbeddedLedger
+from ledger_adapter.encoding import nodes_of_stored, stored_nodes
 from ledger_adapter.integrity import verify
 from ledger_adapter.invariants import invariant_violations
 
@@ -16,37 +17,57 @@ from .conftest import small_book
 
 
 def _tamper_nodes(ledger: EmbeddedLedger) -> None:
-    (nodes,) = ledger.backend.query("SELECT nodes FROM transactions WHERE ledger_offset = 2")[0]
+    (stored,) = ledger.backend.query("SELECT nodes FROM transactions WHERE ledger_offset = 2")[0]
+    nodes = nodes_of_stored(bytes(stored)).decode()
     doctored = nodes.replace('"face":"5000000000"', '"face":"6000000000"', 1)
     assert doctored != nodes
-    ledger.backend.execute("UPDATE transactions SET nodes = ? WHERE ledger_offset = 2", (doctored,))
+    ledger.backend.execute(
+        "UPDATE transactions SET nodes = ? WHERE ledger_offset = 2",
+        (stored_nodes(doctored.encode()),),
+    )
+
+
+def _damage_nodes(ledger: EmbeddedLedger) -> None:
+    ledger.backend.execute(
+        "UPDATE transactions SET nodes = ? WHERE ledger_offset = 2", (b"not zstd at all",)
+    )
 
 
 def _tamper_active_face(ledger: EmbeddedLedger) -> None:
-    cid, args = ledger.backend.query(
-        "SELECT contract_id, arguments FROM active_contracts ORDER BY contract_id LIMIT 1"
+    key, args = ledger.backend.query(
+        "SELECT contract_key, arguments FROM active_contracts ORDER BY contract_key LIMIT 1"
     )[0]
     a = json.loads(args)
     a["face"] = str(int(a["face"]) + 1)
     ledger.backend.execute(
-        "UPDATE active_contracts SET arguments = ? WHERE contract_id = ?", (json.dumps(a), cid)
+        "UPDATE active_contracts SET arguments = ? WHERE contract_key = ?", (json.dumps(a), key)
     )
 
 
 def _forge_active(ledger: EmbeddedLedger) -> None:
     row = ledger.backend.query(
-        "SELECT template_id, arguments, signatories, observers, stakeholders, created_offset,"
-        " created_node FROM active_contracts LIMIT 1"
+        "SELECT contract_key, discriminator, template, party_set, arguments"
+        " FROM active_contracts ORDER BY contract_key DESC LIMIT 1"
     )[0]
     ledger.backend.execute(
-        "INSERT INTO active_contracts (contract_id, template_id, arguments, signatories,"
-        " observers, stakeholders, created_offset, created_node) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        ("00" + "f" * 64, *row),
+        "INSERT INTO active_contracts (contract_key, discriminator, template, party_set,"
+        " arguments) VALUES (?, ?, ?, ?, ?)",
+        (row[0] + 1000, *row[1:]),
+    )
+
+
+def _swap_template_code(ledger: EmbeddedLedger) -> None:
+    codes = [c for (c,) in ledger.backend.query("SELECT code FROM templates ORDER BY code")]
+    ledger.backend.execute(
+        "UPDATE active_contracts SET template = ? WHERE contract_key ="
+        " (SELECT MIN(contract_key) FROM active_contracts WHERE template = ?)",
+        (codes[1], codes[0]),
     )
 
 
 TAMPERING: dict[str, tuple[Callable[[EmbeddedLedger], None], str]] = {
     "edit a log row": (_tamper_nodes, "does not match its hash"),
+    "damage a log row's compressed nodes": (_damage_nodes, "cannot be read"),
     "edit a hash": (
         lambda led: led.backend.execute(
             "UPDATE transactions SET tx_hash = ? WHERE ledger_offset = 1", ("0" * 64,)
@@ -64,12 +85,23 @@ TAMPERING: dict[str, tuple[Callable[[EmbeddedLedger], None], str]] = {
     "edit an active contract": (_tamper_active_face, "arguments differ from the log"),
     "delete an active contract": (
         lambda led: led.backend.execute(
-            "DELETE FROM active_contracts WHERE contract_id ="
-            " (SELECT MIN(contract_id) FROM active_contracts)"
+            "DELETE FROM active_contracts WHERE contract_key ="
+            " (SELECT MIN(contract_key) FROM active_contracts)"
         ),
         "missing from the table",
     ),
     "forge an active contract": (_forge_active, "not according to the log"),
+    "change a contract's template code": (_swap_template_code, "template_id"),
+    "edit a party set": (
+        lambda led: led.backend.execute(
+            "UPDATE party_sets SET signatories = 'MIZUHO' WHERE code = 1"
+        ),
+        "signatories",
+    ),
+    "drop a party set": (
+        lambda led: led.backend.execute("DELETE FROM party_sets WHERE code = 1"),
+        "not in the tables",
+    ),
     "re-point a deduplication entry": (
         lambda led: led.backend.execute("UPDATE command_dedup SET ledger_offset = 1"),
         "deduplication entry",
@@ -121,3 +153,43 @@ def test_clean_ledger_verifies_and_reports_its_head(three_transactions: Embedded
     assert report.head_hash == head
     assert invariant_violations(three_transactions) == []
     three_transactions.close()
+
+
+def test_large_nodes_are_stored_compressed_small_ones_as_json(ledger_url: str) -> None:
+    """Both stored forms read back as the JSON that was hashed; an edit of either breaks
+    the chain."""
+    from ledger_adapter.model import HOLDING, HOLDINGS_COLUMN
+    from ledger_adapter.protocol import CreateCommand
+
+    ledger = EmbeddedLedger(ledger_url)
+    holding = {
+        "registrar": "BOJ",
+        "owner": "MIZUHO",
+        "account": "MZH-01",
+        "isin": "JP1000000016",
+        "face": "1000",
+        "column": HOLDINGS_COLUMN,
+        "pledgee": None,
+    }
+    ledger.submit(
+        [CreateCommand(HOLDING.template_id, holding)], act_as=["BOJ", "MIZUHO"], command_id="one"
+    )
+    many = [CreateCommand(HOLDING.template_id, holding)] * 60
+    ledger.submit(many, act_as=["BOJ", "MIZUHO"], command_id="many")
+    small, large = (
+        bytes(b)
+        for (b,) in ledger.backend.query("SELECT nodes FROM transactions ORDER BY ledger_offset")
+    )
+    assert small[:1] == b"[" and large[:4] == b"\x28\xb5\x2f\xfd"
+    assert len(nodes_of_stored(large)) > 8192 > len(large)
+    assert [len(t.nodes) for t in ledger.stored_transactions()] == [1, 60]
+    assert verify(ledger).ok
+    for offset, stored in ((1, small), (2, large)):
+        doctored = nodes_of_stored(stored).replace(b'"face":"1000"', b'"face":"1001"', 1)
+        ledger.backend.execute(
+            "UPDATE transactions SET nodes = ? WHERE ledger_offset = ?",
+            (stored_nodes(doctored), offset),
+        )
+    problems = verify(ledger).problems
+    assert sum("does not match its hash" in p for p in problems) == 2, problems
+    ledger.close()

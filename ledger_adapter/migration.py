@@ -1,0 +1,152 @@
+"""Migrating a ledger to the current schema, keeping every hash of its chain.
+
+Version 1 (the first release) kept the log's nodes as JSON text in the middle of the
+row and keyed the active contracts by their id as text. Version 2
+(:mod:`ledger_adapter.storage`) stores the nodes last in the row (compressed when
+large) and keys contracts by the integer their id begins with. The hash chain covers
+the nodes' JSON text, which the migration stores unchanged, so every ``tx_hash`` (and the
+head an operator anchored elsewhere) stays what it was; :func:`migrate_to_current`
+checks the head after the copy.
+
+The whole migration is one database transaction holding the ledger's write lock: a
+crash or an error leaves the version 1 ledger as it was. It refuses (changing nothing)
+a contract whose id does not begin with its offset and node id, which no ledger of
+this project made.
+
+Stop every process of the older tanpo first (their statements would meet the new
+tables and fail), then run it once, after a backup::
+
+    python -m ledger_adapter.migration sqlite:///path/to/ledger.db
+
+or open the ledger with ``EmbeddedLedger(url, migrate=True)``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ledger_adapter.codes import Codes
+from ledger_adapter.encoding import contract_key, parties_of_columns, stored_nodes
+from ledger_adapter.errors import InvalidArgument, LedgerError
+from ledger_adapter.storage import SCHEMA_VERSION, Backend, stored_schema_version
+
+_PAGE = 500  # log rows copied at a time
+
+
+def _head(db: Backend, table: str) -> tuple[int, str] | None:
+    rows = db.query(
+        f"SELECT ledger_offset, tx_hash FROM {table} ORDER BY ledger_offset DESC LIMIT 1"
+    )
+    return (int(rows[0][0]), str(rows[0][1])) if rows else None
+
+
+def _check_contract_ids(db: Backend) -> None:
+    for cid, offset, node in db.query(
+        "SELECT contract_id, created_offset, created_node FROM active_contracts"
+    ):
+        parsed = contract_key(cid)
+        if parsed is None or parsed[0] != (int(offset) << 24) + int(node):
+            raise InvalidArgument(
+                f"contract {cid} (created at offset {offset}, node {node}) does not have an"
+                " id of the form 00 + offset + node id (+ 46 hex digits); not migrated",
+                field="ledger",
+            )
+
+
+def _copy_log(db: Backend) -> None:
+    after = 0
+    while True:
+        rows = db.query(
+            "SELECT ledger_offset, update_id, command_id, user_id, act_as, submission_id,"
+            " workflow_id, effective_at, prev_hash, tx_hash, nodes FROM transactions"
+            f" WHERE ledger_offset > ? ORDER BY ledger_offset LIMIT {_PAGE}",
+            (after,),
+        )
+        if not rows:
+            return
+        db.executemany(
+            "INSERT INTO transactions_v2 (ledger_offset, update_id, command_id, user_id,"
+            " act_as, submission_id, workflow_id, effective_at, prev_hash, tx_hash, nodes)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(*row[:10], stored_nodes(str(row[10]).encode())) for row in rows],
+        )
+        after = rows[-1][0]
+
+
+def _copy_contracts(db: Backend) -> None:
+    codes = Codes(db)
+    rows = [
+        (
+            int(cid[2:20], 16),
+            bytes.fromhex(cid[20:]),
+            codes.template(template_id),
+            codes.party_set(parties_of_columns(signatories, observers)),
+            arguments,
+        )
+        for cid, template_id, arguments, signatories, observers in db.query(
+            "SELECT contract_id, template_id, arguments, signatories, observers"
+            " FROM active_contracts ORDER BY created_offset, created_node"
+        )
+    ]
+    db.executemany(
+        "INSERT INTO active_contracts_v2 (contract_key, discriminator, template, party_set,"
+        " arguments) VALUES (?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+def _from_version_1(db: Backend) -> None:
+    _check_contract_ids(db)
+    head = _head(db, "transactions")
+    db.create_schema(suffix="_v2")
+    _copy_log(db)
+    _copy_contracts(db)
+    if _head(db, "transactions_v2") != head:
+        raise LedgerError(f"migration copied the log to a different head than {head}")
+    for table in ("transactions", "active_contracts"):
+        db.execute(f"DROP TABLE {table}")
+        db.execute(f"ALTER TABLE {table}_v2 RENAME TO {table}")
+    db.execute("UPDATE ledger_meta SET schema_version = 2 WHERE id = 1")
+
+
+def migrate_to_current(db: Backend, version: int) -> None:
+    """Migrate the ledger in ``db`` from schema ``version`` to :data:`SCHEMA_VERSION`
+    in one transaction (a concurrent migration of the same ledger waits, then finds
+    nothing to do)."""
+    if version != 1:
+        raise InvalidArgument(f"no migration from schema version {version}", field="ledger")
+    db.begin_write()
+    try:
+        if stored_schema_version(db) == 1:
+            _from_version_1(db)
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ledger_adapter.migration URL``: migrate, verify, print the head."""
+    from ledger_adapter.embedded import EmbeddedLedger
+    from ledger_adapter.integrity import verify
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        sys.stderr.write("usage: python -m ledger_adapter.migration LEDGER_URL\n")
+        return 2
+    try:
+        with EmbeddedLedger(args[0], migrate=True) as ledger:
+            report = verify(ledger)
+    except LedgerError as exc:
+        sys.stderr.write(f"tanpo: {exc}\n")
+        return 1
+    status = "ok" if report.ok else "PROBLEMS: " + "; ".join(report.problems)
+    sys.stdout.write(
+        f"schema version {SCHEMA_VERSION}; {report.transactions} transactions,"
+        f" {report.contracts} active contracts; head {report.head_hash}; verify {status}\n"
+    )
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,147 @@
+"""Schema versions: a version 1 ledger is refused with a message, or migrated keeping
+every hash; a newer one is refused.
+
+``data/ledger_v1.db`` was written by the version 1 code (the commit before schema
+version 2): the small book loaded, a one-group plan executed, a split, four
+transactions. Among its contracts are ids of 20 characters (the version 1 interpreter
+gave a create in a block of nodes that began with an exercise no discriminator); the
+migration keeps them and the ledger finds them. On PostgreSQL the same rows are
+written into the version 1 tables (:data:`V1_TABLES`, the version 1 DDL).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from ledger_adapter.embedded import EmbeddedLedger
+from ledger_adapter.errors import InvalidArgument
+from ledger_adapter.integrity import verify
+from ledger_adapter.migration import main
+from ledger_adapter.model import HOLDING, HOLDINGS_COLUMN
+from ledger_adapter.protocol import ExerciseCommand
+from ledger_adapter.storage import open_backend
+
+from .conftest import BACKENDS, _postgres_url, assert_sound
+
+V1_FILE = Path(__file__).parent / "data" / "ledger_v1.db"
+V1_HEAD = "0a757a3a3c6b0168d7780f3b06fa140a16dad3a5f0126fa1e9f1d38ea94441bf"
+V1_TABLES = """
+CREATE TABLE ledger_meta (id INTEGER PRIMARY KEY, schema_version INTEGER NOT NULL,
+    ledger_id TEXT NOT NULL);
+CREATE TABLE transactions (ledger_offset BIGINT PRIMARY KEY, update_id TEXT NOT NULL,
+    command_id TEXT, user_id TEXT, act_as TEXT NOT NULL, submission_id TEXT,
+    workflow_id TEXT, effective_at TEXT NOT NULL, nodes TEXT NOT NULL,
+    prev_hash TEXT NOT NULL, tx_hash TEXT NOT NULL);
+CREATE TABLE active_contracts (contract_id TEXT PRIMARY KEY, template_id TEXT NOT NULL,
+    arguments TEXT NOT NULL, signatories TEXT NOT NULL, observers TEXT NOT NULL,
+    stakeholders TEXT NOT NULL, created_offset BIGINT NOT NULL, created_node INTEGER NOT NULL);
+CREATE TABLE command_dedup (user_id TEXT NOT NULL, act_as TEXT NOT NULL,
+    command_id TEXT NOT NULL, ledger_offset BIGINT NOT NULL, submission_id TEXT,
+    recorded_at TEXT NOT NULL, PRIMARY KEY (user_id, act_as, command_id))
+"""
+TABLES = ("ledger_meta", "transactions", "active_contracts", "command_dedup")
+
+
+def _v1_rows() -> dict[str, list[tuple[Any, ...]]]:
+    with sqlite3.connect(V1_FILE) as conn:
+        return {t: conn.execute(f"SELECT * FROM {t}").fetchall() for t in TABLES}
+
+
+@pytest.fixture(params=BACKENDS)
+def v1_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A version 1 ledger: the file itself, or its rows in version 1 tables on PostgreSQL."""
+    if request.param == "sqlite":
+        shutil.copy(V1_FILE, tmp_path / "v1.db")
+        yield f"sqlite:///{tmp_path / 'v1.db'}"
+        return
+    for url in _postgres_url():
+        with psycopg.connect(url, autocommit=True) as conn:
+            for statement in V1_TABLES.split(";"):
+                conn.execute(statement)
+            for table, rows in _v1_rows().items():
+                marks = ", ".join(["%s"] * len(rows[0]))
+                with conn.cursor() as cursor:
+                    cursor.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+        yield url
+
+
+def _active_v1() -> set[tuple[Any, ...]]:
+    return {row[:5] for row in _v1_rows()["active_contracts"]}
+
+
+def test_a_version_1_ledger_is_refused_with_the_way_to_migrate_it(v1_url: str) -> None:
+    with pytest.raises(InvalidArgument, match="schema version 1") as err:
+        EmbeddedLedger(v1_url)
+    assert "python -m ledger_adapter.migration" in str(err.value)
+    db = open_backend(v1_url)
+    assert db.query("SELECT schema_version FROM ledger_meta")[0][0] == 1
+    assert not db.has_table("templates")  # nothing was changed
+    db.close()
+
+
+def test_migration_keeps_every_hash_and_contract(v1_url: str) -> None:
+    with EmbeddedLedger(v1_url, migrate=True) as ledger:
+        report = verify(ledger)
+        assert report.ok, report.problems
+        assert (report.transactions, report.head_hash) == (4, V1_HEAD)
+        stored = {
+            (c.contract_id, c.template_id, c.arguments_json, c.signatories, c.observers)
+            for c in ledger.stored_contracts()
+        }
+        assert stored == _active_v1()
+        assert any(len(cid) == 20 for cid, *_ in stored)
+        assert_sound(ledger)
+        # the migrated ledger goes on: split a contract with a 20-character id
+        short = next(
+            c
+            for c in ledger.active_contracts("NOMURA", HOLDING.template_id)
+            if len(c.contract_id) == 20 and c.arguments["column"] == HOLDINGS_COLUMN
+        )
+        split = ExerciseCommand(
+            HOLDING.template_id, short.contract_id, "Holding_Split", {"splitFace": "1000"}
+        )
+        tx = ledger.submit([split], act_as=["NOMURA"], command_id="after-migration")
+        assert tx.offset == 5 and all(len(e.contract_id) == 66 for e in tx.created())
+        assert_sound(ledger)
+    with EmbeddedLedger(v1_url) as reopened:  # version 2 now: no flag needed
+        assert reopened.ledger_end() == 5
+
+
+def test_the_migration_command_reports_the_head(
+    v1_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([v1_url]) == 0
+    out = capsys.readouterr().out
+    assert V1_HEAD in out and "4 transactions" in out and "verify ok" in out
+    assert main([v1_url]) == 0  # a second run finds nothing to do
+
+
+def test_a_contract_id_not_made_by_this_ledger_stops_the_migration(v1_url: str) -> None:
+    db = open_backend(v1_url)
+    db.execute(
+        "UPDATE active_contracts SET contract_id = ?"
+        " WHERE contract_id = (SELECT MIN(contract_id) FROM active_contracts)",
+        ("00" + "e" * 64,),
+    )
+    db.close()
+    with pytest.raises(InvalidArgument, match="not migrated"):
+        EmbeddedLedger(v1_url, migrate=True)
+    db = open_backend(v1_url)
+    assert db.query("SELECT schema_version FROM ledger_meta")[0][0] == 1
+    db.close()
+
+
+def test_a_newer_ledger_is_refused(ledger_url: str) -> None:
+    EmbeddedLedger(ledger_url).close()
+    db = open_backend(ledger_url)
+    db.execute("UPDATE ledger_meta SET schema_version = 3")
+    db.close()
+    with pytest.raises(InvalidArgument, match="newer"):
+        EmbeddedLedger(ledger_url)
