@@ -187,7 +187,11 @@ def _enforce(ctx: UpdateContext, _cid: str, agreement: Args, arg: Args) -> Any:
     taken = []
     for pledge_cid in arg["pledgeCids"]:
         p = ctx.fetch(PLEDGE, pledge_cid)
-        if p["obligationId"] != o["obligationId"]:
+        if (p["obligationId"], p["pledgor"], p["pledgee"]) != (
+            o["obligationId"],
+            o["pledgor"],
+            o["pledgee"],
+        ):
             ctx.abort(f"Enforce: pledge {pledge_cid} secures another obligation")
         ctx.exercise(PLEDGE, pledge_cid, "Archive", {})
         taken.append(
