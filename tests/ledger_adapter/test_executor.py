@@ -181,6 +181,24 @@ def test_acting_for_the_wrong_party_is_refused(loaded: EmbeddedLedger) -> None:
             },
             "group",
         ),
+        *[
+            (
+                {
+                    "moves": [
+                        {
+                            "action": "pledge",
+                            "obligation": "O",
+                            "account": "A",
+                            "isin": "I",
+                            "face": face,
+                            "group": 1,
+                        }
+                    ]
+                },
+                "face",
+            )
+            for face in (0, 0.5, "100", True, float("nan"), float("inf"), 2**63, 1e19)
+        ],
         ({"moves": [], "plan_id": "bad id!"}, "plan_id"),
         ({"status": "error", "moves": []}, "status"),
     ],
