@@ -64,6 +64,7 @@ from ledger_adapter.protocol import (
     Parties,
     Transaction,
     TransactionShape,
+    UserRights,
     party_set,
 )
 from ledger_adapter.storage import SCHEMA_VERSION, Backend, open_backend, prepare_schema
@@ -84,14 +85,6 @@ _CONTRACT_ROWS = (
 )
 """A stored contract with its codes resolved: key, discriminator, template id,
 arguments JSON, signatories, observers."""
-
-
-@dataclass(frozen=True, slots=True)
-class UserRights:
-    """A user's rights (Canton ``CanActAs`` / ``CanReadAs``); acting implies reading."""
-
-    act_as: frozenset[str]
-    read_as: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,12 +269,7 @@ class EmbeddedLedger:
         rights = self._user_rights.get(user_id)
         if rights is None:
             raise PermissionDenied(f"user {user_id!r} is not known to this ledger")
-        if not act_as <= rights.act_as:
-            missing = sorted(act_as - rights.act_as)
-            raise PermissionDenied(f"user {user_id!r} may not act as {missing}")
-        if not read_as <= rights.read_as | rights.act_as:
-            missing = sorted(read_as - rights.read_as - rights.act_as)
-            raise PermissionDenied(f"user {user_id!r} may not read as {missing}")
+        rights.check(user_id, act_as, read_as)
 
     @_locked
     @_collection_deferred

@@ -196,7 +196,7 @@ def test_execute_over_the_json_api(workdir: Path, monkeypatch: pytest.MonkeyPatc
     The participant serves the loaded SQLite ledger over JSON Ledger API v2; the CLI takes
     its token from ``$TANPO_CANTON_TOKEN`` and acts as the plan's pledgor.
     """
-    from ledger_adapter.canton.auth import UserRights, user_token
+    from ledger_adapter.canton import UserRights, user_token
     from ledger_adapter.canton.server import JsonApiServer
     from ledger_adapter.embedded import EmbeddedLedger
 
