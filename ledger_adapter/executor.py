@@ -19,7 +19,12 @@ either the plan was applied by the other one or it is stale).
 moved a pledge the plan counts on, or a free holding it needs is gone), execution stops
 before submitting with :class:`StalePlanError`, naming each (obligation, account, isin), what
 the plan expected, what the ledger has, and the contracts involved. Re-plan from
-:func:`ledger_adapter.positions.export_holdings`.
+:func:`ledger_adapter.positions.export_holdings`. A unit refused with
+``CONTRACT_NOT_FOUND`` while the ledger still matches :math:`S_k` and funds it (a
+contract it named was replaced: an obligation re-issued by a margin call, a free
+holding split) is built again from the state re-read and resubmitted with the same
+command id (a rejected change does not count for deduplication), at most
+``max_attempts`` times.
 
 Retries follow DOMAIN.md section 7: locked contracts, unavailability and timeouts are
 retried with backoff, the same command id and a fresh submission id; an error a ledger
@@ -297,32 +302,39 @@ def execute_plan(
         label, groups = units[k]
         moves = [m for g in groups for m in g]
         command_id = f"{plan.plan_id}:{label}"
-        short = _check_free_face(state, plan, moves)
-        if short:
-            raise StalePlanError(plan.plan_id, short, f"{label} needs free face that is gone")
-        try:
-            status, tx, offset = _submit(
-                ledger,
-                state,
-                groups,
-                act_as=_pledgors(state, plan, moves),
-                command_id=command_id,
-                user_id=user_id,
-                max_attempts=max_attempts,
-                backoff_s=backoff_s,
-            )
-        except ContractNotFound as err:
-            state = LiveState.read(ledger, parties)
-            if _mismatches(state, plan, _target_after(plan, units, k + 1)):
-                raise StalePlanError(
-                    plan.plan_id,
-                    _mismatches(state, plan, _target_after(plan, units, k)),
-                    f"{label}: contracts were consumed by another transaction"
-                    f" ({', '.join(err.contract_ids)})",
-                ) from err
-            status, tx, offset = "applied by another executor", None, None
-        except (InterpretationError, AuthorizationError, InvalidArgument) as err:
-            raise PlanRejectedError(plan.plan_id, label, err) from err
+        for refresh in range(max_attempts):  # each pass: from the state just read
+            short = _check_free_face(state, plan, moves)
+            if short:
+                raise StalePlanError(plan.plan_id, short, f"{label} needs free face that is gone")
+            try:
+                status, tx, offset = _submit(
+                    ledger,
+                    state,
+                    groups,
+                    act_as=_pledgors(state, plan, moves),
+                    command_id=command_id,
+                    user_id=user_id,
+                    max_attempts=max_attempts,
+                    backoff_s=backoff_s,
+                )
+                break
+            except ContractNotFound as err:  # rejected, nothing applied: re-read
+                state = LiveState.read(ledger, parties)
+                if not _mismatches(state, plan, _target_after(plan, units, k + 1)):
+                    status, tx, offset = "applied by another executor", None, None
+                    break
+                changed = _mismatches(state, plan, _target_after(plan, units, k))
+                if changed or refresh == max_attempts - 1:
+                    raise StalePlanError(
+                        plan.plan_id,
+                        changed,
+                        f"{label}: contracts were consumed by another transaction"
+                        f" ({', '.join(err.contract_ids)})",
+                    ) from err
+                # the plan still holds (a contract it named was replaced, e.g. an
+                # obligation re-issued by a margin call): the same unit from the new state
+            except (InterpretationError, AuthorizationError, InvalidArgument) as err:
+                raise PlanRejectedError(plan.plan_id, label, err) from err
         if tx is not None:
             state.apply(tx)
         else:
