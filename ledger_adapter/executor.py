@@ -93,13 +93,26 @@ class StalePlanError(TanpoError):
 
 
 class PlanRejectedError(TanpoError):
-    """The ledger refused a unit of the plan (the cause says why); nothing of it applied."""
+    """The ledger refused a unit of the plan (the cause says why); nothing of it applied.
 
-    def __init__(self, plan_id: str, unit: str, cause: LedgerError) -> None:
+    ``applied`` names the units before it that are on the ledger (``per_group``): the
+    ledger is consistent, the plan half done, and a re-run resumes at this unit.
+    """
+
+    def __init__(
+        self, plan_id: str, unit: str, cause: LedgerError, applied: Sequence[str] = ()
+    ) -> None:
         self.plan_id = plan_id
         self.unit = unit
         self.cause = cause
-        super().__init__(f"plan {plan_id}, {unit}: the ledger refused it: {cause}")
+        self.applied = tuple(applied)
+        before = (
+            f" (the {len(self.applied)} unit(s) before it, {self.applied[0]} to"
+            f" {self.applied[-1]}, are applied)"
+            if self.applied
+            else " (nothing of the plan is applied)"
+        )
+        super().__init__(f"plan {plan_id}, {unit}: the ledger refused it{before}: {cause}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,7 +347,8 @@ def execute_plan(
                 # the plan still holds (a contract it named was replaced, e.g. an
                 # obligation re-issued by a margin call): the same unit from the new state
             except (InterpretationError, AuthorizationError, InvalidArgument) as err:
-                raise PlanRejectedError(plan.plan_id, label, err) from err
+                done = [label for label, _ in units[:k]]
+                raise PlanRejectedError(plan.plan_id, label, err, done) from err
         if tx is not None:
             state.apply(tx)
         else:

@@ -269,3 +269,32 @@ def test_a_margin_call_the_plan_cannot_meet_refuses_it(loaded: EmbeddedLedger) -
     with pytest.raises(PlanRejectedError, match="under-covered"):
         execute_plan(racing, parse_plan(excess), parties=["MIZUHO"])  # type: ignore[arg-type]
     assert "excess:all" not in [tx.command_id for tx in loaded.updates(0, "MIZUHO")]
+
+
+def test_per_group_stops_at_the_group_that_would_under_cover(loaded: EmbeddedLedger) -> None:
+    """Group 2 strips MZH-JSCC below its requirement: the ledger refuses that transaction,
+    group 1 stays applied (every transaction left every obligation covered), and the
+    error says how far the plan got."""
+    plan = make_plan(
+        [
+            ("pledge", "MZH-BOJ", "MZH-02", ISIN[2], 5 * B, 1),
+            ("release", "MZH-JSCC", "MZH-01", ISIN[0], 10 * B, 2),
+            ("pledge", "MZH-JSCC", "MZH-01", ISIN[1], 10 * B, 3),
+        ],
+        [
+            ("MZH-JSCC", "MZH-01", ISIN[0], 10 * B),
+            ("MZH-JSCC", "MZH-01", ISIN[1], 10 * B),
+            ("MZH-BOJ", "MZH-02", ISIN[2], 15 * B),
+        ],
+        plan_id="thin",
+    )
+    with pytest.raises(PlanRejectedError, match=r"group-2: .*group-1 to group-1, are applied"):
+        execute_plan(loaded, parse_plan(plan), parties=["MIZUHO"], per_group=True)
+    assert _pledged(loaded) == {
+        ("MZH-JSCC", "MZH-01", ISIN[0]): 20 * B,
+        ("MZH-BOJ", "MZH-02", ISIN[2]): 15 * B,
+    }
+    # a re-run resumes at group 2 (group 1 is not submitted again) and stops there again
+    with pytest.raises(PlanRejectedError, match="group-2"):
+        execute_plan(loaded, parse_plan(plan), parties=["MIZUHO"], per_group=True)
+    assert [tx.command_id for tx in loaded.updates(0, "MIZUHO")].count("thin:group-1") == 1
