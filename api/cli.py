@@ -44,8 +44,8 @@ def main() -> None:
     """Console-script entry point: run the app, turning errors into one-line messages."""
     try:
         app()
-    except TanpoError as exc:
-        sys.stderr.write(f"tanpo: error: {exc}\n")
+    except TanpoError as exc:  # one line even when a driver's message has several
+        sys.stderr.write(f"tanpo: error: {' '.join(str(exc).split())}\n")
         sys.exit(EXIT_INPUT_ERROR)
     except KeyboardInterrupt:
         sys.stderr.write("tanpo: interrupted\n")

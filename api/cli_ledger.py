@@ -58,6 +58,12 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(str(path), "(file)", "no such file") from None
+    except IsADirectoryError:
+        raise InputError(str(path), "(file)", "is a directory, not a JSON file") from None
+    except OSError as exc:
+        raise InputError(str(path), "(file)", f"cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(str(path), "(file)", "is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise InputError(str(path), "(file)", f"not valid JSON: {exc}") from None
 

@@ -13,7 +13,9 @@ schedule, required_value). Loading it is two ledger transactions, each idempoten
    through the agreements (``RebalanceBatch``), the same path the executor takes.
 
 Valuation per yen of face: dirty price / 100 x index ratio x (1 - haircut), truncated
-to 10 decimals (Daml ``Decimal``) so the ledger never over-states cover.
+to 10 decimals (Daml ``Decimal``) so the ledger never over-states cover. An ISIN pledged
+now that the schedule does not make eligible is valued 0: it stays pledged, counts for
+nothing and may be released (as the optimizer treats it), rather than failing the load.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from valuation.jgb import BondKind, Jgb
 
 DEFAULT_REGISTRAR = "BOJ"
 _TEN_DP = Decimal("0.0000000001")
+_ZERO = "0.0000000000"
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +189,7 @@ def parse_book(data: Any) -> Book:
         if schedule is None:
             raise InputError(where, "schedule", f"{schedule_id} is not among the schedules")
         pledgor = str(_field(o, "pledgor", where))
+        obligation_id = str(_field(o, "id", where))
         valuation: dict[str, str] = {}
         for isin in sorted(held.get(pledgor, ())):
             s = securities[isin]
@@ -196,13 +200,17 @@ def parse_book(data: Any) -> Book:
             if haircut is None or not schedule.is_eligible(isin, kind, years):
                 continue
             v = values[isin] * (1 - Decimal(str(haircut)))
-            valuation[isin] = str(v.quantize(_TEN_DP, rounding=ROUND_DOWN))
+            valuation[isin] = format(v.quantize(_TEN_DP, rounding=ROUND_DOWN), "f")
+        for isin in sorted({h.isin for h in holdings if h.pledged_to == obligation_id}):
+            # pledged now but not eligible (a schedule changed): on the ledger at no value,
+            # as the optimizer counts it, so it loads and may be released freely
+            valuation.setdefault(isin, _ZERO)
         required = _field(o, "required_value", where)
         if not isinstance(required, int | float) or required < 0:
             raise InputError(where, "required_value", f"{required!r} is not a non-negative amount")
         obligations.append(
             BookObligation(
-                id=str(_field(o, "id", where)),
+                id=obligation_id,
                 pledgor=pledgor,
                 pledgee=str(_field(o, "pledgee", where)),
                 schedule=schedule_id,
@@ -212,10 +220,19 @@ def parse_book(data: Any) -> Book:
                 valuation=valuation,
             )
         )
-    known = {o.id for o in obligations}
+    pledgor_of = {o.id: o.pledgor for o in obligations}
     for i, h in enumerate(holdings):
-        if h.pledged_to is not None and h.pledged_to not in known:
+        if h.pledged_to is None:
+            continue
+        if h.pledged_to not in pledgor_of:
             raise InputError(f"holdings[{i}]", "pledged_to", f"{h.pledged_to} is not an obligation")
+        if pledgor_of[h.pledged_to] != h.owner:
+            raise InputError(
+                f"holdings[{i}]",
+                "pledged_to",
+                f"{h.pledged_to} is {pledgor_of[h.pledged_to]}'s obligation; {h.owner}"
+                " cannot have pledged to it",
+            )
     digest = hashlib.sha256(
         json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode()
     ).hexdigest()[:16]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ledger_adapter.embedded import EmbeddedLedger
 from ledger_adapter.protocol import Ledger
+from ledger_adapter.storage import open_backend, refuse_foreign_tables, stored_schema_version
 from valuation.errors import InputError
 
 EMBEDDED_SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
@@ -26,14 +27,24 @@ def is_embedded(url: str) -> bool:
 
 
 def open_embedded(url: str, *, create: bool = False) -> EmbeddedLedger:
-    """The embedded ledger at ``url``; a SQLite file must exist unless ``create``."""
+    """The embedded ledger at ``url``; unless ``create`` it must have been initialised
+    (a missing SQLite file, an empty one or an empty database is an error)."""
     if not is_embedded(url):
         raise InputError(
             "--ledger", url, "needs an embedded ledger: sqlite:///path.db or postgresql://..."
         )
-    if url.startswith("sqlite:///") and not create:
+    if not create:
         path = Path(url.removeprefix("sqlite:///"))
-        if not path.exists():
+        if url.startswith("sqlite:///") and not path.exists():  # do not make the file
+            raise InputError("--ledger", url, "no ledger there; run tanpo ledger init first")
+        backend = open_backend(url)
+        try:
+            version = stored_schema_version(backend)
+            if version is None:
+                refuse_foreign_tables(backend)
+        finally:
+            backend.close()
+        if version is None:  # an empty file or database
             raise InputError("--ledger", url, "no ledger there; run tanpo ledger init first")
     return EmbeddedLedger(url)
 

@@ -28,9 +28,8 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 import orjson
 
@@ -42,7 +41,6 @@ from ledger_adapter.encoding import (
     contract_key,
     dumps,
     loads,
-    nodes_of_stored,
     parse_party_list,
     stored_nodes,
 )
@@ -64,9 +62,17 @@ from ledger_adapter.protocol import (
     Parties,
     Transaction,
     TransactionShape,
+    UserRights,
     party_set,
 )
 from ledger_adapter.storage import SCHEMA_VERSION, Backend, open_backend, prepare_schema
+from ledger_adapter.stored import (
+    StoredContract,
+    StoredTransaction,
+    log_page,
+    replayed_rows,
+    stored_contracts,
+)
 from ledger_adapter.templates import Template
 from ledger_adapter.typecheck import TypeChecker
 
@@ -84,63 +90,6 @@ _CONTRACT_ROWS = (
 )
 """A stored contract with its codes resolved: key, discriminator, template id,
 arguments JSON, signatories, observers."""
-
-
-@dataclass(frozen=True, slots=True)
-class UserRights:
-    """A user's rights (Canton ``CanActAs`` / ``CanReadAs``); acting implies reading."""
-
-    act_as: frozenset[str]
-    read_as: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class StoredTransaction:
-    """A log row as stored (the operator's view: every node, no projection)."""
-
-    offset: int
-    update_id: str
-    command_id: str | None
-    user_id: str | None
-    act_as_json: str
-    submission_id: str | None
-    workflow_id: str | None
-    effective_at: str
-    prev_hash: str
-    tx_hash: str
-    nodes_stored: bytes
-    """The nodes as stored: JSON, compressed when large (:func:`ledger_adapter.encoding.stored_nodes`)."""
-
-    @property
-    def act_as(self) -> tuple[str, ...]:
-        return tuple(loads(self.act_as_json))
-
-    @property
-    def nodes_json(self) -> str:
-        """The nodes' JSON text, as hashed (``CompressionError``/``UnicodeDecodeError``
-        when the stored bytes were damaged)."""
-        return nodes_of_stored(self.nodes_stored).decode()
-
-    @property
-    def nodes(self) -> list[dict[str, Any]]:
-        nodes: list[dict[str, Any]] = loads(nodes_of_stored(self.nodes_stored))
-        return nodes
-
-
-class StoredContract(NamedTuple):
-    """A row of the active contract table as stored, its codes resolved (``None``
-    where a code has no row: a damaged table)."""
-
-    contract_id: str
-    template_id: str | None
-    arguments_json: str
-    signatories: str | None
-    """``A,B``"""
-    observers: str | None
-    stakeholders: str | None
-    """``,A,B,C,``"""
-    created_offset: int
-    created_node: int
 
 
 def _now() -> datetime:
@@ -276,12 +225,7 @@ class EmbeddedLedger:
         rights = self._user_rights.get(user_id)
         if rights is None:
             raise PermissionDenied(f"user {user_id!r} is not known to this ledger")
-        if not act_as <= rights.act_as:
-            missing = sorted(act_as - rights.act_as)
-            raise PermissionDenied(f"user {user_id!r} may not act as {missing}")
-        if not read_as <= rights.read_as | rights.act_as:
-            missing = sorted(read_as - rights.read_as - rights.act_as)
-            raise PermissionDenied(f"user {user_id!r} may not read as {missing}")
+        rights.check(user_id, act_as, read_as)
 
     @_locked
     @_collection_deferred
@@ -503,7 +447,7 @@ class EmbeddedLedger:
                     for cid, tpl, a, s, o, off, n, at in stored
                 ]
             else:
-                rows = self._replayed_rows(at_offset, template_id)
+                rows = replayed_rows(self.stored_transactions(0, at_offset), template_id)
         finally:
             self._db.rollback() if self._db.dialect == "sqlite" else self._db.commit()
         out = []
@@ -550,80 +494,24 @@ class EmbeddedLedger:
             )
         ]
 
-    def _replayed_rows(self, at_offset: int, template_id: str | None) -> list[tuple[Any, ...]]:
-        active: dict[str, tuple[Any, ...]] = {}
-        for stored in self.stored_transactions(0, at_offset):
-            nodes = stored.nodes
-            created = {n["cid"] for n in nodes if n["k"] == "c"}
-            consumed = {n["cid"] for n in nodes if n["k"] == "e" and n["cons"]}
-            for n in nodes:
-                if n["k"] == "c" and n["cid"] not in consumed:
-                    active[n["cid"]] = (
-                        n["cid"],
-                        n["tpl"],
-                        n["args"],
-                        n["sig"],
-                        n["obs"],
-                        stored.offset,
-                        n["n"],
-                        stored.effective_at,
-                    )
-                elif n["k"] == "e" and n["cons"] and n["cid"] not in created:
-                    active.pop(n["cid"], None)
-        return [row for row in active.values() if template_id in (None, row[1])]
-
     def stored_transactions(
         self, begin_exclusive: int = 0, end_inclusive: int | None = None, page: int = 500
     ) -> Iterator[StoredTransaction]:
         """The log as stored, in offset order (the operator's view, for audits)."""
         after = begin_exclusive
         while True:
-            sql = (
-                "SELECT ledger_offset, update_id, command_id, user_id, act_as, submission_id,"
-                " workflow_id, effective_at, prev_hash, tx_hash, nodes FROM transactions"
-                " WHERE ledger_offset > ?"
-            )
-            params: list[Any] = [after]
-            if end_inclusive is not None:
-                sql += " AND ledger_offset <= ?"
-                params.append(end_inclusive)
             with self._lock:
-                rows = self._db.query(sql + f" ORDER BY ledger_offset LIMIT {int(page)}", params)
-            for off, uid, cmd, user, act, sub, wf, at, prev, tx_hash, nodes in rows:
-                yield StoredTransaction(
-                    off, uid, cmd, user, act, sub, wf, at, prev, tx_hash, bytes(nodes)
-                )
+                rows = log_page(self._db, after, end_inclusive, page)
+            yield from rows
             if len(rows) < page:
                 return
-            after = rows[-1][0]
+            after = rows[-1].offset
 
     @_locked
     def stored_contracts(self, template_ids: Collection[str] = ()) -> list[StoredContract]:
         """The active contract table as stored, codes resolved, in id order (the
         operator's view, for audits; ``template_ids``: only those templates)."""
-        sql = (
-            "SELECT c.contract_key, c.discriminator, t.template_id, c.arguments,"
-            " p.signatories, p.observers, p.stakeholders FROM active_contracts c"
-            " LEFT JOIN templates t ON t.code = c.template"
-            " LEFT JOIN party_sets p ON p.code = c.party_set"
-        )
-        if template_ids:
-            sql += f" WHERE t.template_id IN ({','.join('?' * len(template_ids))})"
-        return [
-            StoredContract(
-                contract_id_of(key, bytes(disc)),
-                tpl,
-                args,
-                sig,
-                obs,
-                holders,
-                key >> 24,
-                key & 0xFFFFFF,
-            )
-            for key, disc, tpl, args, sig, obs, holders in self._db.query(
-                sql + " ORDER BY c.contract_key", list(template_ids)
-            )
-        ]
+        return stored_contracts(self._db, template_ids)
 
     def _view(
         self, stored: StoredTransaction, parties: frozenset[str], shape: TransactionShape

@@ -50,6 +50,13 @@ class LedgerError(TanpoError):
         (``LOCAL_VERDICT_INACTIVE_CONTRACTS`` is a :class:`ContractNotFound`).
     context
         Canton's machine-readable error context (``JsCantonError.context``).
+
+    Attributes
+    ----------
+    retries_exhausted
+        Set by a ledger client that already retried this (retryable) error by its own
+        policy and gave up: a caller with a retry loop of its own (the executor) raises
+        it rather than multiplying the attempts.
     """
 
     default_code: ClassVar[str] = "UNKNOWN"
@@ -63,6 +70,7 @@ class LedgerError(TanpoError):
         self.message = message
         self.code = code or self.default_code
         self.context: dict[str, str] = dict(context or {})
+        self.retries_exhausted = False
         super().__init__(f"{self.code}: {message}")
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from ledger_adapter.engine import Fallback, FusedBodies, InterpreterState
-from ledger_adapter.model.agreement import _agreement_rebalance, _Pool
+from ledger_adapter.model.agreement import _agreement_rebalance, _Pool, check_covers
 from ledger_adapter.model.holding import HOLDING
 from ledger_adapter.model.obligation import MARGIN_OBLIGATION
 from ledger_adapter.model.pledge import PLEDGE
@@ -217,20 +217,14 @@ def _rebalance(tx: InterpreterState, agreement: Args, arg: Args, pool: _Pool) ->
         made = tx.add_create(PLEDGE, pledge, PLEDGE.parties(pledge))
         new_pledges[oid].append(made)
         added[oid].append(made)
-    if released:
-        kept: dict[str, list[str]] = {oid: [] for oid in released}
-        for pledge_cid in arg["keptPledgeCids"]:
-            oid = tx.fetch(PLEDGE, pledge_cid)["obligationId"]
-            if oid in kept:
-                kept[oid].append(pledge_cid)
-        for oid, taken_out in released.items():
-            cover = [*kept[oid], *new_pledges[oid]]
-            tx.exercise(
-                MARGIN_OBLIGATION,
-                obligations[oid][0],
-                "MarginObligation_CheckCover",
-                {"pledgeCids": cover, "addedPledgeCids": added[oid], "released": taken_out},
-            )
+    check_covers(
+        tx,
+        arg["keptPledgeCids"],
+        obligations=obligations,
+        released=released,
+        new_pledges=new_pledges,
+        added=added,
+    )
     return [cid for cids in new_pledges.values() for cid in cids]
 
 

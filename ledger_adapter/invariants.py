@@ -1,11 +1,13 @@
 """The model's invariants, checked over the whole log (tests call this after every scenario).
 
 1. **Conservation** (Book-Entry Transfer Act, DOMAIN.md section 6): per (owner, isin)
-   the face in holdings and pledge columns together is unchanged by every transaction,
-   except the declared ones: *issuance* (a top-level create of a ``Holding``, the
-   registrar crediting an account), *redemption* (a top-level archive of a
-   ``Holding``), and *transfer of title* (``Holding_Transfer``) and *enforcement*
-   (``Holding_Enforce``), which move face between owners but conserve it per ISIN.
+   the face in holdings and pledge columns together changes by exactly what the
+   transaction declares, and by nothing else it does: *issuance* (a top-level create
+   of a ``Holding``, the registrar crediting an account), *redemption* (a top-level
+   archive of a ``Holding``), *transfer of title* (``Holding_Transfer``: the entry's
+   face from its owner to ``newOwner``) and *enforcement* (``Holding_Enforce``: from
+   the owner to the pledgee). Pledges, releases, splits, merges and rebalances
+   declare nothing: their change must be zero.
 2. **Backing**: every active ``Pledge`` is backed by an active pledge-column
    ``Holding`` of the same pledgor (owner), pledgee, account, ISIN and face, and every
    pledge-column entry backs exactly one active pledge.
@@ -17,10 +19,12 @@ The check is the operator's (it reads every transaction, not a party's projectio
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import ChainMap, Counter, defaultdict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ledger_adapter.model import HOLDING, PLEDGE, PLEDGE_COLUMN
+from ledger_adapter.templates import Args
 
 if TYPE_CHECKING:
     from ledger_adapter.embedded import EmbeddedLedger
@@ -37,48 +41,77 @@ def _top_level(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return roots
 
 
+def _declared(
+    nodes: list[dict[str, Any]], holding: Callable[[str], Args | None]
+) -> dict[tuple[str, str], int]:
+    """The face changes per (owner, isin) a transaction declares: issuance (+face of a
+    top-level ``Holding`` create), redemption (-face of a top-level ``Holding``
+    archive), and each title move (face from the entry's owner to the new owner:
+    ``newOwner`` of a transfer, the pledgee of an enforced entry)."""
+    h_tpl = HOLDING.template_id
+    declared: dict[tuple[str, str], int] = defaultdict(int)
+    for root in _top_level(nodes):
+        if root["tpl"] != h_tpl:
+            continue
+        if root["k"] == "c":
+            a = root["args"]
+            declared[(a["owner"], a["isin"])] += int(a["face"])
+        elif root["ch"] == "Archive" and (a := holding(root["cid"])) is not None:
+            declared[(a["owner"], a["isin"])] -= int(a["face"])
+    for n in nodes:
+        if n["k"] != "e" or n["tpl"] != h_tpl or n["ch"] not in _TITLE_MOVES:
+            continue
+        a = holding(n["cid"])
+        if a is None:
+            continue  # reported as an unknown holding
+        taker = n["arg"]["newOwner"] if n["ch"] == "Holding_Transfer" else a["pledgee"]
+        declared[(a["owner"], a["isin"])] -= int(a["face"])
+        declared[(str(taker), a["isin"])] += int(a["face"])
+    return declared
+
+
 def conservation_violations(ledger: EmbeddedLedger) -> list[str]:
-    """Transactions that change an owner's face of an ISIN without declaring why."""
+    """Transactions whose face per (owner, isin) changes by other than what they declare.
+
+    The change of every (owner, isin) over all holdings and pledge columns must equal
+    the declared one (:func:`_declared`): zero for pledges, releases, splits, merges
+    and rebalances, whatever else the same transaction does.
+    """
     problems: list[str] = []
-    holdings: dict[str, tuple[str, str, int]] = {}  # active Holding cid -> (owner, isin, face)
+    holdings: dict[str, Args] = {}  # active Holding cid -> its arguments
     h_tpl = HOLDING.template_id
     for tx in ledger.stored_transactions():
         nodes = tx.nodes
+        here = {n["cid"]: n["args"] for n in nodes if n["k"] == "c" and n["tpl"] == h_tpl}
+        holding = ChainMap(holdings, here).get  # before this transaction, or created in it
         delta: dict[tuple[str, str], int] = defaultdict(int)
-        created_here = {n["cid"] for n in nodes if n["k"] == "c"}
         for n in nodes:
             if n["tpl"] != h_tpl:
                 continue
             if n["k"] == "c":
                 a = n["args"]
-                holdings[n["cid"]] = (a["owner"], a["isin"], int(a["face"]))
                 delta[(a["owner"], a["isin"])] += int(a["face"])
             elif n["cons"]:
-                gone = holdings.pop(n["cid"], None)
-                if gone is None:
-                    if n["cid"] not in created_here:
-                        problems.append(f"offset {tx.offset}: archives unknown holding {n['cid']}")
+                a = holding(n["cid"])
+                if a is None:
+                    problems.append(f"offset {tx.offset}: archives unknown holding {n['cid']}")
                     continue
-                delta[(gone[0], gone[1])] -= gone[2]
-        changed = {k: v for k, v in delta.items() if v != 0}
-        if not changed:
-            continue
-        roots = _top_level(nodes)
-        issuance = any(r["k"] == "c" and r["tpl"] == h_tpl for r in roots)
-        redemption = any(
-            r["k"] == "e" and r["tpl"] == h_tpl and r["ch"] == "Archive" for r in roots
-        )
-        if issuance or redemption:
-            continue
-        if any(n["k"] == "e" and n.get("ch") in _TITLE_MOVES for n in nodes):
-            per_isin: dict[str, int] = defaultdict(int)
-            for (_, isin), v in changed.items():
-                per_isin[isin] += v
-            bad = {isin: v for isin, v in per_isin.items() if v != 0}
-            if bad:
-                problems.append(f"offset {tx.offset}: a title move changes total face {bad}")
-            continue
-        problems.append(f"offset {tx.offset}: face not conserved per (owner, isin): {changed}")
+                delta[(a["owner"], a["isin"])] -= int(a["face"])
+        declared = _declared(nodes, holding)
+        changed = {
+            k: delta.get(k, 0) - declared.get(k, 0)
+            for k in sorted(delta.keys() | declared.keys())
+            if delta.get(k, 0) != declared.get(k, 0)
+        }
+        if changed:
+            problems.append(
+                f"offset {tx.offset}: face not conserved per (owner, isin) beyond issuance,"
+                f" redemption and title moves: {changed}"
+            )
+        consumed = {n["cid"] for n in nodes if n["k"] == "e" and n["cons"]}
+        for cid in consumed:  # the active holdings after this transaction
+            holdings.pop(cid, None)
+        holdings.update((cid, args) for cid, args in here.items() if cid not in consumed)
     return problems
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from valuation.errors import InputError
 
+_MAX_FACE = 2**63 - 1  # Daml Int (Int64)
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
 
 
@@ -95,11 +96,15 @@ def _text(record: Mapping[str, Any], name: str, where: str) -> str:
 
 def _face(record: Mapping[str, Any], name: str, where: str, *, positive: bool) -> int:
     value = record.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    if isinstance(value, float) and value.is_integer():  # NaN and infinities are not
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
         raise InputError(where, name, f"{value!r} is not a whole number of yen")
     if value < 0 or (positive and value == 0):
         raise InputError(where, name, f"{value!r} must be {'> 0' if positive else '>= 0'}")
-    return int(value)
+    if value > _MAX_FACE:
+        raise InputError(where, name, f"{value!r} exceeds the ledger's Int ({_MAX_FACE})")
+    return value
 
 
 def parse_plan(data: Any) -> ExecutablePlan:

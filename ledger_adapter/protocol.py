@@ -84,6 +84,7 @@ __all__ = [
     "Transaction",
     "TransactionShape",
     "Unavailable",
+    "UserRights",
     "party_set",
 ]
 
@@ -116,6 +117,26 @@ def party_set(parties: Parties) -> frozenset[str]:
         if not isinstance(party, str) or not party or "," in party:
             raise InvalidArgument(f"{party!r} is not a party id", field="parties")
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class UserRights:
+    """A ledger user's rights, Canton's ``CanActAs`` and ``CanReadAs`` parties (acting
+    implies reading): what a participant's user management grants, and what the
+    embedded ledger checks when it is given rights."""
+
+    act_as: frozenset[str]
+    read_as: frozenset[str] = frozenset()
+
+    def check(self, user_id: str, act_as: frozenset[str], read_as: frozenset[str]) -> None:
+        """Raise :class:`PermissionDenied` unless ``user_id`` may act and read as asked."""
+        if not act_as <= self.act_as:
+            missing = sorted(act_as - self.act_as)
+            raise PermissionDenied(f"user {user_id!r} has no CanActAs right for {missing}")
+        readable = self.act_as | self.read_as
+        if not read_as <= readable:
+            missing = sorted(read_as - readable)
+            raise PermissionDenied(f"user {user_id!r} has no CanReadAs right for {missing}")
 
 
 class TransactionShape(StrEnum):

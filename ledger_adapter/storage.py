@@ -116,6 +116,10 @@ class Backend(Protocol):
 
     def has_table(self, name: str) -> bool: ...
 
+    def table_names(self) -> list[str]:
+        """The tables of the database (SQLite) or of the current schema (PostgreSQL)."""
+        ...
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
@@ -170,6 +174,12 @@ class SqliteBackend:
     def has_table(self, name: str) -> bool:
         found = self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
         return bool(found)
+
+    def table_names(self) -> list[str]:
+        rows = self.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+        return [str(name) for (name,) in rows]
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         rows: list[tuple[Any, ...]] = self._guard(
@@ -241,6 +251,10 @@ class PostgresBackend:
     def has_table(self, name: str) -> bool:
         found = self.query("SELECT to_regclass(?) IS NOT NULL", (name,))
         return bool(found[0][0])
+
+    def table_names(self) -> list[str]:
+        rows = self.query("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        return [str(name) for (name,) in rows]
 
     @staticmethod
     def _sql(sql: str) -> str:
@@ -325,11 +339,39 @@ def stored_schema_version(backend: Backend) -> int | None:
     return int(rows[0][0]) if rows else None
 
 
+LEDGER_TABLES = frozenset(
+    {"ledger_meta", "transactions", "templates", "party_sets", "active_contracts", "command_dedup"}
+)
+
+
+def refuse_foreign_tables(backend: Backend) -> None:
+    """A database without a ledger that holds something else is not made one.
+
+    A SQLite file is the ledger: any table that is not the ledger's means another
+    program's file. In PostgreSQL the schema may be shared; only a table of the
+    ledger's names without ``ledger_meta`` is refused (its schema is created in one
+    transaction, so a half-made ledger cannot be the reason).
+    """
+    present = set(backend.table_names())
+    if backend.dialect == "sqlite":
+        foreign = sorted(present - LEDGER_TABLES)
+    else:
+        foreign = sorted(present & LEDGER_TABLES) if "ledger_meta" not in present else []
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise InvalidArgument(
+            f"{backend.location} is not a tanpo ledger (it holds tables {shown});"
+            " give a new file or an empty schema",
+            field="ledger",
+        )
+
+
 def prepare_schema(backend: Backend, *, migrate: bool = False) -> None:
     """Create the tables of a new ledger, accept one of this version, migrate an older
     one when ``migrate`` (else refuse it, saying how), refuse a newer one."""
     version = stored_schema_version(backend)
     if version is None:
+        refuse_foreign_tables(backend)
         backend.create_schema()
     elif version < SCHEMA_VERSION:
         if not migrate:

@@ -7,7 +7,8 @@
   embedded one), on 127.0.0.1, with user rights and injectable faults;
   ``python -m ledger_adapter.canton`` runs it as a program.
 - :mod:`.wire` (request/response shapes), :mod:`.error_codes` (Canton errors <-> tanpo
-  errors), :mod:`.retry` (the retry policy), :mod:`.auth` (tokens and user rights).
+  errors), :mod:`.retry` (the retry policy), :mod:`.auth` (tokens; the user rights they stand for are
+  :class:`~ledger_adapter.protocol.UserRights`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 from ledger_adapter.canton.auth import (
     TokenSource,
     TokenVerifier,
-    UserRights,
     env_token_source,
     token_user_id,
     user_token,
@@ -26,6 +26,7 @@ from ledger_adapter.canton.faults import Fault
 from ledger_adapter.canton.retry import NO_RETRY, RetryPolicy
 from ledger_adapter.canton.server import JsonApiServer
 from ledger_adapter.canton.wire import template_id
+from ledger_adapter.protocol import UserRights
 from ledger_adapter.templates import PACKAGE_NAME
 
 __all__ = [

@@ -21,10 +21,11 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from ledger_adapter.canton.auth import UserRights, user_token
+from ledger_adapter.canton.auth import user_token
 from ledger_adapter.canton.server import JsonApiServer
 from ledger_adapter.embedded import EmbeddedLedger
 from ledger_adapter.errors import InvalidArgument
+from ledger_adapter.protocol import UserRights
 
 SECRET_ENV = "TANPO_CANTON_SECRET"
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import jwt
 
 from ledger_adapter.canton.error_codes import Unauthenticated
-from ledger_adapter.errors import InvalidArgument, PermissionDenied
+from ledger_adapter.errors import InvalidArgument
 
 TokenSource = str | Callable[[], str]
 """A bearer token, or a function returning the current one."""
@@ -138,21 +138,3 @@ class TokenVerifier:
         token = authorization.removeprefix("Bearer ").strip()
         claims = jwt.decode(token, options={"verify_signature": False})
         return float(claims["exp"]) + self.leeway.total_seconds()
-
-
-@dataclass(frozen=True, slots=True)
-class UserRights:
-    """A participant user's rights: ``CanActAs`` and ``CanReadAs`` parties (acting implies reading)."""
-
-    act_as: frozenset[str]
-    read_as: frozenset[str] = frozenset()
-
-    def check(self, user_id: str, act_as: frozenset[str], read_as: frozenset[str]) -> None:
-        """Raise :class:`PermissionDenied` unless ``user_id`` may act and read as asked."""
-        if not act_as <= self.act_as:
-            missing = sorted(act_as - self.act_as)
-            raise PermissionDenied(f"user {user_id!r} has no CanActAs right for {missing}")
-        readable = self.act_as | self.read_as
-        if not read_as <= readable:
-            missing = sorted(read_as - readable)
-            raise PermissionDenied(f"user {user_id!r} has no CanReadAs right for {missing}")

@@ -198,11 +198,10 @@ class CantonLedger:
 
     def _pause_or_raise(self, error: LedgerError, attempt: int, started: float) -> None:
         policy = self._retry
-        if (
-            not error.retryable
-            or attempt >= policy.max_attempts
-            or time.monotonic() - started >= policy.deadline
-        ):
+        if not error.retryable:
+            raise error
+        if attempt >= policy.max_attempts or time.monotonic() - started >= policy.deadline:
+            error.retries_exhausted = attempt > 1  # retried here: callers do not again
             raise error
         floor = float(error.context.get("retry_after_s", 0.0))
         time.sleep(policy.backoff(attempt, self._rng, floor))
@@ -319,10 +318,12 @@ class CantonLedger:
                         and error.retryable
                         and not isinstance(error, RequestTimeout)
                     ):
-                        raise RequestTimeout(
+                        unknown = RequestTimeout(
                             f"command {command_id!r}: an earlier attempt's outcome is unknown"
                             f" and the retries ran out ({error}); retry with the same command id"
-                        ) from error
+                        )
+                        unknown.retries_exhausted = True
+                        raise unknown from error
                     raise
                 attempt += 1
 

@@ -46,7 +46,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ledger_adapter.canton import wire
-from ledger_adapter.canton.auth import TokenVerifier, UserRights
+from ledger_adapter.canton.auth import TokenVerifier
 from ledger_adapter.canton.error_codes import error_body
 from ledger_adapter.canton.faults import ArmedFault, Fault, FaultPlan
 from ledger_adapter.errors import (
@@ -66,6 +66,7 @@ from ledger_adapter.protocol import (
     Ledger,
     Transaction,
     TransactionShape,
+    UserRights,
 )
 from ledger_adapter.templates import PACKAGE_NAME
 

@@ -157,21 +157,44 @@ def rebalance(ctx: UpdateContext, agreement: Args, arg: Args, pool: _Pool) -> li
         made = ctx.create(PLEDGE, pledge)
         new_pledges[oid].append(made)
         added[oid].append(made)
-    if released:
-        kept: dict[str, list[str]] = {oid: [] for oid in released}
-        for pledge_cid in arg["keptPledgeCids"]:  # each obligation's check gets its own
-            oid = ctx.fetch(PLEDGE, pledge_cid)["obligationId"]
-            if oid in kept:
-                kept[oid].append(pledge_cid)
-        for oid, taken_out in released.items():
-            cover = [*kept[oid], *new_pledges[oid]]
-            ctx.exercise(
-                MARGIN_OBLIGATION,
-                obligations[oid][0],
-                "MarginObligation_CheckCover",
-                {"pledgeCids": cover, "addedPledgeCids": added[oid], "released": taken_out},
-            )
+    check_covers(
+        ctx,
+        arg["keptPledgeCids"],
+        obligations=obligations,
+        released=released,
+        new_pledges=new_pledges,
+        added=added,
+    )
     return [cid for cids in new_pledges.values() for cid in cids]
+
+
+def check_covers(
+    ctx: UpdateContext,
+    kept_pledge_cids: list[str],
+    *,
+    obligations: dict[str, tuple[str, Args]],
+    released: dict[str, list[dict[str, str]]],
+    new_pledges: dict[str, list[str]],
+    added: dict[str, list[str]],
+) -> None:
+    """The rebalance's last part: ``MarginObligation_CheckCover`` of every obligation it
+    released from, counting the kept pledges and those it made (the fused body runs
+    this same code, so the cover rule has one implementation)."""
+    if not released:
+        return
+    kept: dict[str, list[str]] = {oid: [] for oid in released}
+    for pledge_cid in kept_pledge_cids:  # each obligation's check gets its own
+        oid = ctx.fetch(PLEDGE, pledge_cid)["obligationId"]
+        if oid in kept:
+            kept[oid].append(pledge_cid)
+    for oid, taken_out in released.items():
+        cover = [*kept[oid], *new_pledges[oid]]
+        ctx.exercise(
+            MARGIN_OBLIGATION,
+            obligations[oid][0],
+            "MarginObligation_CheckCover",
+            {"pledgeCids": cover, "addedPledgeCids": added[oid], "released": taken_out},
+        )
 
 
 def _agreement_rebalance(ctx: UpdateContext, _cid: str, agreement: Args, arg: Args) -> Any:
@@ -187,7 +210,11 @@ def _enforce(ctx: UpdateContext, _cid: str, agreement: Args, arg: Args) -> Any:
     taken = []
     for pledge_cid in arg["pledgeCids"]:
         p = ctx.fetch(PLEDGE, pledge_cid)
-        if p["obligationId"] != o["obligationId"]:
+        if (p["obligationId"], p["pledgor"], p["pledgee"]) != (
+            o["obligationId"],
+            o["pledgor"],
+            o["pledgee"],
+        ):
             ctx.abort(f"Enforce: pledge {pledge_cid} secures another obligation")
         ctx.exercise(PLEDGE, pledge_cid, "Archive", {})
         taken.append(

@@ -2,7 +2,8 @@
 
 Signatories registrar + owner (the registrar is the account management institution:
 the BoJ for its direct participants); a pledge-column entry names its pledgee, who
-observes it and controls its release and enforcement (DOMAIN.md section 6). Pledging
+observes it and controls, with the owner, its release and enforcement (DOMAIN.md
+section 6: the pledgee acts through the pledge agreement the owner signed). Pledging
 moves an entry to the pledgee's pledge column and the pledgor stays owner; release moves
 it back; enforcement on default moves it to the pledgee's holdings column; transfer of
 title moves a holdings-column entry to another owner. Reference: daml-finance
@@ -153,7 +154,7 @@ HOLDING = Template(
             (("toAccount", "Text"),),
             "ContractId Holding",
             True,
-            lambda h, _arg: optional_party(h.get("pledgee")),
+            _owner_and_pledgee,  # the owner's authority comes from the pledge agreement
             _enforce,
         ),
         "Holding_Transfer": Choice(

@@ -11,12 +11,14 @@ import pytest
 
 from ledger_adapter.book import load_book, parse_book
 from ledger_adapter.embedded import EmbeddedLedger
+from ledger_adapter.executor import execute_plan
 from ledger_adapter.model import MARGIN_OBLIGATION
+from ledger_adapter.plan import parse_plan
 from ledger_adapter.positions import export_holdings, obligations
 from valuation.errors import InputError
 from valuation.paths import data_dir
 
-from .conftest import ISIN, small_book
+from .conftest import ISIN, B, make_plan, small_book
 
 
 def _rows(rows: list[dict[str, Any]]) -> Counter[tuple[Any, ...]]:
@@ -71,6 +73,7 @@ def _with(path: str, value: Any) -> dict[str, Any]:
         (_with("holdings[2].face", -5), "holdings[2]", "face"),
         (_with("holdings[2].face", 1.5), "holdings[2]", "face"),
         (_with("holdings[1].pledged_to", "NOPE"), "holdings[1]", "pledged_to"),
+        (_with("holdings[5].pledged_to", "MZH-JSCC"), "holdings[5]", "pledged_to"),  # NOMURA's
         (_with("obligations[0].schedule", "NOPE"), "obligations[0] (MZH-JSCC)", "schedule"),
         (
             _with("obligations[1].required_value", "lots"),
@@ -89,3 +92,32 @@ def test_bad_books_name_the_record_and_field(book: dict[str, Any], record: str, 
 def test_settlement_date_must_parse() -> None:
     with pytest.raises(InputError, match="settlement_date"):
         parse_book({**small_book(), "settlement_date": "2026-13-01"})
+
+
+def test_an_ineligible_pledge_loads_at_no_value(ledger: EmbeddedLedger) -> None:
+    """A book the optimizer accepts: 5bn of ISIN1 pledged to MZH-BOJ, whose schedule
+    excludes ISIN1 (a schedule changed after the pledge). It loads (it failed the
+    pledges transaction after the set-up had committed), valued 0, and is released
+    freely while the obligation's eligible cover is checked as before."""
+    book = small_book()
+    book["holdings"].append(
+        {
+            "owner": "MIZUHO",
+            "account": "MZH-01",
+            "isin": ISIN[1],
+            "face": 5 * B,
+            "pledged_to": "MZH-BOJ",
+        }
+    )
+    load_book(ledger, parse_book(book))
+    (boj,) = (
+        c
+        for c in ledger.active_contracts("BOJ", MARGIN_OBLIGATION.template_id)
+        if c.arguments["obligationId"] == "MZH-BOJ"
+    )
+    assert boj.arguments["valuation"][ISIN[1]] == "0.0000000000"
+    plan = make_plan(
+        [("release", "MZH-BOJ", "MZH-01", ISIN[1], 5 * B, 1)],
+        [("MZH-BOJ", "MZH-02", ISIN[2], 10 * B), ("MZH-JSCC", "MZH-01", ISIN[0], 20 * B)],
+    )
+    assert execute_plan(ledger, parse_plan(plan), parties=["MIZUHO"]).reconciled

@@ -68,18 +68,32 @@ def _check(url: str, plan: dict[str, Any], *, complete: bool) -> Counter[str]:
     return commands
 
 
+def _kill_while_submitting(url: str, path: Path, delay: float, *flags: str) -> None:
+    """Start an executor, wait until it submits, SIGKILL it ``delay`` seconds later."""
+    child = _start(url, path, *flags)
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "start", child.stderr
+    if child.stdout.readline().strip() == "submit":  # else: nothing left to submit
+        time.sleep(delay)
+        child.send_signal(signal.SIGKILL)
+    child.communicate(timeout=120)
+
+
+def _ledger_end(url: str) -> int:
+    with EmbeddedLedger(url) as ledger:
+        return ledger.ledger_end()
+
+
 @pytest.mark.slow
 def test_kill_9_during_per_group_execution_then_rerun(tmp_path: Path) -> None:
     url, path, plan = _setup(tmp_path, groups=600, isins=1400)
     rng = random.Random(20260701)
+    ends = [_ledger_end(url)]
     for _ in range(4):
-        child = _start(url, path, "--per-group")
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "start", child.stderr
-        time.sleep(rng.uniform(0.0, 0.4))
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+        _kill_while_submitting(url, path, rng.uniform(0.0, 0.4), "--per-group")
         _check(url, plan, complete=False)  # before or after each transaction, never between
+        ends.append(_ledger_end(url))
+    assert ends[-1] > ends[0], ends  # the kills landed while groups were committing
     done = _start(url, path, "--per-group")
     out, err = done.communicate(timeout=120)
     assert done.returncode == 0, out + err
@@ -93,21 +107,27 @@ def test_kill_9_during_per_group_execution_then_rerun(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_kill_9_during_one_large_transaction(tmp_path: Path) -> None:
+    """Killed inside its commit (rows written, COMMIT not issued): nothing of the plan;
+    at random instants of the submission: none or all of it; just after COMMIT: all of
+    it, and the re-run finds it applied."""
     url, path, plan = _setup(tmp_path, groups=300, isins=800)
+    end = _ledger_end(url)
+    dying = _start(url, path, "--die-at=in-commit")
+    assert dying.wait(timeout=120) == -signal.SIGKILL
+    assert "crash-plan:all" not in _check(url, plan, complete=False)
+    assert _ledger_end(url) == end
     rng = random.Random(7)
-    for _ in range(3):
-        child = _start(url, path)
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "start"
-        time.sleep(rng.uniform(0.0, 0.3))
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-        commands = _check(url, plan, complete=False)
-        if "crash-plan:all" in commands:  # committed before the kill: all of it
-            _check(url, plan, complete=True)
+    for _ in range(2):
+        _kill_while_submitting(url, path, rng.uniform(0.0, 0.1))
+        if "crash-plan:all" in _check(url, plan, complete=False):
+            _check(url, plan, complete=True)  # committed before the kill: all of it
+    dying = _start(url, path, "--die-at=after-commit")
+    out, _ = dying.communicate(timeout=120)
+    assert dying.returncode == -signal.SIGKILL or "already applied" in out
+    _check(url, plan, complete=True)
     done = _start(url, path)
     out, err = done.communicate(timeout=120)
-    assert done.returncode == 0, out + err
+    assert done.returncode == 0 and "already applied" in out, out + err
     _check(url, plan, complete=True)
 
 

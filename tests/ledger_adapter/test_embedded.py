@@ -255,7 +255,7 @@ def test_ledger_effects_shape_shows_exercises(ledger: EmbeddedLedger) -> None:
 def test_user_rights_are_enforced(tmp_path: Path) -> None:
     rights = {"mizuho-ops": UserRights(frozenset({"MIZUHO"}))}
     with EmbeddedLedger(str(tmp_path / "r.db"), user_rights=rights) as ledger:
-        with pytest.raises(PermissionDenied, match="may not act as"):
+        with pytest.raises(PermissionDenied, match="no CanActAs right"):
             ledger.submit(
                 [holding()], act_as=["BOJ", "MIZUHO"], command_id="x", user_id="mizuho-ops"
             )

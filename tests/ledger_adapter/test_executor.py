@@ -8,7 +8,7 @@ import pytest
 
 from ledger_adapter.embedded import EmbeddedLedger
 from ledger_adapter.executor import PlanRejectedError, StalePlanError, execute_plan
-from ledger_adapter.model import HOLDING
+from ledger_adapter.model import HOLDING, MARGIN_OBLIGATION
 from ledger_adapter.plan import canonical_plan_id, parse_plan
 from ledger_adapter.positions import export_holdings
 from ledger_adapter.protocol import ExerciseCommand, InvalidArgument
@@ -181,6 +181,24 @@ def test_acting_for_the_wrong_party_is_refused(loaded: EmbeddedLedger) -> None:
             },
             "group",
         ),
+        *[
+            (
+                {
+                    "moves": [
+                        {
+                            "action": "pledge",
+                            "obligation": "O",
+                            "account": "A",
+                            "isin": "I",
+                            "face": face,
+                            "group": 1,
+                        }
+                    ]
+                },
+                "face",
+            )
+            for face in (0, 0.5, "100", True, float("nan"), float("inf"), 2**63, 1e19)
+        ],
         ({"moves": [], "plan_id": "bad id!"}, "plan_id"),
         ({"status": "error", "moves": []}, "status"),
     ],
@@ -200,3 +218,83 @@ def test_plan_id_is_derived_from_the_content() -> None:
         make_plan([(*m[:5], g) for m, g in zip(SWAP, [10, 2, 2], strict=True)], TARGET)
     ).groups
     assert [g for g, _ in groups] == ["2", "10"]  # numeric groups in numeric order
+
+
+class _CallBeforeFirstSubmit:
+    """The ledger, where JSCC's margin call on MZH-JSCC commits between the executor's
+    read and its first submission (a race, made to happen every time)."""
+
+    def __init__(self, ledger: EmbeddedLedger, required: int) -> None:
+        self.ledger, self.required, self.called = ledger, required, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.ledger, name)
+
+    def submit(self, commands: Any, **kwargs: Any) -> Any:
+        if not self.called:
+            self.called = True
+            (o,) = (
+                c
+                for c in self.ledger.active_contracts("JSCC", MARGIN_OBLIGATION.template_id)
+                if c.arguments["obligationId"] == "MZH-JSCC"
+            )
+            call = {"newRequiredValue": str(self.required)}
+            self.ledger.submit(
+                [ExerciseCommand(o.template_id, o.contract_id, "MarginObligation_Call", call)],
+                act_as=["JSCC"],
+                command_id="margin-call",
+            )
+        return self.ledger.submit(commands, **kwargs)
+
+
+def test_a_margin_call_racing_the_plan_is_absorbed_not_stale(loaded: EmbeddedLedger) -> None:
+    """The call re-issues the obligation the plan's transaction names (contract not
+    found), but the plan still holds: it is built again and applied once."""
+    racing = _CallBeforeFirstSubmit(loaded, 16 * B)  # 8bn x 0.98 + 12bn x 0.98 > 16bn
+    report = execute_plan(racing, _plan(), parties=["MIZUHO"])  # type: ignore[arg-type]
+    assert report.reconciled and [u.status for u in report.units] == ["committed"]
+    commands = [tx.command_id for tx in loaded.updates(0, ["MIZUHO", "JSCC"])]
+    assert commands.count("swap-1:all") == 1 and "margin-call" in commands
+
+
+def test_a_margin_call_the_plan_cannot_meet_refuses_it(loaded: EmbeddedLedger) -> None:
+    """Releasing the excess (20bn -> 16bn pledged, 15.68bn of cover for 15bn) is refused
+    once the call has raised the requirement to 16bn: rebuilt, and the ledger says no."""
+    excess = make_plan(
+        [("release", "MZH-JSCC", "MZH-01", ISIN[0], 4 * B, 1)],
+        [("MZH-JSCC", "MZH-01", ISIN[0], 16 * B), ("MZH-BOJ", "MZH-02", ISIN[2], 10 * B)],
+        plan_id="excess",
+    )
+    racing = _CallBeforeFirstSubmit(loaded, 16 * B)
+    with pytest.raises(PlanRejectedError, match="under-covered"):
+        execute_plan(racing, parse_plan(excess), parties=["MIZUHO"])  # type: ignore[arg-type]
+    assert "excess:all" not in [tx.command_id for tx in loaded.updates(0, "MIZUHO")]
+
+
+def test_per_group_stops_at_the_group_that_would_under_cover(loaded: EmbeddedLedger) -> None:
+    """Group 2 strips MZH-JSCC below its requirement: the ledger refuses that transaction,
+    group 1 stays applied (every transaction left every obligation covered), and the
+    error says how far the plan got."""
+    plan = make_plan(
+        [
+            ("pledge", "MZH-BOJ", "MZH-02", ISIN[2], 5 * B, 1),
+            ("release", "MZH-JSCC", "MZH-01", ISIN[0], 10 * B, 2),
+            ("pledge", "MZH-JSCC", "MZH-01", ISIN[1], 10 * B, 3),
+        ],
+        [
+            ("MZH-JSCC", "MZH-01", ISIN[0], 10 * B),
+            ("MZH-JSCC", "MZH-01", ISIN[1], 10 * B),
+            ("MZH-BOJ", "MZH-02", ISIN[2], 15 * B),
+        ],
+        plan_id="thin",
+    )
+    with pytest.raises(PlanRejectedError, match=r"group-2: .*group-1 to group-1, are applied"):
+        execute_plan(loaded, parse_plan(plan), parties=["MIZUHO"], per_group=True)
+    assert _pledged(loaded) == {
+        ("MZH-JSCC", "MZH-01", ISIN[0]): 20 * B,
+        ("MZH-BOJ", "MZH-02", ISIN[2]): 15 * B,
+    }
+    # a re-run resumes at group 2 (group 1 is not submitted again) and stops there again
+    with pytest.raises(PlanRejectedError, match="group-2"):
+        execute_plan(loaded, parse_plan(plan), parties=["MIZUHO"], per_group=True)
+    assert [tx.command_id for tx in loaded.updates(0, "MIZUHO")].count("thin:group-1") == 1

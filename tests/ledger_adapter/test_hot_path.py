@@ -23,11 +23,11 @@ import pytest
 from ledger_adapter.embedded import EmbeddedLedger
 from ledger_adapter.engine import CID_LENGTH
 from ledger_adapter.errors import AuthorizationError, ContractNotFound
-from ledger_adapter.integrity import verify
 from ledger_adapter.model import HOLDING, TEMPLATES
 from ledger_adapter.projection import project
 from ledger_adapter.protocol import ExerciseCommand, TransactionShape
 
+from .conftest import assert_sound
 from .test_embedded import holding, issue, split
 
 
@@ -41,6 +41,7 @@ def test_a_contract_consumed_by_another_writer_is_not_found(ledger_url: str) -> 
             first.submit([split(cid, 20)], act_as=["MIZUHO"], command_id="here")
         assert err.value.contract_ids == (cid,)
         assert first.ledger_end() == end
+        assert_sound(first)
 
 
 def test_the_cache_survives_own_commits_and_forgets_archived(ledger_url: str) -> None:
@@ -53,6 +54,7 @@ def test_the_cache_survives_own_commits_and_forgets_archived(ledger_url: str) ->
         ledger.submit([split(cids[1], 10)], act_as=["MIZUHO"], command_id="s1")  # from the cache
         active = {c.contract_id for c in ledger.active_contracts("MIZUHO")}
         assert len(active) == 5 and cids[2] in active and not active & set(cids[:2])
+        assert_sound(ledger)
 
 
 def test_the_collector_is_running_again_after_a_submit(ledger: EmbeddedLedger) -> None:
@@ -180,4 +182,4 @@ def test_a_party_set_code_of_a_rolled_back_transaction_is_forgotten(ledger_url: 
             "NOMURA": ("BOJ", "NOMURA"),
             "DAIWA": ("BOJ", "DAIWA"),
         }
-        assert verify(first).ok
+        assert_sound(first)

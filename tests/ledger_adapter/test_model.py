@@ -285,6 +285,15 @@ def test_enforcement_moves_the_entry_to_the_pledgee(loaded: EmbeddedLedger) -> N
     )
     with pytest.raises(AuthorizationError):
         loaded.submit([enforce], act_as=["MIZUHO"], command_id="self-enforce")
+    # not on the entry alone: that would leave the Pledge without its entry
+    grab = ExerciseCommand(
+        HOLDING.template_id,
+        pledges[0].arguments["holdingCid"],
+        "Holding_Enforce",
+        {"toAccount": "J"},
+    )
+    with pytest.raises(AuthorizationError, match="controllers"):
+        loaded.submit([grab], act_as=["JSCC"], command_id="grab")
     loaded.submit([enforce], act_as=["JSCC"], command_id="enforce")
     taken = _contracts(loaded, "JSCC", HOLDING.template_id, owner="JSCC")
     assert [

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +20,7 @@ from ledger_adapter.protocol import (
     TransactionShape,
     party_set,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.ledger_adapter.canton import spec
 
 # tanpo field -> JSON API field where the name is not the plain camelCase of ours.
 RENAMED = {
@@ -51,13 +48,9 @@ def _camel(name: str) -> str:
 
 
 def _spec() -> dict[str, Any]:
-    shared = Path(os.environ.get("TANPO_SHARED_DIR", ROOT.parent / "shared"))
-    path = shared / "specs" / "canton-json-ledger-api" / "openapi-3.5.10.yaml"
-    if not path.exists():
-        pytest.skip(f"Canton OpenAPI spec not found at {path}")
-    yaml = pytest.importorskip("yaml")
-    spec: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return spec
+    """The 3.5.10 OpenAPI document, parsed once per process (skipped where absent)."""
+    spec.require_specs()
+    return spec.openapi("3.5.10", strict=False).document
 
 
 @pytest.mark.parametrize("cls", list(SCHEMA), ids=lambda c: c.__name__)

@@ -17,6 +17,7 @@ from ledger_adapter.canton.wire import ACTIVE_CONTRACTS_PATH, UPDATES_PATH, temp
 from ledger_adapter.embedded import EmbeddedLedger
 from ledger_adapter.protocol import CreateCommand, CreatedEvent, Ledger
 from tests.ledger_adapter.canton import spec
+from tests.ledger_adapter.conftest import assert_sound
 
 SECRET = "tanpo-loopback-participant-test-secret-0123456789"
 BOJ, MIZUHO, NOMURA, JSCC = "BOJ", "MIZUHO", "NOMURA", "JSCC"
@@ -103,9 +104,10 @@ def traffic() -> Iterator[Traffic]:
 
 @pytest.fixture
 def embedded(tmp_path: Any) -> Iterator[EmbeddedLedger]:
-    ledger = EmbeddedLedger(f"sqlite:///{tmp_path / 'ledger.db'}")
-    yield ledger
-    ledger.close()
+    """The ledger behind the participant, verified and invariant-checked after the test."""
+    with EmbeddedLedger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+        yield ledger
+        assert_sound(ledger)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from ledger_adapter.canton import CantonLedger, JsonApiServer, Unauthenticated, user_token
-from ledger_adapter.canton.wire import SUBMIT_PATH
+from ledger_adapter.canton.wire import SUBMIT_PATH, template_id
 from ledger_adapter.embedded import EmbeddedLedger
 from ledger_adapter.errors import (
     AuthorizationError,
@@ -161,6 +161,14 @@ def test_another_partys_token_cannot_see_or_use_contracts(connect: Connect) -> N
         list(nomura.updates(0, [NOMURA, MIZUHO]))
     with pytest.raises(ContractNotFound):  # invisible is indistinguishable from archived
         nomura.submit([_split(pledged[0].contract_id, 1)], act_as=NOMURA, command_id="peek")
+    # the Pledge that records what the entry secures (the model's backing invariant)
+    entry = pledged[0].arguments
+    record = {"pledgor": MIZUHO, "pledgee": JSCC, "obligationId": "IM-1"}
+    record |= {k: entry[k] for k in ("account", "isin", "face")}
+    record["holdingCid"] = pledged[0].contract_id
+    operator.submit(
+        [CreateCommand(template_id("Pledge"), record)], act_as=[MIZUHO, JSCC], command_id="record"
+    )
 
 
 def test_read_as_rights_allow_reading_but_not_acting(connect: Connect) -> None:

@@ -17,6 +17,7 @@ from ledger_adapter.book import load_book, parse_book
 from ledger_adapter.canton import CantonLedger, Fault, JsonApiServer, UserRights, user_token
 from ledger_adapter.canton.wire import SUBMIT_PATH
 from ledger_adapter.embedded import EmbeddedLedger
+from ledger_adapter.errors import LedgerError
 from ledger_adapter.executor import execute_plan
 from ledger_adapter.invariants import invariant_violations
 from ledger_adapter.plan import parse_plan
@@ -100,3 +101,25 @@ def test_two_executors_racing_through_the_api_apply_the_plan_once(
         committed = [t for t in embedded.stored_transactions() if t.command_id == unit.command_id]
         assert len(committed) == 1, unit
     assert invariant_violations(embedded) == []
+
+
+@pytest.mark.parametrize("fault", [Fault.UNAVAILABLE, Fault.TIMEOUT])
+def test_the_executor_does_not_retry_what_the_client_gave_up_on(
+    loopback: tuple[JsonApiServer, CantonLedger, CantonLedger],
+    embedded: EmbeddedLedger,
+    fault: Fault,
+) -> None:
+    """Nested retries do not multiply: the client's policy is the only one that runs."""
+    server, ops, bank = loopback
+    book = synthetic_book(isins_per_bank=12, obligations_per_bank=2, lots=2)
+    load_book(ops, parse_book(book))
+    plan = parse_plan(substitution_plan(book, 4))
+    end = embedded.ledger_end()
+    server.faults.arm(fault, times=100, path=SUBMIT_PATH)
+    with pytest.raises(LedgerError) as err:
+        execute_plan(bank, plan, parties=["BANK1"])
+    assert err.value.retries_exhausted
+    assert len(server.faults.fired) == FAST_RETRY.max_attempts  # not 5 x 5
+    assert embedded.ledger_end() == end
+    server.faults.clear()
+    assert execute_plan(bank, plan, parties=["BANK1"]).reconciled  # a later run applies it
