@@ -19,7 +19,9 @@ message, never an exception.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +30,9 @@ from optimizer.greedy import greedy_lots
 from optimizer.plan import Plan, PlanStatus, build_plan, cost_of
 from optimizer.problem import Problem
 from valuation.errors import InputError
+
+if TYPE_CHECKING:
+    from optimizer.solve import MipSession
 
 PRIMAL_SHARE = 0.4
 """Share of the time limit fix-and-optimize may take before the MIP starts."""
@@ -84,18 +89,28 @@ def optimize(problem: Problem, method: Method | str = Method.MIP) -> Plan:
             solve_seconds=time.perf_counter() - started, baseline_total=baseline_total,
             timings=timings,
         )  # fmt: skip
-    return _optimize_mip(cm, baseline, baseline_total, started, timings)
+    return optimize_mip(cm, baseline, baseline_total, started, timings).plan
 
 
-def _optimize_mip(
+@dataclass(slots=True, eq=False)
+class MipRun:
+    """What a MIP run leaves behind for the intraday path: the plan, its lots, and the
+    persistent solver sessions per component (obligation indices, session)."""
+
+    plan: Plan
+    lots: IntArray
+    sessions: list[tuple[IntArray, MipSession]] = field(default_factory=list)
+
+
+def optimize_mip(
     cm: CostModel,
     baseline: IntArray,
     baseline_total: float,
     started: float,
     timings: dict[str, float],
-) -> Plan:
+) -> MipRun:
+    """The MIP path of :func:`optimize` on a resolved problem (see the module docstring)."""
     from optimizer.candidates import candidate_mask
-    from optimizer.solve import MipSession
     from optimizer.subproblem import improve
 
     options = cm.problem.solver
@@ -116,11 +131,14 @@ def _optimize_mip(
     bound: float | None = 0.0
     messages: list[str] = []
     conditions: list[str] = []
+    sessions: list[tuple[IntArray, MipSession]] = []
     for k, group in enumerate(parts):
         remaining = limit * (1 - POLISH_SHARE) - (time.perf_counter() - started)
         share = remaining * sizes[k] / max(sizes[k:].sum(), 1.0)
         in_group = np.isin(cm.pair_obligation, group)
         candidates = np.flatnonzero(mask & in_group)
+        from optimizer.solve import MipSession
+
         try:
             session = MipSession(
                 cm, candidates, obligations=group, seed=options.seed, threads=options.threads
@@ -135,6 +153,7 @@ def _optimize_mip(
             bound = None
             conditions.append("error")
             continue
+        sessions.append((group, session))
         for name, seconds in session.timings.items():
             timings[name] = timings.get(name, 0.0) + seconds
         conditions.append(result.termination_condition)
@@ -166,10 +185,11 @@ def _optimize_mip(
         bound is not None and total - bound <= options.mip_rel_gap * max(abs(total), 1e-9) + 1e-6
     )
     condition = "optimal" if proven else ("error" if "error" in conditions else "time_limit")
-    return build_plan(
+    plan = build_plan(
         cm, lots, method=Method.MIP.value,
         status=PlanStatus.OPTIMAL if proven else PlanStatus.FEASIBLE,
         termination_condition=condition, objective_bound=bound,
         solve_seconds=time.perf_counter() - started, baseline_total=baseline_total,
         message="; ".join(messages), timings=timings,
     )  # fmt: skip
+    return MipRun(plan, lots, sessions)
