@@ -80,10 +80,21 @@ class Changes:
 
 class CollateralModel:
     """The model over a growing candidate set, for all obligations or the ``obligations``
-    given (a component sharing no position with the rest); see the module docstring."""
+    given (a component sharing no position with the rest); see the module docstring.
+    ``pools`` and ``cuts`` can be switched off (to measure what they bring)."""
 
-    def __init__(self, cm: CostModel, pairs: IntArray, obligations: IntArray | None = None) -> None:
+    def __init__(
+        self,
+        cm: CostModel,
+        pairs: IntArray,
+        obligations: IntArray | None = None,
+        *,
+        pools: bool = True,
+        cuts: bool = True,
+    ) -> None:
         self.cm = cm
+        self.use_pools = pools
+        self.use_cuts = cuts
         self.problem = cm.problem
         self.index = {o.id: i for i, o in enumerate(self.problem.obligations)}
         self.scope = (
@@ -341,6 +352,8 @@ class CollateralModel:
     def _refresh_pools(self, obligations: Iterable[str]) -> list[Any]:
         """(Re)compute the pools of ``obligations`` from the pairs not in the model."""
         cm, m = self.cm, self.model
+        if not self.use_pools:  # the benchmark's ablation: a restricted model, no certificate
+            return []
         starts = cm.obligation_slices()
         rho = np.where(
             self.value > 0,
@@ -456,7 +469,7 @@ class CollateralModel:
                 >= m.required[o] - constant,
             )
             i = self.index[o]
-            if self.needed[i] > 0:
+            if self.needed[i] > 0 and self.use_cuts:
                 put(
                     m.move_count_cut,
                     o,

@@ -40,6 +40,18 @@ POLISH_SHARE = 0.1
 """Share kept for polishing the MIP's plan."""
 
 
+@dataclass(frozen=True, slots=True)
+class Strategy:
+    """The ideas the MIP path combines, each switchable to measure what it brings
+    (``benchmarks/optimizer.py``); the defaults are what :func:`optimize` runs."""
+
+    fix_and_optimize: bool = True
+    components: bool = True
+    relaxed_lots: bool = True
+    move_cuts: bool = True
+    pools: bool = True
+
+
 class Method(StrEnum):
     """How to optimize: the MIP, or the desk's greedy waterfall."""
 
@@ -55,11 +67,11 @@ class Method(StrEnum):
             raise InputError("options", "method", f"{value!r} is not mip or greedy") from None
 
 
-def components(cm: CostModel) -> list[IntArray]:
+def components(cm: CostModel, split: bool = True) -> list[IntArray]:
     """Groups of obligations that can be optimized apart: one per pledgor, unless a
     movement budget ties them all together. Largest first."""
     n = len(cm.problem.obligations)
-    if cm.problem.limits.max_moves is not None:
+    if cm.problem.limits.max_moves is not None or not split:
         return [np.arange(n, dtype=np.int64)]
     groups = [np.flatnonzero(cm.pledgor == p).astype(np.int64) for p in np.unique(cm.pledgor)]
     sizes = np.bincount(cm.pair_obligation, minlength=n)
@@ -108,15 +120,20 @@ def optimize_mip(
     baseline_total: float,
     started: float,
     timings: dict[str, float],
+    *,
+    strategy: Strategy | None = None,
 ) -> MipRun:
     """The MIP path of :func:`optimize` on a resolved problem (see the module docstring)."""
     from optimizer.candidates import candidate_mask
     from optimizer.subproblem import improve
 
+    strategy = strategy or Strategy()
     options = cm.problem.solver
     limit = options.time_limit_s
     t = time.perf_counter()
-    lots = improve(cm, baseline, deadline=started + PRIMAL_SHARE * limit, passes=1)
+    lots = baseline
+    if strategy.fix_and_optimize:
+        lots = improve(cm, baseline, deadline=started + PRIMAL_SHARE * limit, passes=1)
     timings["fix_and_optimize"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -124,7 +141,7 @@ def optimize_mip(
     mask |= lots != cm.current_lots
     timings["candidates"] = time.perf_counter() - t
 
-    parts = components(cm)
+    parts = components(cm, strategy.components)
     sizes = np.array(
         [int(mask[np.isin(cm.pair_obligation, g)].sum()) for g in parts], dtype=np.float64
     )
@@ -141,8 +158,9 @@ def optimize_mip(
 
         try:
             session = MipSession(
-                cm, candidates, obligations=group, seed=options.seed, threads=options.threads
-            )
+                cm, candidates, obligations=group, seed=options.seed, threads=options.threads,
+                pools=strategy.pools, cuts=strategy.move_cuts, relaxed_lots=strategy.relaxed_lots,
+            )  # fmt: skip
             result = session.solve(
                 [lots, baseline, cm.current_lots],
                 time_limit=share - session.timings["build"] - session.timings["handover"],
@@ -170,7 +188,8 @@ def optimize_mip(
 
     t = time.perf_counter()
     changed = np.unique(cm.pair_obligation[lots != cm.current_lots])
-    lots = improve(cm, lots, obligations=changed, deadline=started + limit, passes=1)
+    if strategy.fix_and_optimize:
+        lots = improve(cm, lots, obligations=changed, deadline=started + limit, passes=1)
     timings["polish"] = time.perf_counter() - t
 
     total = cost_of(cm, lots).total

@@ -143,6 +143,9 @@ class MipSession:
         obligations: IntArray | None = None,
         seed: int = 0,
         threads: int | None = None,
+        pools: bool = True,
+        cuts: bool = True,
+        relaxed_lots: bool = True,
     ) -> None:
         self.cm = cm
         self.timings: dict[str, float] = {}
@@ -150,7 +153,10 @@ class MipSession:
         self.pool_rounds: list[int] = []
         self.pool_log: list[list[tuple[tuple[str, str], float]]] = []
         t0 = time.perf_counter()
-        self.cmodel = CollateralModel(cm, np.asarray(candidates, dtype=np.int64), obligations)
+        self.relax_lots = relaxed_lots
+        self.cmodel = CollateralModel(
+            cm, np.asarray(candidates, dtype=np.int64), obligations, pools=pools, cuts=cuts
+        )
         self.scope = np.array(
             [cm.problem.obligation_index(o.id) for o in self.cmodel.scope], dtype=np.int64
         )
@@ -462,7 +468,7 @@ class MipSession:
         while True:
             rounds += 1
             remaining = time_limit - (time.perf_counter() - started)
-            self._set_lot_integrality(False)
+            self._set_lot_integrality(not self.relax_lots)
             starts = [*warm_lots, *([plan] if plan is not None else [])]
             vectors = [self.warm_vector(lots) for lots in starts if self._representable(lots)]
             best = min(vectors, key=lambda v: float(v @ self.col_cost)) if vectors else None
