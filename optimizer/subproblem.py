@@ -408,7 +408,7 @@ def improve(
             short = float(mine @ cm.value_per_lot[lo:hi]) < cm.required_value[o]
             new = solve_obligation(
                 cm, o, lots, free, moves_left, breadth=breadth, gap=gap, rho=rho, must_release=forced,
-                time_limit=SHORT_TIME_LIMIT if short else TIME_LIMIT,
+                time_limit=max(min(SHORT_TIME_LIMIT if short else TIME_LIMIT, deadline - time.perf_counter()), 0.02),
             )  # fmt: skip
             if new is None or not _exactly_feasible(
                 cm, o, lo, mine, new, must_release=bool(forced[o])
