@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from optimizer.costmodel import CostModel, FloatArray, IntArray
+from optimizer.costmodel import NO_LIMIT, CostModel, FloatArray, IntArray
 
 
 @njit(cache=True)
@@ -175,4 +175,27 @@ def candidate_mask(
         cm.required_value, cover_factor, min_pairs, account_factor,
     )  # fmt: skip
     mask[(cm.current_lots > 0) | (greedy_lots > 0)] = 1
+    # An obligation the waterfall leaves short gets every account of the ISINs it holds:
+    # whether it can be cured turns on each account's minimum pledge, which the pools
+    # (blind to per-account free face) would otherwise promise away.
+    cover = np.zeros(len(cm.problem.obligations))
+    np.add.at(cover, cm.pair_obligation, greedy_lots * cm.value_per_lot)
+    for o in np.flatnonzero(cover < cm.required_value).tolist():
+        pairs = np.arange(starts[o], starts[o + 1])
+        held = np.unique(
+            cm.pair_isin[pairs][(greedy_lots[pairs] > 0) | (cm.current_lots[pairs] > 0)]
+        )
+        mask[pairs[np.isin(cm.pair_isin[pairs], held)]] = 1
+    # An obligation with few ISIN slots needs the ISINs that can bring the most, too.
+    reach = cm.value_per_lot * cm.max_lots
+    for o in np.flatnonzero(cm.max_isins != NO_LIMIT).tolist():
+        pairs = np.arange(starts[o], starts[o + 1])
+        unique, index = np.unique(cm.pair_group[pairs], return_inverse=True)
+        total = np.minimum(np.bincount(index, weights=reach[pairs]), cm.group_cap[unique])
+        for g in np.argsort(-total, kind="stable")[: int(cm.max_isins[o]) + 2].tolist():
+            members = pairs[index == g]
+            members = members[np.argsort(-reach[members], kind="stable")]
+            enough = 1.5 * min(float(cm.group_cap[unique[g]]), float(cm.required_value[o]))
+            count = int(np.searchsorted(np.cumsum(reach[members]), enough)) + 1
+            mask[members[:count]] = 1  # its largest accounts, enough for its cap
     return mask

@@ -23,13 +23,14 @@ of one pair never pays); these tight bounds are what keep the model's relaxation
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
-from optimizer.problem import Problem
-from valuation.haircuts import residual_years
+from optimizer.problem import Obligation, Problem
+from valuation.haircuts import MaturityBucketLimit, residual_years
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -120,6 +121,69 @@ class CostModel:
             out = np.where(self.value_per_lot > 0, self.cost_per_lot / self.value_per_lot, np.inf)
         return out
 
+    def with_required_value(self, obligation_id: str, required_value: float) -> CostModel:
+        """This cost model after a margin call: ``obligation_id`` now requires
+        ``required_value`` yen. Only what depends on it is recomputed (its caps, its
+        pairs' bounds): the intraday path, without a full :func:`resolve`."""
+        problem = self.problem
+        o = problem.obligation_index(obligation_id)
+        obligation = replace(problem.obligations[o], required_value=float(required_value))
+        obligations = (*problem.obligations[:o], obligation, *problem.obligations[o + 1 :])
+        problem = replace(problem, obligations=obligations)
+        required = self.required_value.copy()
+        required[o] = obligation.required_value
+        group_cap = self.group_cap.copy()
+        group_cap[self.group_obligation == o] = _isin_cap(problem, obligation)
+        row_cap = self.row_cap.copy()
+        rows = np.flatnonzero(self.row_obligation == o)
+        for b, (_limit, cap) in zip(rows.tolist(), _bucket_caps(problem, obligation), strict=True):
+            row_cap[b] = cap
+        updated = replace(self, problem=problem, required_value=required, cover_target=required.copy(),
+                          group_cap=group_cap, row_cap=row_cap)  # fmt: skip
+        starts = self.obligation_slices()
+        lo, hi = int(starts[o]), int(starts[o + 1])
+        max_lots = self.max_lots.copy()
+        max_lots[lo:hi] = updated._bounds(lo, hi)
+        return replace(updated, max_lots=max_lots)
+
+    def with_prices(self, dirty_prices: Mapping[str, float]) -> CostModel:
+        """This cost model after a price move: the securities in ``dirty_prices`` (ISIN
+        -> dirty price per 100) are revalued, with everything that follows (values,
+        opportunity costs, minimum-transfer lots and pairs' bounds)."""
+        problem = self.problem
+        securities = list(problem.securities)
+        dirty = self.dirty_price.copy()
+        for isin, price in dirty_prices.items():
+            s = problem.security_index(isin)
+            securities[s] = replace(securities[s], dirty_price=float(price))
+            dirty[s] = float(price)
+        problem = replace(problem, securities=tuple(securities))
+        lot = self.lot_face[self.pair_obligation].astype(np.float64)
+        market = dirty[self.pair_isin] / 100.0 * lot
+        value = np.where(self.haircut < 1.0, market * (1.0 - self.haircut), 0.0)
+        opportunity = np.array([sec.opportunity_cost_bp for sec in securities])
+        cost = opportunity[self.pair_isin] / 1e4 * market * problem.costs.horizon_days / 365.0
+        mta = np.array([o.min_transfer_value or 0.0 for o in problem.obligations])[
+            self.pair_obligation
+        ]
+        min_move = np.maximum(1, np.ceil(mta / market - 1e-9)).astype(np.int64)
+        updated = replace(self, problem=problem, dirty_price=dirty, market_per_lot=market,
+                          value_per_lot=value, cost_per_lot=cost, min_move_lots=min_move)  # fmt: skip
+        return replace(updated, max_lots=updated._bounds(0, self.n_pairs))
+
+    def _bounds(self, lo: int, hi: int) -> IntArray:
+        """:func:`_max_lots` for pairs ``lo:hi``."""
+        edges = (self.bucket_pair >= lo) & (self.bucket_pair < hi)
+        return _max_lots(
+            pair_position=self.pair_position[lo:hi], pair_obligation=self.pair_obligation[lo:hi],
+            position_face=self.position_face, lot=self.lot_face, required=self.required_value,
+            value_per_lot=self.value_per_lot[lo:hi], current_lots=self.current_lots[lo:hi],
+            min_pledge_lots=self.min_pledge_lots, min_move_lots=self.min_move_lots[lo:hi],
+            pair_group=self.pair_group[lo:hi], group_cap=self.group_cap,
+            bucket_pair=self.bucket_pair[edges] - lo, bucket_row=self.bucket_row[edges],
+            row_cap=self.row_cap,
+        )  # fmt: skip
+
     def must_release(self) -> npt.NDArray[np.bool_]:
         """Per obligation, whether today's pledges break one of its limits (an ISIN or
         bucket cap, ``max_isins``, the minimum pledge): such an obligation releases what
@@ -208,6 +272,34 @@ class CostModel:
         ).astype(np.int64)
 
 
+def _isin_cap(problem: Problem, obligation: Obligation) -> float:
+    """Concentration cap per (ISIN, obligation), yen: the lower of the schedule's share
+    of the requirement and its yen cap (``inf``: none)."""
+    schedule = problem.schedules[obligation.schedule]
+    caps = [math.inf]
+    if schedule.max_share_per_isin is not None:
+        caps.append(schedule.max_share_per_isin * obligation.required_value)
+    if schedule.max_value_per_isin is not None:
+        caps.append(schedule.max_value_per_isin)
+    return min(caps)
+
+
+def _bucket_caps(
+    problem: Problem, obligation: Obligation
+) -> list[tuple[MaturityBucketLimit, float]]:
+    """The schedule's maturity-bucket limits that cap something, with their caps (yen)."""
+    out = []
+    for limit in problem.schedules[obligation.schedule].bucket_limits:
+        caps = [math.inf]
+        if limit.max_share is not None:
+            caps.append(limit.max_share * obligation.required_value)
+        if limit.max_value is not None:
+            caps.append(limit.max_value)
+        if min(caps) < math.inf:
+            out.append((limit, min(caps)))
+    return out
+
+
 def resolve(problem: Problem) -> CostModel:
     """Resolve ``problem`` into a :class:`CostModel` (a pure function of the problem)."""
     securities = problem.securities
@@ -290,16 +382,8 @@ def resolve(problem: Problem) -> CostModel:
     unique_keys, pair_group = np.unique(group_key, return_inverse=True)
     group_obligation = (unique_keys // n_sec).astype(np.int64)
     group_isin = (unique_keys % n_sec).astype(np.int64)
-    group_cap = np.full(unique_keys.size, np.inf)
-    for g, o_index in enumerate(group_obligation):
-        obligation = obligations[int(o_index)]
-        schedule = problem.schedules[obligation.schedule]
-        caps = [math.inf]
-        if schedule.max_share_per_isin is not None:
-            caps.append(schedule.max_share_per_isin * obligation.required_value)
-        if schedule.max_value_per_isin is not None:
-            caps.append(schedule.max_value_per_isin)
-        group_cap[g] = min(caps)
+    isin_caps = np.array([_isin_cap(problem, o) for o in obligations])
+    group_cap = isin_caps[group_obligation] if group_obligation.size else np.zeros(0)
 
     # Maturity-bucket limits per (limit, obligation).
     bucket_pair: list[IntArray] = []
@@ -309,15 +393,7 @@ def resolve(problem: Problem) -> CostModel:
     row_label: list[str] = []
     starts = np.searchsorted(pair_obligation, np.arange(n_obl + 1))
     for o_index, obligation in enumerate(obligations):
-        schedule = problem.schedules[obligation.schedule]
-        for limit in schedule.bucket_limits:
-            caps = [math.inf]
-            if limit.max_share is not None:
-                caps.append(limit.max_share * obligation.required_value)
-            if limit.max_value is not None:
-                caps.append(limit.max_value)
-            if min(caps) == math.inf:
-                continue
+        for limit, cap in _bucket_caps(problem, obligation):
             members = np.arange(starts[o_index], starts[o_index + 1], dtype=np.int64)
             inside = np.array(
                 [limit.contains(float(years[s])) for s in pair_sec[members]], dtype=bool
@@ -325,7 +401,7 @@ def resolve(problem: Problem) -> CostModel:
             upper = "inf" if limit.max_residual_years is None else f"{limit.max_residual_years:g}"
             row = len(row_obligation)
             row_obligation.append(o_index)
-            row_cap.append(min(caps))
+            row_cap.append(cap)
             row_label.append(f"{limit.min_residual_years:g}-{upper}y")
             bucket_pair.append(members[inside])
             bucket_row.append(np.full(int(inside.sum()), row, dtype=np.int64))

@@ -32,6 +32,13 @@ class Explainer:
         self.final_cover = np.zeros(len(problem.obligations))
         np.add.at(self.final_cover, cm.pair_obligation, lots * cm.value_per_lot)
         self._room: IntArray | None = None
+        added = np.flatnonzero(self.delta > 0)
+        self.pledged_position = dict(
+            zip(cm.pair_position[added].tolist(), added.tolist(), strict=True)
+        )
+        used = np.zeros(cm.group_cap.size)
+        np.add.at(used, cm.pair_group, cm.current_lots * cm.value_per_lot)
+        self.over_cap_now = used > cm.group_cap * (1 + 1e-9)
 
     def _isin(self, j: int) -> str:
         return self.cm.problem.securities[int(self.pair_isin[j])].isin
@@ -39,14 +46,31 @@ class Explainer:
     def _pairs(self, o: int) -> IntArray:
         return np.arange(self.starts[o], self.starts[o + 1], dtype=np.int64)
 
+    def _slot_swap(self, o: int) -> tuple[list[int], list[int]]:
+        """Under a binding ``max_isins``: the ISINs ``o`` gives up and the ones it takes."""
+        cm = self.cm
+        if cm.max_isins[o] == NO_LIMIT:
+            return [], []
+        pairs = self._pairs(o)
+        before = set(self.pair_isin[pairs][cm.current_lots[pairs] > 0].tolist())
+        after = set(self.pair_isin[pairs][self.lots[pairs] > 0].tolist())
+        if len(after) < cm.max_isins[o]:
+            return [], []
+        return sorted(before - after), sorted(after - before)
+
     def move_reason(self, j: int) -> str:
         """One line on why pair ``j`` changes."""
         cm = self.cm
         o = int(cm.pair_obligation[j])
         pairs = self._pairs(o)
         rate = self.rate_bp[j]
+        dropped, taken = self._slot_swap(o)
+        slots = int(cm.max_isins[o])
         if self.delta[j] > 0:
             released = pairs[(self.delta[pairs] < 0)]
+            if int(self.pair_isin[j]) in taken and dropped:
+                gone = cm.problem.securities[dropped[0]].isin
+                return f"takes the ISIN slot {gone} frees (max_isins {slots}): more cover per slot ({rate:.2f} bp/yr per yen of collateral value)"
             if released.size:
                 r = int(released[np.argmax(self.rate_bp[released])])
                 if not np.isfinite(self.rate_bp[r]):
@@ -64,10 +88,15 @@ class Explainer:
         if not np.isfinite(rate):
             schedule = cm.problem.obligations[o].schedule
             return f"released: no longer eligible under schedule {schedule}"
-        position = int(cm.pair_position[j])
-        same_position = np.flatnonzero((cm.pair_position == position) & (self.delta > 0))
-        if same_position.size:
-            other = cm.problem.obligations[int(cm.pair_obligation[same_position[0]])].id
+        if self.over_cap_now[cm.pair_group[j]]:
+            cap = cm.group_cap[cm.pair_group[j]]
+            return f"released: today's pledge of {self._isin(j)} is above its concentration cap ({cap:,.0f} yen, which follows the requirement)"
+        if int(self.pair_isin[j]) in dropped and taken:
+            new = cm.problem.securities[taken[0]].isin
+            return f"released: frees an ISIN slot (max_isins {slots}) for {new}, which brings more cover"
+        other_pair = self.pledged_position.get(int(cm.pair_position[j]))
+        if other_pair is not None and cm.pair_obligation[other_pair] != o:
+            other = cm.problem.obligations[int(cm.pair_obligation[other_pair])].id
             return f"released: its face is pledged to {other} instead, where it saves more"
         pledged = pairs[self.delta[pairs] > 0]
         if pledged.size:

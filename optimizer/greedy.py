@@ -39,9 +39,9 @@ class _State:
                 cm.bucket_row,
                 self.lots[cm.bucket_pair] * cm.value_per_lot[cm.bucket_pair],
             )
-        self.rows_of: dict[int, list[int]] = {}
-        for j, b in zip(cm.bucket_pair.tolist(), cm.bucket_row.tolist(), strict=True):
-            self.rows_of.setdefault(j, []).append(b)
+        order = np.argsort(cm.bucket_pair, kind="stable")
+        self.bucket_rows = cm.bucket_row[order]
+        self.bucket_ptr = np.searchsorted(cm.bucket_pair[order], np.arange(cm.n_pairs + 1))
         self.cover = np.zeros(len(cm.problem.obligations))
         np.add.at(self.cover, cm.pair_obligation, self.lots * cm.value_per_lot)
         max_moves = cm.problem.limits.max_moves
@@ -49,8 +49,14 @@ class _State:
         self.starts = cm.obligation_slices()
         self.pair_isin = cm.pair_isin
         self.isins: list[set[int]] = [set() for _ in cm.problem.obligations]
-        for j in np.flatnonzero(self.lots > 0):
-            self.isins[int(cm.pair_obligation[j])].add(int(self.pair_isin[j]))
+        held = np.flatnonzero(self.lots > 0)
+        width = int(self.pair_isin.max(initial=0)) + 1
+        for key in np.unique(cm.pair_obligation[held] * width + self.pair_isin[held]).tolist():
+            self.isins[key // width].add(key % width)
+
+    def rows_of(self, j: int) -> list[int]:
+        """Bucket rows pair ``j`` counts in."""
+        return self.bucket_rows[self.bucket_ptr[j] : self.bucket_ptr[j + 1]].tolist()  # type: ignore[no-any-return]
 
     def changed(self, j: int) -> bool:
         return bool(self.lots[j] != self.cm.current_lots[j])
@@ -69,7 +75,7 @@ class _State:
         slack = cm.group_cap[cm.pair_group[j]] - self.group_used[cm.pair_group[j]]
         if math.isfinite(slack):
             room = min(room, math.floor(slack / value * (1 + 1e-12)))
-        for b in self.rows_of.get(j, ()):
+        for b in self.rows_of(j):
             room = min(room, math.floor((cm.row_cap[b] - self.row_used[b]) / value * (1 + 1e-12)))
         return max(room, 0)
 
@@ -82,7 +88,7 @@ class _State:
         self.lots[j] += delta
         self.free_face[cm.pair_position[j]] -= delta * cm.lot_face[o]
         self.group_used[cm.pair_group[j]] += delta * value
-        for b in self.rows_of.get(j, ()):
+        for b in self.rows_of(j):
             self.row_used[b] += delta * value
         self.cover[o] += delta * value
         isin = int(self.pair_isin[j])
@@ -198,7 +204,9 @@ def _repair(state: _State) -> None:
         _cut(state, j, int(state.lots[j]))
 
 
-def greedy_lots(cm: CostModel) -> IntArray:
+def greedy_lots(
+    cm: CostModel, start: IntArray | None = None, obligations: IntArray | None = None
+) -> IntArray:
     """The waterfall allocation, in lots per pair of ``cm``.
 
     Order: bring today's pledges within today's limits (:func:`_repair`); top up each
@@ -206,18 +214,24 @@ def greedy_lots(cm: CostModel) -> IntArray:
     value first (ties: the position with most free face, so fewer moves); release
     pledges that no longer count and excess cover (dearest first, where the saving
     exceeds the move cost) from obligations that stay covered.
+
+    ``start`` and ``obligations``: the desk's intraday response -- from the standing
+    allocation ``start``, only ``obligations`` are reworked (a margin call).
     """
-    state = _State(cm, cm.current_lots)
+    state = _State(cm, cm.current_lots if start is None else start)
     starts = cm.obligation_slices()
     rho = cm.cost_per_value
-    order_of: list[IntArray] = []
-    for o in range(len(cm.problem.obligations)):
+    scope = (
+        np.arange(len(cm.problem.obligations)) if obligations is None else np.asarray(obligations)
+    )
+    order_of: dict[int, IntArray] = {}
+    for o in scope.tolist():
         pairs = np.arange(starts[o], starts[o + 1], dtype=np.int64)
         free = cm.position_face[cm.pair_position[pairs]].astype(np.float64)
-        order_of.append(pairs[np.lexsort((-free, rho[pairs]))])
+        order_of[o] = pairs[np.lexsort((-free, rho[pairs]))]
     _repair(state)
     deficits = cm.cover_target - state.cover
-    for o in np.argsort(-deficits, kind="stable").tolist():
+    for o in scope[np.argsort(-deficits[scope], kind="stable")].tolist():
         if deficits[o] > 0:
             _top_up(state, o, order_of[o])
     # Pledges that no longer count go back, where the obligation stays covered (the
@@ -225,7 +239,7 @@ def greedy_lots(cm: CostModel) -> IntArray:
     for j in np.flatnonzero((cm.value_per_lot <= 0) & (state.lots > 0)).tolist():
         if state.cover[cm.pair_obligation[j]] >= cm.cover_target[cm.pair_obligation[j]]:
             _cut(state, j, int(state.lots[j]))
-    for o in range(len(cm.problem.obligations)):
+    for o in scope.tolist():
         if state.cover[o] > cm.cover_target[o]:
             _release_excess(state, o, order_of[o])
     return state.lots

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyomo.environ as pyo
 
 from optimizer.costmodel import NO_LIMIT, CostModel, FloatArray, IntArray
@@ -79,10 +80,21 @@ class Changes:
 
 class CollateralModel:
     """The model over a growing candidate set, for all obligations or the ``obligations``
-    given (a component sharing no position with the rest); see the module docstring."""
+    given (a component sharing no position with the rest); see the module docstring.
+    ``pools`` and ``cuts`` can be switched off (to measure what they bring)."""
 
-    def __init__(self, cm: CostModel, pairs: IntArray, obligations: IntArray | None = None) -> None:
+    def __init__(
+        self,
+        cm: CostModel,
+        pairs: IntArray,
+        obligations: IntArray | None = None,
+        *,
+        pools: bool = True,
+        cuts: bool = True,
+    ) -> None:
         self.cm = cm
+        self.use_pools = pools
+        self.use_cuts = cuts
         self.problem = cm.problem
         self.index = {o.id: i for i, o in enumerate(self.problem.obligations)}
         self.scope = (
@@ -98,17 +110,27 @@ class CollateralModel:
         self.by_group: dict[PoolKey, list[Key]] = defaultdict(list)
         self.by_position: dict[tuple[str, str, str], list[Key]] = defaultdict(list)
         self.by_bucket: dict[tuple[str, str], list[Key]] = defaultdict(list)
+        self.isins_of: dict[str, set[str]] = defaultdict(set)
+        self.buckets_of: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        self.pools_of: dict[str, list[PoolKey]] = defaultdict(list)
         self.bucket_isins: dict[tuple[str, str], set[str]] = defaultdict(set)
         self.isin_faces: dict[tuple[str, str], float] = defaultdict(float)
         self.isin_positions: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
         for position in self.problem.positions:
             self.isin_faces[(position.owner, position.isin)] += position.face / VALUE_UNIT
             self.isin_positions[(position.owner, position.isin)].append(position.key)
-        self.rows_of_pair: dict[int, list[int]] = defaultdict(list)
-        for j, b in zip(cm.bucket_pair.tolist(), cm.bucket_row.tolist(), strict=True):
-            self.rows_of_pair[j].append(b)
+        order = np.argsort(cm.bucket_pair, kind="stable")
+        self.bucket_rows_sorted = cm.bucket_row[order]
+        self.bucket_ptr = np.searchsorted(cm.bucket_pair[order], np.arange(cm.n_pairs + 1))
         self._set_derived(cm)
         self.must_release = cm.must_release()
+        in_scope = np.zeros(len(self.problem.obligations), dtype=np.bool_)
+        in_scope[[self.index[o.id] for o in self.scope]] = True
+        self.group_index = {
+            (self.problem.obligations[int(g_o)].id, self.problem.securities[int(g_s)].isin): g
+            for g, (g_o, g_s) in enumerate(zip(cm.group_obligation, cm.group_isin, strict=True))
+            if in_scope[g_o]
+        }
         self._declare()
         self._add_pair_components(np.unique(np.asarray(pairs, dtype=np.int64)))
         self._refresh_pools(scope_ids)
@@ -155,10 +177,6 @@ class CollateralModel:
         for name in (
             "value",
             "lot_cost",
-            "current",
-            "add_bound",
-            "forced",
-            "cut_coef",
             "pool_rate",
             "pool_chunk",
             "pool_reach",
@@ -215,9 +233,35 @@ class CollateralModel:
             setattr(m, name, pyo.Constraint(pyo.Any))
 
     def _lots(self, k: Key) -> Any:
+        """Final lots of pair ``k`` (an expression; today's lots are a constant)."""
         m = self.model
-        expr = m.current[k] + m.add[k]
-        return expr - m.release[k] if self.cm.current_lots[self.j_of[k]] > 0 else expr
+        a = int(self.cm.current_lots[self.j_of[k]])
+        return a + m.add[k] - m.release[k] if a > 0 else m.add[k]
+
+    def _value_param(self, k: Key) -> Any:
+        return self.model.value[k]
+
+    def _value_float(self, k: Key) -> float:
+        return float(self.value[self.j_of[k]])
+
+    def _cost_param(self, k: Key) -> Any:
+        return self.model.lot_cost[k]
+
+    def _cut_coef(self, k: Key) -> float:
+        return min(float(self.reach[self.j_of[k]]), float(self.deficit[self.index[k[0]]]))
+
+    def _valued(self, keys: list[Key], coef: Any) -> tuple[Any, Any]:
+        """``sum coef[k] x lots(k)`` as (variable part, constant part), in monomials:
+        Pyomo hands a sum of ``param x var`` to the solver twice as fast as
+        ``param x (a + add - release)``."""
+        m = self.model
+        current = self.cm.current_lots
+        terms = [coef(k) * m.add[k] for k in keys]
+        terms += [-coef(k) * m.release[k] for k in keys if current[self.j_of[k]] > 0]
+        constant = sum(
+            coef(k) * int(current[self.j_of[k]]) for k in keys if current[self.j_of[k]] > 0
+        )
+        return sum(terms), constant
 
     def _add_pair_components(self, pairs: IntArray) -> list[Any]:
         """Parameters, variables and per-pair rows of new ``pairs``; returns the rows."""
@@ -233,18 +277,18 @@ class CollateralModel:
             position = self.problem.positions[int(cm.pair_position[j])]
             self.by_obligation[o].append(k)
             self.by_group[(o, isin)].append(k)
+            self.isins_of[o].add(isin)
             self.by_position[position.key].append(k)
-            for b in self.rows_of_pair.get(j, ()):
+            for b in self.bucket_rows_sorted[self.bucket_ptr[j] : self.bucket_ptr[j + 1]].tolist():
                 self.by_bucket[(o, cm.row_label[b])].append(k)
+                self.buckets_of[o].add((o, cm.row_label[b]))
             a = int(cm.current_lots[j])
             m.value[k] = float(self.value[j])
             m.lot_cost[k] = float(cm.cost_per_lot[j] / COST_UNIT)
-            m.current[k] = a
-            m.add_bound[k] = int(self.add_lots[j])
-            m.cut_coef[k] = min(float(self.reach[j]), float(self.deficit[self.index[o]]))
-            m.add[k].setub(m.add_bound[k])
+            add_lots = int(self.add_lots[j])
+            m.add[k].setub(add_lots)
             m.pledge_move[k]
-            added.append(self._set(m.add_link, k, m.add[k] <= m.add_bound[k] * m.pledge_move[k]))
+            added.append(self._set(m.add_link, k, m.add[k] - add_lots * m.pledge_move[k] <= 0))
             least = int(cm.min_move_lots[j])
             o_index = self.index[o]
             min_pledge = int(cm.min_pledge_lots[o_index])
@@ -259,11 +303,10 @@ class CollateralModel:
                     )
                 )
             if a > 0:
-                m.forced[k] = int(self.forced[j])
-                m.release[k].setlb(m.forced[k])
-                m.release[k].setub(m.current[k])
+                m.release[k].setlb(int(self.forced[j]))
+                m.release[k].setub(a)
                 added.append(
-                    self._set(m.release_link, k, m.release[k] <= m.current[k] * m.release_move[k])
+                    self._set(m.release_link, k, m.release[k] - a * m.release_move[k] <= 0)
                 )
                 if not self.must_release[self.index[o]]:
                     added.append(
@@ -291,18 +334,11 @@ class CollateralModel:
                         )
                     )
                     added.append(
-                        self._set(
-                            m.full_release_lots, k, m.release[k] >= m.current[k] * m.full_release[k]
-                        )
+                        self._set(m.full_release_lots, k, m.release[k] - a * m.full_release[k] >= 0)
                     )
                     added.append(
                         self._set(m.full_release_move, k, m.full_release[k] <= m.release_move[k])
                     )
-            if cm.max_isins[o_index] != NO_LIMIT:
-                bound = max(int(cm.max_lots[j]), a)
-                added.append(
-                    self._set(m.isin_link, k, self._lots(k) <= bound * m.isin_used[o, isin])
-                )
         return added
 
     @staticmethod
@@ -316,6 +352,8 @@ class CollateralModel:
     def _refresh_pools(self, obligations: Iterable[str]) -> list[Any]:
         """(Re)compute the pools of ``obligations`` from the pairs not in the model."""
         cm, m = self.cm, self.model
+        if not self.use_pools:  # the benchmark's ablation: a restricted model, no certificate
+            return []
         starts = cm.obligation_slices()
         rho = np.where(
             self.value > 0,
@@ -328,15 +366,18 @@ class CollateralModel:
             i = self.index[o]
             pairs = np.arange(starts[i], starts[i + 1])
             out = pairs[~self.in_model[pairs] & (self.reach[pairs] > 0)]
-            in_groups = {isin for (oo, isin) in self.by_group if oo == o}
-            groups: dict[str, list[int]] = defaultdict(list)
-            for j in out.tolist():
-                isin = security_isin[int(cm.pair_isin[j])]
-                groups[isin if isin in in_groups else GENERAL_POOL].append(j)
+            in_groups = self.isins_of.get(o, set())
+            inside = np.array([self.problem.security_index(x) for x in in_groups], dtype=np.int64)
+            sec = cm.pair_isin[out]
+            groups: dict[str, npt.NDArray[np.int64]] = {GENERAL_POOL: out[~np.isin(sec, inside)]}
+            order = np.argsort(sec, kind="stable")
+            for s_index, members in zip(*_split(sec[order], out[order]), strict=True):
+                if security_isin[s_index] in in_groups:
+                    groups[security_isin[s_index]] = members
             keys = {(o, isin) for isin in in_groups} | {(o, GENERAL_POOL)}
             for isin in sorted(i for _, i in keys):
                 q = (o, isin)
-                members = np.array(groups.get(isin, []), dtype=np.int64)
+                members = groups.get(isin, np.zeros(0, dtype=np.int64))
                 reach = (
                     float(min(self.reach[members].sum(), cm.cover_target[i] / VALUE_UNIT))
                     if members.size
@@ -347,6 +388,8 @@ class CollateralModel:
                 exists = q in m.pool_reach
                 if not exists and reach <= 0:
                     continue
+                if not exists:
+                    self.pools_of[o].append(q)
                 m.pool_rate[q] = rate
                 m.pool_chunk[q] = chunk
                 m.pool_reach[q] = reach
@@ -416,17 +459,17 @@ class CollateralModel:
         pools = set(m.pool_reach)
         for o in obligations:
             keys = self.by_obligation.get(o, [])
-            mine = [q for q in pools if q[0] == o]
+            mine = self.pools_of.get(o, [])
+            value = self._value_param
+            variable, constant = self._valued(keys, value)
             put(
                 m.cover,
                 o,
-                sum(m.value[k] * self._lots(k) for k in keys)
-                + sum(m.pool_value[q] for q in mine)
-                + m.shortfall[o]
-                >= m.required[o],
+                variable + sum(m.pool_value[q] for q in mine) + m.shortfall[o]
+                >= m.required[o] - constant,
             )
             i = self.index[o]
-            if self.needed[i] > 0:
+            if self.needed[i] > 0 and self.use_cuts:
                 put(
                     m.move_count_cut,
                     o,
@@ -438,7 +481,7 @@ class CollateralModel:
                 put(
                     m.move_cover_cut,
                     o,
-                    sum(m.cut_coef[k] * m.pledge_move[k] for k in keys)
+                    sum(self._cut_coef(k) * m.pledge_move[k] for k in keys)
                     + sum(m.pool_cut_coef[q] * m.pool_moves[q] for q in mine)
                     + m.shortfall[o]
                     >= m.cut_deficit[o],
@@ -450,11 +493,22 @@ class CollateralModel:
                     slots += m.pool_isins[o]
                 put(m.max_isins, o, slots <= int(cm.max_isins[i]))
             groups |= {(o, k[2]) for k in keys}
-            buckets |= {b for b in self.by_bucket if b[0] == o}
-        group_index = {
-            (self.problem.obligations[int(g_o)].id, self.problem.securities[int(g_s)].isin): g
-            for g, (g_o, g_s) in enumerate(zip(cm.group_obligation, cm.group_isin, strict=True))
-        }
+            buckets |= self.buckets_of.get(o, set())
+        group_index = self.group_index
+        capped = {o.id for o in self.scope if cm.max_isins[self.index[o.id]] != NO_LIMIT}
+        for q in groups:
+            members = self.by_group.get(q, [])
+            if q[0] in capped and members:
+                # An ISIN used at all takes a slot: its value <= its reach x isin_used.
+                g_cap = cm.group_cap[group_index[q]] if q in group_index else math.inf
+                held = sum(
+                    float(self.value[self.j_of[k]])
+                    * max(int(cm.max_lots[self.j_of[k]]), int(cm.current_lots[self.j_of[k]]))
+                    for k in members
+                )
+                bound = min(held, float(g_cap) / VALUE_UNIT)
+                variable, constant = self._valued(members, self._value_float)
+                put(m.isin_link, q, variable - bound * m.isin_used[q] <= -constant)
         for q in groups:
             g = group_index.get(q)
             if g is None or not math.isfinite(cm.group_cap[g]):
@@ -463,13 +517,9 @@ class CollateralModel:
             if len(members) + (q in pools) < 2:
                 continue  # one pair alone: its bound already holds the cap
             m.isin_cap_value[q] = float(cm.group_cap[g] / VALUE_UNIT)
-            put(
-                m.isin_cap,
-                q,
-                sum(m.value[k] * self._lots(k) for k in members)
-                + (m.pool_value[q] if q in pools else 0.0)
-                <= m.isin_cap_value[q],
-            )
+            variable, constant = self._valued(members, self._value_param)
+            pool = m.pool_value[q] if q in pools else 0.0
+            put(m.isin_cap, q, variable + pool <= m.isin_cap_value[q] - constant)
         row_of = {
             (self.problem.obligations[int(cm.row_obligation[b])].id, cm.row_label[b]): b
             for b in range(cm.row_cap.size)
@@ -478,48 +528,39 @@ class CollateralModel:
             b = row_of[bk]
             members = self.by_bucket.get(bk, [])
             isins = {k[2] for k in members}
-            in_pools = [q for q in pools if q[0] == bk[0] and q[1] in isins]
+            in_pools = [q for q in self.pools_of.get(bk[0], []) if q[1] in isins]
             if not members:
                 continue
             m.bucket_cap_value[bk] = float(cm.row_cap[b] / VALUE_UNIT)
-            put(
-                m.bucket_cap,
-                bk,
-                sum(m.value[k] * self._lots(k) for k in members)
-                + sum(m.pool_value[q] for q in in_pools)
-                <= m.bucket_cap_value[bk],
-            )
+            variable, constant = self._valued(members, self._value_param)
+            pool = sum(m.pool_value[q] for q in in_pools)
+            put(m.bucket_cap, bk, variable + pool <= m.bucket_cap_value[bk] - constant)
         lot_face = cm.lot_face / VALUE_UNIT
         owner_of = {o.id: o.pledgor for o in self.problem.obligations}
+        self.isin_pools: dict[tuple[str, str], list[PoolKey]] = defaultdict(list)
+        for q in pools:
+            if q[1] != GENERAL_POOL:
+                self.isin_pools[(owner_of[q[0]], q[1])].append(q)
         isin_rows = {(owner_of[q[0]], q[1]) for q in groups if q in pools and q[1] != GENERAL_POOL}
         isin_rows |= {(pk[0], pk[2]) for pk in positions if (pk[0], pk[2]) in self.isin_faces}
         for ik in isin_rows:
             members = [
                 k for pk in self.isin_positions.get(ik, ()) for k in self.by_position.get(pk, [])
             ]
-            in_pools = [
-                q for q in pools if q[1] == ik[1] and owner_of[q[0]] == ik[0] and q in m.pool_face
-            ]
+            in_pools = [q for q in self.isin_pools.get(ik, []) if q in m.pool_face]
             if not in_pools:
                 continue
-            put(
-                m.isin_capacity,
-                ik,
-                sum(float(lot_face[self.index[k[0]]]) * self._lots(k) for k in members)
-                + sum(m.pool_face[q] * m.pool_value[q] for q in in_pools)
-                <= float(self.isin_faces[ik]),
-            )
+            variable, constant = self._valued(members, lambda k: float(lot_face[self.index[k[0]]]))
+            pool = sum(m.pool_face[q] * m.pool_value[q] for q in in_pools)
+            put(m.isin_capacity, ik, variable + pool <= float(self.isin_faces[ik]) - constant)
         for pk in positions:
             members = self.by_position.get(pk, [])
             if len(members) < 2:
                 continue
             p = self.cm.pair_position[self.j_of[members[0]]]
             face = float(cm.position_face[p] / VALUE_UNIT)
-            put(
-                m.capacity,
-                pk,
-                sum(float(lot_face[self.index[k[0]]]) * self._lots(k) for k in members) <= face,
-            )
+            variable, constant = self._valued(members, lambda k: float(lot_face[self.index[k[0]]]))
+            put(m.capacity, pk, variable <= face - constant)
         if self.problem.limits.max_moves is not None:
             put(m.max_moves, "all", self._moves() <= self.problem.limits.max_moves)
         return changes
@@ -535,7 +576,7 @@ class CollateralModel:
         if hasattr(m, "objective"):
             m.del_component(m.objective)
         m.objective = pyo.Objective(
-            expr=sum(m.lot_cost[k] * self._lots(k) for k in self.j_of)
+            expr=sum(self._valued(list(self.j_of), self._cost_param))
             + sum(m.pool_rate[q] * m.pool_value[q] for q in m.pool_reach)
             + m.move_cost * self._moves()
             + m.penalty * sum(m.shortfall[o] for o in m.OBLIGATIONS),
@@ -543,6 +584,65 @@ class CollateralModel:
         )
 
     # -- growth and intraday updates --------------------------------------------------
+
+    def update_requirement(self, cm: CostModel, obligation_id: str) -> tuple[Changes, list[Any]]:
+        """A margin call: ``cm`` is this model's cost model with ``obligation_id``'s
+        requirement changed (:meth:`CostModel.with_required_value`). Parameters take the
+        new requirement and caps; the rows whose coefficients follow from it (the
+        obligation's add links, ISIN links and move cuts) are rewritten. Returns the
+        rows touched and the variables whose bounds changed."""
+        m = self.model
+        o = self.index[obligation_id]
+        starts = cm.obligation_slices()
+        lo, hi = int(starts[o]), int(starts[o + 1])
+        self.cm, self.problem = cm, cm.problem
+        self.add_lots[lo:hi] = np.maximum(cm.max_lots[lo:hi] - cm.current_lots[lo:hi], 0)
+        self.forced[lo:hi] = np.maximum(cm.current_lots[lo:hi] - cm.max_lots[lo:hi], 0)
+        self.reach[lo:hi] = self.value[lo:hi] * self.add_lots[lo:hi]
+        held = float(self.value[lo:hi] @ cm.current_lots[lo:hi])
+        self.deficit[o] = max(float(cm.cover_target[o]) / VALUE_UNIT - held, 0.0)
+        needed, alpha = _cardinality(
+            np.array([0, hi - lo]), self.reach[lo:hi], self.deficit[o : o + 1]
+        )
+        self.needed[o], self.alpha[o] = needed[0], alpha[0]
+        self.must_release = cm.must_release()
+        m.required[obligation_id] = float(cm.cover_target[o]) / VALUE_UNIT
+        m.cut_needed[obligation_id] = int(self.needed[o])
+        m.cut_alpha[obligation_id] = float(self.alpha[o])
+        m.cut_deficit[obligation_id] = float(self.deficit[o])
+        changes = Changes()
+        bounded: list[Any] = []
+        for k in self.by_obligation.get(obligation_id, []):
+            j = self.j_of[k]
+            add_lots = int(self.add_lots[j])
+            m.add[k].setub(add_lots)
+            bounded.append(m.add[k])
+            changes.removed.append(m.add_link[k])
+            changes.added.append(
+                self._set(m.add_link, k, m.add[k] - add_lots * m.pledge_move[k] <= 0)
+            )
+            if k in m.release:
+                m.release[k].setlb(int(self.forced[j]))
+                bounded.append(m.release[k])
+            if k in m.release_covered:  # holds the requirement as a parameter: rewrite
+                changes.removed.append(m.release_covered[k])
+                changes.added.append(self._set(m.release_covered, k, m.release_covered[k].expr))
+        changes.added += self._refresh_pools({obligation_id})
+        for q in self.pools_of.get(obligation_id, []):  # their data moved with the requirement
+            bounded.append(m.pool_value[q])
+            if q in m.pool_link:
+                changes.removed.append(m.pool_link[q])
+                changes.added.append(
+                    self._set(m.pool_link, q, m.pool_value[q] <= m.pool_chunk[q] * m.pool_moves[q])
+                )
+            if q in m.pool_isin_link:
+                changes.removed.append(m.pool_isin_link[q])
+                expr = m.pool_isin_link[q].expr
+                changes.added.append(self._set(m.pool_isin_link, q, expr))
+        rows = self._rebuild_rows({obligation_id}, set(), set(), set())
+        changes.removed += rows.removed
+        changes.added += rows.added
+        return changes, bounded
 
     def add_pairs(self, pairs: IntArray) -> Changes:
         """Bring ``pairs`` into the model; rows they touch are rewritten and the pools
@@ -566,6 +666,15 @@ class CollateralModel:
         changes.added += rows.added
         self._set_objective()
         return changes
+
+
+def _split(keys: IntArray, values: IntArray) -> tuple[list[int], list[IntArray]]:
+    """Runs of equal ``keys`` (sorted) and the ``values`` of each run."""
+    if keys.size == 0:
+        return [], []
+    cuts = np.flatnonzero(np.diff(keys)) + 1
+    starts = np.concatenate(([0], cuts))
+    return keys[starts].tolist(), np.split(values, cuts)
 
 
 def _cardinality(

@@ -31,6 +31,13 @@ from optimizer.costmodel import CAP_TOLERANCE, NO_LIMIT, CostModel, FloatArray, 
 VALUE_UNIT = 1e6
 COST_UNIT = 1e3
 INF = highspy.kHighsInf
+MAX_BREADTH = 1000
+"""Most pairs one obligation's sub-MIP considers (a very large margin call)."""
+TIME_LIMIT = 0.15
+"""Seconds per obligation's sub-MIP (most solve in ~20 ms; the tail is not worth it)."""
+SHORT_TIME_LIMIT = 3.0
+"""Seconds for an obligation left short: a shortfall penalty is at stake, and curing it
+may take a reshuffle of its ISINs that HiGHS needs ~1 s to find."""
 
 
 class _Lp:
@@ -105,7 +112,7 @@ def solve_obligation(
     moves_left: float,
     *,
     breadth: int = 40,
-    time_limit: float = 0.15,
+    time_limit: float = TIME_LIMIT,
     gap: float = 1e-6,
     rho: FloatArray | None = None,
     must_release: npt.NDArray[np.bool_] | None = None,
@@ -132,7 +139,17 @@ def solve_obligation(
     rho = (cm.cost_per_value if rho is None else rho)[lo:hi]
     cand = np.flatnonzero(open_)
     if cand.size > breadth:
-        cand = cand[np.lexsort((-bound[cand], rho[cand]))[:breadth]]
+        ranked = cand[np.lexsort((-bound[cand], rho[cand]))]
+        # At least ``breadth`` pairs, and enough to reach twice the requirement.
+        reach = np.cumsum(value[ranked] * bound[ranked])
+        enough = int(np.searchsorted(reach, 2.0 * float(cm.required_value[o]))) + 1
+        cheapest = ranked[: max(breadth, min(enough, MAX_BREADTH))]
+        if cm.max_isins[o] != NO_LIMIT:
+            # With few ISIN slots, what one ISIN can bring matters as much as its price.
+            cheapest = np.union1d(
+                cheapest, _richest_isins(cm, o, lo, cand, bound, count=3 * int(cm.max_isins[o]))
+            )
+        cand = cheapest
     chosen = np.union1d(np.flatnonzero(keep), cand)
     return _solve(
         cm,
@@ -145,6 +162,19 @@ def solve_obligation(
         mine,
         bool(must_release[o]) if must_release is not None else False,
     )
+
+
+def _richest_isins(
+    cm: CostModel, o: int, lo: int, pairs: IntArray, bound: IntArray, *, count: int
+) -> IntArray:
+    """Every pair (of ``pairs``) of the ``count`` ISINs that could bring obligation ``o``
+    the most collateral value: their accounts' room, within the ISIN's cap."""
+    value = cm.value_per_lot[lo + pairs] * bound[pairs]
+    groups = cm.pair_group[lo + pairs]
+    unique, index = np.unique(groups, return_inverse=True)
+    reach = np.minimum(np.bincount(index, weights=value), cm.group_cap[unique])
+    top = set(np.argsort(-reach, kind="stable")[:count].tolist())
+    return pairs[[i in top for i in index.tolist()]]
 
 
 def _solve(  # noqa: PLR0917 - one call site, all arguments needed
@@ -375,17 +405,11 @@ def improve(
                     np.count_nonzero(mine != cm.current_lots[lo:hi])
                 )
                 moves_left = max_moves - others
+            short = float(mine @ cm.value_per_lot[lo:hi]) < cm.required_value[o]
             new = solve_obligation(
-                cm,
-                o,
-                lots,
-                free,
-                moves_left,
-                breadth=breadth,
-                gap=gap,
-                rho=rho,
-                must_release=forced,
-            )
+                cm, o, lots, free, moves_left, breadth=breadth, gap=gap, rho=rho, must_release=forced,
+                time_limit=max(min(SHORT_TIME_LIMIT if short else TIME_LIMIT, deadline - time.perf_counter()), 0.02),
+            )  # fmt: skip
             if new is None or not _exactly_feasible(
                 cm, o, lo, mine, new, must_release=bool(forced[o])
             ):
