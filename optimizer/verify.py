@@ -91,6 +91,10 @@ def _in_bucket(limit: MaturityBucketLimit, years: float) -> bool:
     return years > limit.min_residual_years and (upper is None or years <= upper)
 
 
+def _upper(limit: MaturityBucketLimit) -> str:
+    return "inf" if limit.max_residual_years is None else f"{limit.max_residual_years:g}"
+
+
 def _whole(value: object) -> int:
     """An integer face from JSON: an int, or a float with no fractional part."""
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -254,7 +258,7 @@ class _Checker:
                 if total > min(caps) + ABS_TOL_YEN:
                     self.fail(
                         "bucket",
-                        f"{oid}/{limit.min_residual_years:g}-{limit.max_residual_years}y",
+                        f"{oid}/({limit.min_residual_years:g}, {_upper(limit)}] years",
                         f"collateral value {total:,.0f} above cap {min(caps):,.0f}",
                     )
             if obligation.max_isins is not None and len(isins[oid]) > obligation.max_isins:
