@@ -368,8 +368,12 @@ def _positions(
     rows: list[Any],
     isins: set[str],
     obligations: Mapping[str, Obligation],
+    obligation_ids: set[str],
     errors: list[InputError],
 ) -> tuple[Position, ...]:
+    """Holdings merged per (owner, account, isin); ``obligation_ids`` are every id the
+    input gives, so a row pledged to an obligation with an error of its own is not also
+    called unknown (that error is reported once, at the obligation)."""
     face: dict[tuple[str, str, str], int] = {}
     pledged: dict[tuple[str, str, str], dict[str, int]] = {}
     for index, data in enumerate(rows):
@@ -389,9 +393,9 @@ def _positions(
             r.fail("isin", f"unknown ISIN {isin!r}: not among the problem's securities")
         if target is not None:
             obligation = obligations.get(target)
-            if obligation is None:
+            if obligation is None and target not in obligation_ids:
                 r.fail("pledged_to", f"unknown obligation {target!r}")
-            else:
+            elif obligation is not None:
                 if owner is not None and owner != obligation.pledgor:
                     r.fail(
                         "pledged_to",
@@ -462,7 +466,10 @@ def parse_problem(data: object) -> Problem:
 
     obligations: dict[str, Obligation] = {}
     obligation_rows: dict[str, int] = {}
+    obligation_ids: set[str] = set()
     for i, row in enumerate(top.items("obligations")):
+        if isinstance(row, Mapping) and isinstance(row.get("id"), str):
+            obligation_ids.add(row["id"].strip())
         obligation = _obligation(i, row, schedules, schedule_ids, errors)
         if obligation is None:
             continue
@@ -474,7 +481,7 @@ def parse_problem(data: object) -> Problem:
         obligations[obligation.id] = obligation
         obligation_rows[obligation.id] = i
 
-    positions = _positions(top.items("holdings"), raw_isins, obligations, errors)
+    positions = _positions(top.items("holdings"), raw_isins, obligations, obligation_ids, errors)
     owners = {p.owner for p in positions if p.face > 0}
     for obligation in obligations.values():
         if obligation.pledgor not in owners:
