@@ -64,7 +64,9 @@ class CostModel:
     pair_position, pair_obligation, pair_isin
         Per pair, sorted by obligation then position; ``pair_isin`` indexes securities.
     haircut, value_per_lot, market_per_lot, cost_per_lot
-        Per pair: haircut, collateral value, market value and opportunity cost of one lot.
+        Per pair: haircut, collateral value, market value and opportunity cost of one lot
+        (the value at its worst case over the obligation's stress scenarios:
+        :mod:`optimizer.stress`).
     current_lots, max_lots
         Lots pledged now and the upper bound on lots after the run.
     min_move_lots
