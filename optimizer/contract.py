@@ -33,6 +33,7 @@ from optimizer.problem import (
     Security,
     SolverOptions,
 )
+from optimizer.stress import scenario_errors
 from valuation.accrued import accrued_interest
 from valuation.errors import InputError, MultipleInputError
 from valuation.haircuts import HaircutBucket, HaircutSchedule, MaturityBucketLimit
@@ -521,6 +522,14 @@ def parse_problem(data: object) -> Problem:
         ),
         threads=solver_r.integer("threads", required=False, minimum=1),
         seed=_or(solver_r.integer("seed", required=False, minimum=0), defaults.seed),
+    )
+    errors += scenario_errors(
+        data,
+        settlement,
+        securities,
+        schedules,
+        obligations=obligations.values(),
+        positions=positions,
     )
     if errors:
         raise errors[0] if len(errors) == 1 else MultipleInputError(errors)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
+from optimizer import stress
 from optimizer.problem import Obligation, Problem
 from valuation.haircuts import MaturityBucketLimit, residual_years
 
@@ -63,7 +64,9 @@ class CostModel:
     pair_position, pair_obligation, pair_isin
         Per pair, sorted by obligation then position; ``pair_isin`` indexes securities.
     haircut, value_per_lot, market_per_lot, cost_per_lot
-        Per pair: haircut, collateral value, market value and opportunity cost of one lot.
+        Per pair: haircut, collateral value, market value and opportunity cost of one lot
+        (the value at its worst case over the obligation's stress scenarios:
+        :mod:`optimizer.stress`).
     current_lots, max_lots
         Lots pledged now and the upper bound on lots after the run.
     min_move_lots
@@ -130,6 +133,8 @@ class CostModel:
         obligation = replace(problem.obligations[o], required_value=float(required_value))
         obligations = (*problem.obligations[:o], obligation, *problem.obligations[o + 1 :])
         problem = replace(problem, obligations=obligations)
+        if stress.is_stressed(problem):  # worst-case values rescale caps: resolve afresh
+            return resolve(problem)
         required = self.required_value.copy()
         required[o] = obligation.required_value
         group_cap = self.group_cap.copy()
@@ -158,6 +163,8 @@ class CostModel:
             securities[s] = replace(securities[s], dirty_price=float(price))
             dirty[s] = float(price)
         problem = replace(problem, securities=tuple(securities))
+        if stress.is_stressed(problem):  # scenario factors move with the base price
+            return resolve(problem)
         lot = self.lot_face[self.pair_obligation].astype(np.float64)
         market = dirty[self.pair_isin] / 100.0 * lot
         value = np.where(self.haircut < 1.0, market * (1.0 - self.haircut), 0.0)
@@ -426,7 +433,7 @@ def resolve(problem: Problem) -> CostModel:
         pair_group=pair_group, group_cap=group_cap, bucket_pair=bp_arr,
         bucket_row=br_arr, row_cap=np.array(row_cap, dtype=np.float64),
     )  # fmt: skip
-    return CostModel(
+    return stress.apply_worst_case(CostModel(
         problem=problem,
         owners=owners,
         residual_years=years,
@@ -459,7 +466,7 @@ def resolve(problem: Problem) -> CostModel:
         row_obligation=np.array(row_obligation, dtype=np.int64),
         row_cap=np.array(row_cap, dtype=np.float64),
         row_label=tuple(row_label),
-    )
+    ))  # fmt: skip
 
 
 def _max_lots(

@@ -22,6 +22,7 @@ import numpy as np
 from optimizer.costmodel import CostModel, FloatArray, IntArray
 from optimizer.explain import Explainer
 from optimizer.ordering import Change, execution_groups
+from optimizer.stress import base_value_per_lot, scenario_covers
 from valuation.closed_set import ClosedSet
 
 
@@ -86,7 +87,9 @@ class ObligationCover:
     """Cover of one obligation after the run.
 
     ``shadow_price``: yen of cost per extra yen of required value at the margin;
-    ``binding``: when short, which limit stops more cover.
+    ``binding``: when short, which limit stops more cover. With stress scenarios
+    (:mod:`optimizer.stress`) ``shortfall`` is the worst case over base and scenarios,
+    and ``stressed_collateral_value`` the cover under each scenario.
     """
 
     id: str
@@ -96,6 +99,7 @@ class ObligationCover:
     shadow_price: float
     current_collateral_value: float
     binding: str = ""
+    stressed_collateral_value: Mapping[str, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +245,7 @@ def build_plan(
     positions, obligations = problem.positions, problem.obligations
     lot_face = cm.lot_face[cm.pair_obligation]
     explainer = Explainer(cm, lots)
+    base_value = base_value_per_lot(cm)  # cm.value_per_lot is worst-case under stress
 
     allocations: list[Allocation] = []
     for j in np.flatnonzero(lots > 0).tolist():
@@ -248,7 +253,7 @@ def build_plan(
         n = int(lots[j])
         allocations.append(
             Allocation(obl.id, pos.owner, pos.account, pos.isin, n * int(lot_face[j]),
-                       n * float(cm.market_per_lot[j]), float(cm.haircut[j]), n * float(cm.value_per_lot[j]))
+                       n * float(cm.market_per_lot[j]), float(cm.haircut[j]), n * float(base_value[j]))
         )  # fmt: skip
 
     changed = np.flatnonzero(lots != cm.current_lots).tolist()
@@ -272,19 +277,23 @@ def build_plan(
             moves.append(
                 Move(MoveAction.PLEDGE if change.delta_face > 0 else MoveAction.RELEASE, obl.id,
                      pos.owner, pos.account, pos.isin, abs(change.delta_face), g, len(moves) + 1,
-                     explainer.move_reason(j), n * float(cm.market_per_lot[j]), n * float(cm.value_per_lot[j]))
+                     explainer.move_reason(j), n * float(cm.market_per_lot[j]), n * float(base_value[j]))
             )  # fmt: skip
 
     final_cover = cover_of(cm, lots)
+    base_final, base_start = np.zeros((2, len(obligations)))
+    np.add.at(base_final, cm.pair_obligation, lots * base_value)
+    np.add.at(base_start, cm.pair_obligation, cm.current_lots * base_value)
+    stressed = scenario_covers(cm, lots)
     if shadow_prices is None:
         shadow_prices = explainer.marginal_costs()
     covers: list[ObligationCover] = []
     for o, obl in enumerate(obligations):
         shortfall = max(0.0, float(cm.required_value[o] - final_cover[o]))
         covers.append(
-            ObligationCover(obl.id, obl.required_value, float(final_cover[o]), shortfall,
-                            float(shadow_prices[o]), float(start_cover[o]),
-                            explainer.shortfall_reason(o) if shortfall > 0 else "")
+            ObligationCover(obl.id, obl.required_value, float(base_final[o]), shortfall,
+                            float(shadow_prices[o]), float(base_start[o]),
+                            explainer.shortfall_reason(o) if shortfall > 0 else "", stressed[o])
         )  # fmt: skip
     cost = cost_of(cm, lots)
     gap = None

@@ -449,12 +449,14 @@ def verify(problem: Problem, plan: Plan | Mapping[str, Any]) -> VerificationRepo
         )
     shortfall: dict[str, float] = {}
     reported = {o.get("id"): o for o in data.get("obligations") or []}
+    worst = _worst_case_cover(c, final)
     for oid, obligation in c.obligations.items():
-        shortfall[oid] = max(0.0, obligation.required_value - cover.get(oid, 0.0))
+        shortfall[oid] = max(0.0, obligation.required_value - worst.get(oid, cover.get(oid, 0.0)))
         row = reported.get(oid)
         if row is None:
             c.fail("cover", oid, "obligation missing from the plan's obligations")
             continue
+        _check_scenarios(c, final, oid, row.get("shortfall"))
         for name, expected in (
             ("collateral_value", cover.get(oid, 0.0)),
             ("shortfall", shortfall[oid]),
@@ -541,3 +543,60 @@ def limits_broken_now(problem: Problem) -> list[str]:
     still be refused by the ledger when they would leave the obligation short."""
     checker = _Checker(problem, {})
     return [oid for oid in checker.obligations if checker.breaks_limits_now(oid)]
+
+
+def _scenario_values(
+    c: _Checker, final: Mapping[tuple[str, str, str, str], int], oid: str
+) -> list[tuple[float, dict[str, float]]]:
+    """Per allocation of ``oid``: (base value, {scenario: value}); a missing scenario
+    price counts as 0 (the contract refuses it; a hand-built problem may not)."""
+    obligation = c.obligations[oid]
+    out = []
+    for (o2, _owner, _account, isin), face in final.items():
+        if o2 != oid or isin not in c.securities:
+            continue
+        unit, h = c.unit_value(obligation, isin)
+        security = c.securities[isin]
+        prices = security.scenario_dirty_prices
+        scenarios = {  # a JGBi's scenario price is per 100 of adjusted principal too
+            name: security.index_ratio * prices.get(name, 0.0) / 100.0 * face * (1 - h)
+            for name in obligation.stress_scenarios
+        }
+        out.append((unit * face * (1 - h), scenarios))
+    return out
+
+
+def _worst_case_cover(
+    c: _Checker, final: Mapping[tuple[str, str, str, str], int]
+) -> dict[str, float]:
+    """Robust cover of each obligation naming stress scenarios: the sum over its
+    allocations of the least of the base value and each scenario value (the plan's
+    shortfall is measured against it; :mod:`optimizer.stress`)."""
+    return {
+        oid: sum(
+            min(base, *scenarios.values()) for base, scenarios in _scenario_values(c, final, oid)
+        )
+        for oid, obligation in c.obligations.items()
+        if obligation.stress_scenarios
+    }
+
+
+def _check_scenarios(
+    c: _Checker, final: Mapping[tuple[str, str, str, str], int], oid: str, shortfall: object
+) -> None:
+    """Cover of ``oid`` under each scenario it names, recomputed at the scenario's
+    prices, plus the plan's reported shortfall, must reach the required value."""
+    obligation = c.obligations[oid]
+    if not obligation.stress_scenarios:
+        return
+    values = _scenario_values(c, final, oid)
+    reported = float(shortfall) if isinstance(shortfall, int | float) else 0.0
+    for name in obligation.stress_scenarios:
+        cover = sum(scenarios[name] for _base, scenarios in values)
+        if cover + reported < obligation.required_value - ABS_TOL_YEN:
+            c.fail(
+                "stress",
+                f"{oid}/{name}",
+                f"cover under scenario {name!r} is {cover:,.0f} + shortfall {reported:,.0f}, "
+                f"below the required {obligation.required_value:,.0f}",
+            )

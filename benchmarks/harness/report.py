@@ -43,6 +43,15 @@ def human_rate(rate: float | None) -> str:
     return f"{rate:.3g}"
 
 
+def human_ratio(ratio: float | None) -> str:
+    """``3412.7`` -> ``"3,413x"``, ``0.187`` -> ``"0.187x"``: three significant digits below 100."""
+    if ratio is None:
+        return ""
+    if ratio >= 100:
+        return f"{ratio:,.0f}x"
+    return f"{ratio:.3g}x"
+
+
 def cell(text: object) -> str:
     """``text`` safe inside a Markdown table cell."""
     return str(text).replace("|", "\\|")
@@ -116,7 +125,7 @@ def _result_section(run: dict[str, Any], result: dict[str, Any]) -> list[str]:
             lines.append(
                 f"| {cell(c['label'])} | {cell(' + '.join(c['ours']))} | {cell(c['peer'])}: "
                 f"{cell(' + '.join(c['peer_phases']))} | "
-                f"{c['speedup_median']:,.0f}x ({c['speedup_min']:,.0f}x) |"
+                f"{human_ratio(c['speedup_median'])} ({human_ratio(c['speedup_min'])}) |"
             )
     if result["metrics"]:
         lines += ["", "| figure | value |", "|---|---:|"]

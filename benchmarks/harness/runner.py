@@ -28,7 +28,13 @@ from typing import Any
 
 from benchmarks.harness.machine import describe_machine
 from benchmarks.harness.registry import REGISTRY, Benchmark, Context, Registry
-from benchmarks.harness.report import human_rate, human_seconds, render_markdown, write_run
+from benchmarks.harness.report import (
+    human_rate,
+    human_ratio,
+    human_seconds,
+    render_markdown,
+    write_run,
+)
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 RESULTS_DIR = PACKAGE_DIR / "results"
@@ -87,7 +93,8 @@ def _print_result(result: dict[str, Any]) -> None:
         )
     for c in result["comparisons"]:
         print(
-            f"  speed-up {c['label']}: {c['speedup_median']:,.0f}x (min {c['speedup_min']:,.0f}x)"
+            f"  speed-up {c['label']}: {human_ratio(c['speedup_median'])}"
+            f" (min {human_ratio(c['speedup_min'])})"
         )
     for t in result["targets"]:
         met = {True: "met", False: "NOT MET", None: "not judged (--quick)"}[t["met"]]

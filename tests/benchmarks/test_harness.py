@@ -97,3 +97,14 @@ def test_registry_refuses_bad_and_duplicate_names() -> None:
 
 def test_discovery_imports_the_area_modules() -> None:
     assert "valuation" in discover()
+
+
+def test_ratios_below_one_keep_their_digits() -> None:
+    # The ledger's commit against raw SQLite is a ratio below 1 (0.19x): a whole-number
+    # format printed it as "0x", which said nothing.
+    from benchmarks.harness.report import human_ratio
+
+    assert human_ratio(0.1873) == "0.187x"
+    assert human_ratio(12.34) == "12.3x"
+    assert human_ratio(3412.7) == "3,413x"
+    assert human_ratio(None) == ""
