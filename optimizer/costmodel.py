@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from optimizer import stress
+from optimizer import ledger_rule, stress
 from optimizer.problem import Obligation, Problem
 from valuation.haircuts import MaturityBucketLimit, residual_years
 
@@ -143,13 +143,18 @@ class CostModel:
         rows = np.flatnonzero(self.row_obligation == o)
         for b, (_limit, cap) in zip(rows.tolist(), _bucket_caps(problem, obligation), strict=True):
             row_cap[b] = cap
+        max_isins = self.max_isins.copy()  # as the contract says: the ledger rule
+        max_isins[o] = NO_LIMIT if obligation.max_isins is None else obligation.max_isins
+        min_pledge = self.min_pledge_lots.copy()  # may hold a breach afresh below
+        min_pledge[o] = max(1, -(-(obligation.min_pledge_face or 0) // obligation.lot_face))
         updated = replace(self, problem=problem, required_value=required, cover_target=required.copy(),
-                          group_cap=group_cap, row_cap=row_cap)  # fmt: skip
+                          group_cap=group_cap, row_cap=row_cap, max_isins=max_isins,
+                          min_pledge_lots=min_pledge)  # fmt: skip
         starts = self.obligation_slices()
         lo, hi = int(starts[o]), int(starts[o + 1])
         max_lots = self.max_lots.copy()
         max_lots[lo:hi] = updated._bounds(lo, hi)
-        return replace(updated, max_lots=max_lots)
+        return ledger_rule.keep_uncurable(replace(updated, max_lots=max_lots))
 
     def with_prices(self, dirty_prices: Mapping[str, float]) -> CostModel:
         """This cost model after a price move: the securities in ``dirty_prices`` (ISIN
@@ -176,7 +181,7 @@ class CostModel:
         min_move = np.maximum(1, np.ceil(mta / market - 1e-9)).astype(np.int64)
         updated = replace(self, problem=problem, dirty_price=dirty, market_per_lot=market,
                           value_per_lot=value, cost_per_lot=cost, min_move_lots=min_move)  # fmt: skip
-        return replace(updated, max_lots=updated._bounds(0, self.n_pairs))
+        return ledger_rule.keep_uncurable(replace(updated, max_lots=updated._bounds(0, self.n_pairs)))
 
     def _bounds(self, lo: int, hi: int) -> IntArray:
         """:func:`_max_lots` for pairs ``lo:hi``."""
@@ -193,9 +198,9 @@ class CostModel:
 
     def must_release(self) -> npt.NDArray[np.bool_]:
         """Per obligation, whether today's pledges break one of its limits (an ISIN or
-        bucket cap, ``max_isins``, the minimum pledge): such an obligation releases what
-        its limits demand even if it stays short; any other releases nothing while short
-        (the pledgee keeps what it holds while a call is outstanding)."""
+        bucket cap, ``max_isins``, the minimum pledge) and the excess must come down.
+        After :func:`ledger_rule.keep_uncurable` only obligations that stay covered
+        after releasing the excess are left (the others keep it)."""
         lots = self.current_lots
         broken = np.zeros(self.required_value.size, dtype=np.bool_)
         used = np.zeros(self.group_cap.size)
@@ -264,12 +269,8 @@ class CostModel:
         max_moves = self.problem.limits.max_moves
         if max_moves is not None and int(np.count_nonzero(moved)) > max_moves:
             return "max_moves"
-        cover = np.zeros(self.required_value.size)
-        np.add.at(cover, self.pair_obligation, lots * self.value_per_lot)
-        releasing = np.zeros(self.required_value.size, dtype=np.bool_)
-        releasing[self.pair_obligation[lots < self.current_lots]] = True
-        if np.any(releasing & ~self.must_release() & (cover < self.required_value)):
-            return "a release from an obligation left short"
+        if np.any(ledger_rule.breaks_floor(self, lots)):
+            return "a release the ledger refuses (an obligation left short loses cover)"
         return ""
 
     def obligation_slices(self) -> IntArray:
@@ -433,7 +434,7 @@ def resolve(problem: Problem) -> CostModel:
         pair_group=pair_group, group_cap=group_cap, bucket_pair=bp_arr,
         bucket_row=br_arr, row_cap=np.array(row_cap, dtype=np.float64),
     )  # fmt: skip
-    return stress.apply_worst_case(CostModel(
+    return ledger_rule.keep_uncurable(stress.apply_worst_case(CostModel(
         problem=problem,
         owners=owners,
         residual_years=years,
@@ -466,7 +467,7 @@ def resolve(problem: Problem) -> CostModel:
         row_obligation=np.array(row_obligation, dtype=np.int64),
         row_cap=np.array(row_cap, dtype=np.float64),
         row_label=tuple(row_label),
-    ))  # fmt: skip
+    )))  # fmt: skip
 
 
 def _max_lots(

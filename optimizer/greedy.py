@@ -18,6 +18,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from optimizer import ledger_rule
 from optimizer.costmodel import NO_LIMIT, CostModel, FloatArray, IntArray
 
 
@@ -329,9 +330,9 @@ def round_to_lots(
     for o in short:  # ...before any takes a new one (and the face another needs)
         if state.cover[o] < cm.cover_target[o]:
             _top_up(state, o, ordered[o])
-    forced = cm.must_release()
-    for o in short:  # still short: it may release nothing, so keep what it had
-        if state.cover[o] < cm.cover_target[o] and not forced[o]:
+    below = ledger_rule.breaks_floor(cm, state.lots)
+    for o in short:  # below the ledger's floor: keep what it released
+        if below[o]:
             pairs = np.arange(starts[o], starts[o + 1], dtype=np.int64)
             for j in pairs[state.lots[pairs] < current[pairs]].tolist():
                 back = min(

@@ -26,6 +26,7 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 
+from optimizer import ledger_rule
 from optimizer.costmodel import CAP_TOLERANCE, NO_LIMIT, CostModel, FloatArray, IntArray
 
 VALUE_UNIT = 1e6
@@ -266,9 +267,10 @@ def _solve(  # noqa: PLR0917 - one call site, all arguments needed
     cols, vals, fixed = terms(ks, value)
     target = float(cm.cover_target[o]) / VALUE_UNIT
     lp.row(target - fixed, INF, [*cols, shortfall], [*vals, 1.0])
-    if not must_release:  # no release from an obligation that stays short
-        for rm in release_moves:
-            lp.row(-INF, target, [shortfall, rm], [1.0, target])
+    floor, base = ledger_rule.floor_of(cm, o, lo, hi)
+    if floor > 0:  # the ledger's rule: cover >= min(required, cover now), base value
+        cols, vals, fixed = terms(ks, base / VALUE_UNIT)
+        lp.row(floor / VALUE_UNIT - fixed, INF, cols, vals)
     groups: dict[int, list[int]] = {}
     for k in ks:
         groups.setdefault(int(cm.pair_group[lo + k]), []).append(k)
@@ -335,8 +337,9 @@ def _exactly_feasible(
     cover = float(new @ value)
     if cover < min(required, float(old @ value)):
         return False
-    if cover < required and not must_release and np.any(new < cm.current_lots[lo:hi]):
-        return False  # a release from an obligation left short
+    floor, base = ledger_rule.floor_of(cm, o, lo, hi)
+    if float(new @ base) < floor - ledger_rule.FLOOR_TOLERANCE * required:
+        return False  # a release the ledger refuses
     used = np.zeros(cm.group_cap.size)
     np.add.at(used, cm.pair_group[lo:hi], new * value)
     groups = np.unique(cm.pair_group[lo:hi])

@@ -14,6 +14,11 @@ each group is one transaction, releases before pledges, and after it every oblig
 cover is at least the lower of its requirement and its cover before the group (a step
 may leave an obligation short only by adding at least what it takes out). A plan may
 release from an obligation it leaves short, as long as each such step adds no less.
+
+A limit today's pledges already break (a cap shrunk with the requirement, ``max_isins``,
+a pledge under the minimum) may stay broken, no worse than today, only where releasing
+the excess alone would leave the obligation short: the ledger would refuse that release
+(``optimizer.ledger_rule``).
 """
 
 from __future__ import annotations
@@ -132,6 +137,7 @@ class _Checker:
         self.faces = {(p.owner, p.account, p.isin): p.face for p in problem.positions}
         self.owner_of_account = {(p.account, p.isin): p.owner for p in problem.positions}
         self.current: dict[tuple[str, str, str, str], int] = {}
+        self.held_small: list[tuple[tuple[str, str, str, str], str]] = []
         for p in problem.positions:
             for oid, face in p.pledged.items():
                 self.current[(oid, p.owner, p.account, p.isin)] = face
@@ -193,6 +199,9 @@ class _Checker:
                     f"face {face} is not a positive multiple of lot_face {obligation.lot_face}",
                 )
             if obligation.min_pledge_face and 0 < face < obligation.min_pledge_face:
+                if self.current.get(key) == face:  # held from today: judged with the cover
+                    self.held_small.append((key, record))
+                    continue
                 self.fail(
                     "min_pledge",
                     record,
@@ -226,6 +235,32 @@ class _Checker:
             per_isin[(oid, isin)] += value
             if face > 0:
                 isins[oid].add(isin)
+        now_isin: dict[tuple[str, str], float] = defaultdict(float)
+        for (oid, _owner, _account, isin), face in self.current.items():
+            if oid in self.obligations:
+                unit, h = self.unit_value(self.obligations[oid], isin)
+                now_isin[(oid, isin)] += unit * face * (1 - h)
+
+        lot_value: dict[str, float] = defaultdict(float)  # the dearest lot held today
+        for oid, isin in now_isin:
+            unit, h = self.unit_value(self.obligations[oid], isin)
+            lot = unit * self.obligations[oid].lot_face * (1 - h)
+            lot_value[oid] = max(lot_value[oid], lot)
+
+        def held(oid: str, now: float, after: float, excess: float) -> bool:
+            # A breach of today the ledger will not let the plan cure: no larger than
+            # today's, and releasing the excess alone, in whole lots (up to one lot
+            # more), would leave ``oid`` short.
+            required = self.obligations[oid].required_value
+            short = cover[oid] - excess - lot_value[oid] < required - ABS_TOL_YEN
+            return after <= now + ABS_TOL_YEN and short
+
+        for small, record in self.held_small:
+            unit, h = self.unit_value(self.obligations[small[0]], small[3])
+            value = unit * final[small] * (1 - h)
+            if not held(small[0], value, value, value):
+                self.fail("min_pledge", record, f"face {final[small]} below min_pledge_face "
+                          f"{self.obligations[small[0]].min_pledge_face} and could be released")  # fmt: skip
         for key, face in used.items():
             if face > self.faces[key]:
                 self.fail("capacity", "/".join(key), f"pledged {face} of {self.faces[key]} held")
@@ -238,6 +273,8 @@ class _Checker:
             if schedule.max_value_per_isin is not None:
                 caps.append(schedule.max_value_per_isin)
             if caps and value > min(caps) + ABS_TOL_YEN:
+                if held(oid, now_isin.get((oid, isin), 0.0), value, value - min(caps)):
+                    continue
                 self.fail(
                     "concentration",
                     f"{oid}/{isin}",
@@ -256,13 +293,22 @@ class _Checker:
                     v for (o2, isin), v in per_isin.items()
                     if o2 == oid and _in_bucket(limit, _years(self.problem, self.securities[isin]))
                 )  # fmt: skip
-                if total > min(caps) + ABS_TOL_YEN:
+                now = sum(
+                    v for (o2, isin), v in now_isin.items()
+                    if o2 == oid and _in_bucket(limit, _years(self.problem, self.securities[isin]))
+                )  # fmt: skip
+                if total > min(caps) + ABS_TOL_YEN and not held(oid, now, total, total - min(caps)):
                     self.fail(
                         "bucket",
                         f"{oid}/({limit.min_residual_years:g}, {_upper(limit)}] years",
                         f"collateral value {total:,.0f} above cap {min(caps):,.0f}",
                     )
             if obligation.max_isins is not None and len(isins[oid]) > obligation.max_isins:
+                mine = sorted(v for (o2, _isin), v in per_isin.items() if o2 == oid and v > 0)
+                extra = sum(mine[: len(mine) - obligation.max_isins])
+                before = {isin for (o2, isin), v in now_isin.items() if o2 == oid and v > 0}
+                if isins[oid] <= before and held(oid, 0.0, 0.0, extra):
+                    continue
                 self.fail(
                     "max_isins",
                     oid,
