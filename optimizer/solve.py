@@ -41,6 +41,7 @@ from optimizer.candidates import pair_deltas
 from optimizer.costmodel import CostModel, FloatArray, IntArray
 from optimizer.greedy import round_to_lots
 from optimizer.model import COST_UNIT, GENERAL_POOL, VALUE_UNIT, CollateralModel
+from optimizer.subproblem import silence_highs
 
 PRICE_TOLERANCE = 1e-7
 """Reduced cost (thousand yen per lot) below which an excluded pair joins the model."""
@@ -161,6 +162,7 @@ class MipSession:
             [cm.problem.obligation_index(o.id) for o in self.cmodel.scope], dtype=np.int64
         )
         t1 = time.perf_counter()
+        silence_highs()  # Pyomo captures set_instance's output, but not what follows
         self.solver = _PersistentHighs()
         self.solver.config.load_solutions = False
         self.solver.config.raise_exception_on_nonoptimal_result = False

@@ -7,6 +7,10 @@ haircut 0 unless said, horizon 365 days, so a lot pledged at ``b`` bp costs
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -217,3 +221,25 @@ def test_swap_between_obligations_is_ordered_so_face_is_free_first() -> None:
     group_of = {(m.obligation, m.action): m.group for m in plan.moves}
     assert group_of[("Y", "release")] <= group_of[("X", "pledge")]
     assert plan.cost.total == pytest.approx(350_000.0)
+
+
+def test_cli_stdout_is_the_plan_json_and_nothing_else(tmp_path: Path) -> None:
+    """``tanpo optimize PROBLEM.json`` writes the plan on stdout: HiGHS's banner (written
+    by the process's first ``Highs`` instance straight to file descriptor 1) or any
+    solver log there would corrupt it. A fresh process, so the banner is not spent; the
+    waterfall pledges, so fix-and-optimize builds the first ``Highs`` (outside Pyomo)."""
+    data = problem([bond(1, opportunity_cost_bp=2.0), bond(2, opportunity_cost_bp=5.0)],
+                   [holding(1, 10), holding(2, 8)], [obligation("IM", 12)])  # fmt: skip
+    data["solver"]["time_limit_s"] = 5
+    path = tmp_path / "problem.json"
+    path.write_text(json.dumps(data))
+    tanpo = Path(sys.executable).with_name("tanpo")
+    done = subprocess.run(
+        [str(tanpo), "optimize", str(path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "HiGHS" not in done.stderr
+    plan = json.loads(done.stdout)  # the whole of stdout is one JSON document
+    assert plan["method"] == "mip"
+    assert plan["status"] == "optimal"
