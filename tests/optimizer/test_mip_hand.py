@@ -7,6 +7,7 @@ haircut 0 unless said, horizon 365 days, so a lot pledged at ``b`` bp costs
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import pytest
 from optimizer.contract import parse_problem
 from optimizer.optimize import optimize
 from optimizer.plan import Plan
+from optimizer.problem import Problem
 from optimizer.verify import verify
 from tests.optimizer.factory import LOT, bond, holding, isin, obligation, problem, schedule
 
@@ -243,3 +245,40 @@ def test_cli_stdout_is_the_plan_json_and_nothing_else(tmp_path: Path) -> None:
     plan = json.loads(done.stdout)  # the whole of stdout is one JSON document
     assert plan["method"] == "mip"
     assert plan["status"] == "optimal"
+
+
+def _inflation_linked(index_ratio: float) -> Problem:
+    """A JGBi (0 bp) with 8 lots of face and a fixed-coupon bond (10 bp), 10 lots of
+    collateral value required, prices 100, no haircut. With the JGBi's principal indexed
+    by ``index_ratio``, a lot of it is worth ``index_ratio`` lots."""
+    data = problem(
+        [bond(1, opportunity_cost_bp=0.0, kind="inflation", maturity="2033-03-10"),
+         bond(2, opportunity_cost_bp=10.0)],
+        [holding(1, 8), holding(2, 10)],
+        [obligation("IM", 10)],
+        schedules=[schedule(eligible_kinds=["fixed", "inflation"])],
+    )  # fmt: skip
+    data["securities"][0]["index_ratio"] = index_ratio
+    parsed = parse_problem(data)
+    securities = tuple(
+        dataclasses.replace(s, index_ratio=index_ratio) if s.bond.kind == "inflation" else s
+        for s in parsed.securities
+    )
+    return dataclasses.replace(parsed, securities=securities)
+
+
+@pytest.mark.parametrize("method", ["mip", "greedy"])
+def test_inflation_linked_value_includes_the_index_ratio(method: str) -> None:
+    """DOMAIN.md section 3: a JGBi's market value is face x index_ratio x dirty / 100.
+
+    At index ratio 1.25 the 8 JGBi lots are worth 10: they cover the call alone, at
+    no opportunity cost. At 1 (the ratio ignored) 2 lots of the 10 bp bond would be
+    needed too: 2 x 100,000 = 200,000 yen a year.
+    """
+    plan = optimize(_inflation_linked(1.25), method)
+    assert faces(plan) == {("IM", isin(1)): 8}
+    assert plan.cost.total == pytest.approx(0.0, abs=1e-6)
+    assert plan.obligations[0].shortfall == 0
+    flat = optimize(_inflation_linked(1.0), method)
+    assert faces(flat) == {("IM", isin(1)): 8, ("IM", isin(2)): 2}
+    assert flat.cost.total == pytest.approx(200_000.0)
