@@ -232,7 +232,6 @@ def test_cli_stdout_is_the_plan_json_and_nothing_else(tmp_path: Path) -> None:
     waterfall pledges, so fix-and-optimize builds the first ``Highs`` (outside Pyomo)."""
     data = problem([bond(1, opportunity_cost_bp=2.0), bond(2, opportunity_cost_bp=5.0)],
                    [holding(1, 10), holding(2, 8)], [obligation("IM", 12)])  # fmt: skip
-    data["solver"]["time_limit_s"] = 5
     path = tmp_path / "problem.json"
     path.write_text(json.dumps(data))
     tanpo = Path(sys.executable).with_name("tanpo")
