@@ -8,8 +8,13 @@
 3. the MIP (:mod:`optimizer.solve`) over a candidate set, warm-started from that plan,
    per *component*: obligations of different pledgors share no position, so without a
    movement budget each pledgor's obligations are solved apart and their bounds add up
-   (exactly: the problem is separable); with ``max_moves`` it is one model;
+   (exactly: the problem is separable); with ``max_moves`` it is one model. Where an
+   obligation is still short: a MIP probe, its large neighbourhoods, then the MIP.
+   Each component stops at its share of the book's gap, not ``mip_rel_gap`` of its own;
 4. fix-and-optimize again on what the MIP changed (lot rounding, pool realisation).
+
+Every phase is budgeted from one deadline, ``time_limit_s`` after the start less a
+reserve for building the plan.
 
 The plan reported is the cheapest found, never dearer than the waterfall; its bound is
 the MIP's, certified for the full problem. Solver failures become a plan with a
