@@ -29,7 +29,8 @@ class Security:
         The definition (ISIN, kind, coupon, maturity).
     dirty_price
         Price per 100 face including accrued interest (from ``clean_price`` when the
-        input gives that: clean + :func:`valuation.accrued.accrued_interest`).
+        input gives that: clean + :func:`valuation.accrued.accrued_interest`); for a
+        JGBi per 100 of *adjusted* principal, as the market quotes it.
     opportunity_cost_bp
         What pledging it costs the owner, in basis points per year of market value
         (repo specialness or internal funding value; DOMAIN.md section 5).
@@ -38,6 +39,10 @@ class Security:
     scenario_dirty_prices
         Dirty prices under named stress scenarios (``{"up100": 95.2}``), for the
         stress-robust cover.
+    index_ratio
+        The JGBi indexation coefficient (1 for every other kind): market value =
+        face x index_ratio x dirty_price / 100 (DOMAIN.md section 3;
+        :mod:`valuation.inflation`).
     """
 
     bond: Jgb
@@ -45,6 +50,7 @@ class Security:
     opportunity_cost_bp: float
     clean_price: float | None = None
     scenario_dirty_prices: Mapping[str, float] = field(default_factory=dict)
+    index_ratio: float = 1.0
 
     @property
     def isin(self) -> str:
