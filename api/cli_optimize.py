@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
         from optimizer.verify import verify
 
         parsed = load_problem(problem)
-        chosen = Method.parse(method)
+        chosen = Method.parse(method, "options")
         if time_limit is not None or mip_gap is not None:
             solver = dataclasses.replace(
                 parsed.solver,

@@ -63,6 +63,7 @@ def _universe(rng: np.random.Generator, n_isins: int) -> list[dict[str, Any]]:
                 "maturity_date": maturity.isoformat(),
                 "dirty_price": round(dirty, 4),
                 "opportunity_cost_bp": round(opportunity, 3),
+                **({"index_ratio": 1.0} if kind == "inflation" else {}),  # JGBi: required
             }
         )
     seen: set[str] = set()

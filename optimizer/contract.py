@@ -1,17 +1,23 @@
 """Parse and validate the problem contract (issue "Part 2") into a :class:`Problem`.
 
 Every bad record gets an :class:`~valuation.errors.InputError` naming it and the field
-(``holdings[12] (MIZUHO/MZH-01/JP1103801PC4): face: -5 is negative``); all of them are
+(``holdings[12] (MIZUHO/MZH-01/JP1103801PC7): face: -5 is negative``); all of them are
 collected and raised together (:class:`~valuation.errors.MultipleInputError` when more
 than one). Nothing valid is dropped: holdings of one (owner, account, isin) given in
 several rows (free and pledged parts) are merged into one :class:`Position`. Unknown
 fields are ignored so the contract can grow optional fields.
+
+A JGBi (kind ``inflation``) needs its ``index_ratio`` (the MOF indexation coefficient):
+its prices are per 100 of adjusted principal, so its market value is face x
+index_ratio x dirty_price / 100 (DOMAIN.md section 3; :mod:`valuation.inflation`), and
+``clean_price`` + accrued interest gives the dirty price exactly as for a fixed JGB.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from datetime import date
 from functools import partial
@@ -31,6 +37,7 @@ from optimizer.stress import scenario_errors
 from valuation.accrued import accrued_interest
 from valuation.errors import InputError, MultipleInputError
 from valuation.haircuts import HaircutBucket, HaircutSchedule, MaturityBucketLimit
+from valuation.inflation import check_index_ratio
 from valuation.jgb import BondKind, Jgb
 
 T = TypeVar("T")
@@ -38,6 +45,7 @@ DIRTY_TOLERANCE = 1e-6
 """Per 100 face: how far a given dirty price may sit from clean + accrued interest
 (JSDA accrued interest is truncated to 7 decimals)."""
 _MISSING = object()
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class _Record:
@@ -107,8 +115,11 @@ class _Record:
         x = self.number(field, required, minimum=minimum)
         if x is None:
             return None
+        raw = self.data[field]
+        if isinstance(raw, int):  # exact: a float would round faces beyond 2**53 yen
+            return raw
         if x != math.floor(x):
-            self.fail(field, f"{self.data[field]!r} must be a whole number")
+            self.fail(field, f"{raw!r} must be a whole number")
             return None
         return int(x)
 
@@ -117,7 +128,9 @@ class _Record:
         if value is None:
             return None
         try:
-            return date.fromisoformat(str(value))
+            if not isinstance(value, str) or not _DATE.fullmatch(value):
+                raise ValueError
+            return date.fromisoformat(value)
         except ValueError:
             self.fail(field, f"{value!r} is not a date (YYYY-MM-DD)")
             return None
@@ -171,6 +184,7 @@ def _security(
     dirty = r.number("dirty_price", required=False, minimum=0.0, strict=True)
     clean = r.number("clean_price", required=False, minimum=0.0, strict=True)
     opportunity = r.number("opportunity_cost_bp", minimum=0.0)
+    index_ratio = _index_ratio(r, kind)
     scenarios: dict[str, float] = {}
     for name, price in r.mapping("scenario_dirty_prices").items():
         if isinstance(price, bool) or not isinstance(price, int | float) or not price > 0:
@@ -184,12 +198,12 @@ def _security(
         and "clean_price" not in r.data
     ):
         r.fail("dirty_price", "is missing (give dirty_price or clean_price)")
-    if None in (isin_text, kind, coupon_rate, maturity, opportunity) or (
+    if None in (isin_text, kind, coupon_rate, maturity, opportunity, index_ratio) or (
         dirty is None and clean is None
     ):
         return None
     assert isin_text is not None and kind is not None and coupon_rate is not None
-    assert maturity is not None and opportunity is not None
+    assert maturity is not None and opportunity is not None and index_ratio is not None
     bond = r.guarded(
         lambda: Jgb(isin_text, kind, coupon_rate, maturity, issue, str(r.data.get("series", "")))
     )
@@ -198,7 +212,7 @@ def _security(
     if settlement is not None and maturity <= settlement:
         r.fail("maturity_date", f"{maturity} is not after the settlement date {settlement}")
         return None
-    if clean is not None and settlement is not None and kind is not BondKind.INFLATION:
+    if clean is not None and settlement is not None:
         from_clean = clean + accrued_interest(bond, settlement)
         if dirty is None:
             dirty = from_clean
@@ -208,14 +222,26 @@ def _security(
                 f"{dirty!r} is not clean_price {clean!r} + accrued interest {from_clean - clean:.7f} = {from_clean:.7f}",
             )
             return None
-    if dirty is None:
-        # A JGBi's dirty price per 100 face needs the index ratio: the input gives it.
-        r.fail(
-            "clean_price",
-            "an inflation-indexed JGB needs dirty_price (its value depends on the index ratio)",
-        )
+    if dirty is None:  # no settlement date (reported on its own): nothing to price by
         return None
-    return Security(bond, dirty, opportunity, clean, scenarios)
+    return Security(bond, dirty, opportunity, clean, scenarios, index_ratio)
+
+
+def _index_ratio(r: _Record, kind: BondKind | None) -> float | None:
+    """A JGBi's indexation coefficient (required); 1 for every other kind."""
+    value = r._get("index_ratio", kind is BondKind.INFLATION)
+    if kind is not BondKind.INFLATION:
+        if value is not None and value != 1:
+            r.fail("index_ratio", f"{value!r} given for a {kind or 'non-JGBi'} bond")
+            return None
+        return 1.0
+    if value is None:
+        return None  # reported missing
+    try:
+        return check_index_ratio(value, r.name)  # NaN and infinities fail its range
+    except InputError as exc:
+        r.fail("index_ratio", exc.message)
+        return None
 
 
 def _buckets(r: _Record, field: str, rows: list[Any]) -> tuple[HaircutBucket, ...]:
@@ -250,16 +276,21 @@ def _schedule(index: int, data: object, errors: list[InputError]) -> HaircutSche
         except InputError as exc:
             r.fail("kind_haircuts", exc.message)
             continue
-        kind_haircuts[kind] = _buckets(
-            r, f"kind_haircuts[{kind_name}]", rows if isinstance(rows, list) else []
-        )
+        if not isinstance(rows, list):
+            r.fail(f"kind_haircuts[{kind_name}]", "must be a list of buckets")
+            continue
+        kind_haircuts[kind] = _buckets(r, f"kind_haircuts[{kind_name}]", rows)
     isin_haircuts: dict[str, float] = {}
     for isin, h in r.mapping("isin_haircuts").items():
         if isinstance(h, bool) or not isinstance(h, int | float) or not 0.0 <= h < 1.0:
             r.fail(f"isin_haircuts[{isin}]", f"{h!r} must be a decimal in [0, 1)")
         else:
             isin_haircuts[str(isin)] = float(h)
-    excluded = frozenset(str(x) for x in r.items("excluded_isins", required=False))
+    excluded_rows = r.items("excluded_isins", required=False)
+    for j, x in enumerate(excluded_rows):
+        if not isinstance(x, str):
+            r.fail(f"excluded_isins[{j}]", f"{x!r} is not an ISIN")
+    excluded = frozenset(x for x in excluded_rows if isinstance(x, str))
     limits: list[MaturityBucketLimit] = []
     for j, row in enumerate(r.items("bucket_limits", required=False)):
         b = _Record(f"{r.name} bucket_limits[{j}]", row, errors)
@@ -338,8 +369,12 @@ def _positions(
     rows: list[Any],
     isins: set[str],
     obligations: Mapping[str, Obligation],
+    obligation_ids: set[str],
     errors: list[InputError],
 ) -> tuple[Position, ...]:
+    """Holdings merged per (owner, account, isin); ``obligation_ids`` are every id the
+    input gives, so a row pledged to an obligation with an error of its own is not also
+    called unknown (that error is reported once, at the obligation)."""
     face: dict[tuple[str, str, str], int] = {}
     pledged: dict[tuple[str, str, str], dict[str, int]] = {}
     for index, data in enumerate(rows):
@@ -359,9 +394,9 @@ def _positions(
             r.fail("isin", f"unknown ISIN {isin!r}: not among the problem's securities")
         if target is not None:
             obligation = obligations.get(target)
-            if obligation is None:
+            if obligation is None and target not in obligation_ids:
                 r.fail("pledged_to", f"unknown obligation {target!r}")
-            else:
+            elif obligation is not None:
                 if owner is not None and owner != obligation.pledgor:
                     r.fail(
                         "pledged_to",
@@ -431,7 +466,11 @@ def parse_problem(data: object) -> Problem:
             schedules[schedule.id] = schedule
 
     obligations: dict[str, Obligation] = {}
+    obligation_rows: dict[str, int] = {}
+    obligation_ids: set[str] = set()
     for i, row in enumerate(top.items("obligations")):
+        if isinstance(row, Mapping) and isinstance(row.get("id"), str):
+            obligation_ids.add(row["id"].strip())
         obligation = _obligation(i, row, schedules, schedule_ids, errors)
         if obligation is None:
             continue
@@ -441,14 +480,15 @@ def parse_problem(data: object) -> Problem:
             )
             continue
         obligations[obligation.id] = obligation
+        obligation_rows[obligation.id] = i
 
-    positions = _positions(top.items("holdings"), raw_isins, obligations, errors)
+    positions = _positions(top.items("holdings"), raw_isins, obligations, obligation_ids, errors)
     owners = {p.owner for p in positions if p.face > 0}
-    for i, obligation in enumerate(obligations.values()):
+    for obligation in obligations.values():
         if obligation.pledgor not in owners:
             errors.append(
                 InputError(
-                    f"obligations[{i}] ({obligation.id})",
+                    f"obligations[{obligation_rows[obligation.id]}] ({obligation.id})",
                     "pledgor",
                     f"{obligation.pledgor!r} holds nothing in this problem",
                 )
@@ -517,6 +557,12 @@ def load_problem(path: str | Path) -> Problem:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(str(path), "(file)", f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            str(path), "(file)", f"not UTF-8 text (byte {exc.start}): is it a problem JSON?"
+        ) from None
+    if not text.strip():
+        raise InputError(str(path), "(file)", "is empty: expected a problem JSON object")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

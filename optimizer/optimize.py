@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,7 +34,7 @@ from optimizer.costmodel import CostModel, IntArray, resolve
 from optimizer.greedy import greedy_lots
 from optimizer.plan import Plan, PlanStatus, build_plan, cost_of
 from optimizer.problem import Problem
-from valuation.errors import InputError
+from valuation.closed_set import ClosedSet
 
 if TYPE_CHECKING:
     from optimizer.solve import MipSession
@@ -78,19 +77,11 @@ class Strategy:
     pools: bool = True
 
 
-class Method(StrEnum):
+class Method(ClosedSet):
     """How to optimize: the MIP, or the desk's greedy waterfall."""
 
     MIP = "mip"
     GREEDY = "greedy"
-
-    @classmethod
-    def parse(cls, value: object) -> Method:
-        """The method named by ``value``, or an :class:`InputError`."""
-        try:
-            return cls(str(value).lower())
-        except ValueError:
-            raise InputError("options", "method", f"{value!r} is not mip or greedy") from None
 
 
 def components(cm: CostModel, split: bool = True) -> list[IntArray]:

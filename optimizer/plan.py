@@ -23,7 +23,7 @@ from optimizer.costmodel import CostModel, FloatArray, IntArray
 from optimizer.explain import Explainer
 from optimizer.ordering import Change, execution_groups
 from optimizer.stress import base_value_per_lot, scenario_covers
-from valuation.errors import InputError
+from valuation.closed_set import ClosedSet
 
 
 class PlanStatus(StrEnum):
@@ -35,19 +35,16 @@ class PlanStatus(StrEnum):
     ERROR = "error"
 
 
-class MoveAction(StrEnum):
+class MoveAction(ClosedSet):
     """A move pledges face to an obligation or releases face from it."""
 
     PLEDGE = "pledge"
     RELEASE = "release"
 
     @classmethod
-    def parse(cls, value: object, record: str) -> MoveAction:
-        """The action named by ``value``, or an :class:`InputError`."""
-        try:
-            return cls(str(value))
-        except ValueError:
-            raise InputError(record, "action", f"{value!r} is not pledge or release") from None
+    def noun(cls) -> str:
+        """Called ``action`` in the plan contract."""
+        return "action"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,9 +2,18 @@
 
 Re-derives feasibility and cost from the problem alone and the plan's JSON form (what
 the ledger receives), sharing no code with the cost model, the model or the plan
-builder: residual years, eligibility, haircuts, values, limits, moves, execution order
-and cost are all recomputed here in plain Python. Every violation is listed, none
-raised, so a test (or an operator) sees everything wrong at once.
+builder: residual years (days / 365), eligibility, the haircut bucket (the first whose
+``max_residual_years`` >= the residual years), values (face x index_ratio x dirty /
+100 x (1 - haircut)), limits, moves, execution order and cost are all recomputed here
+in plain Python; of :mod:`valuation` only the schedule's *data* is read, none of its
+look-ups. Every violation is listed, none raised, so a test (or an operator) sees
+everything wrong at once.
+
+Execution order is checked against the ledger's rule (``MarginObligation_CheckCover``):
+each group is one transaction, releases before pledges, and after it every obligation's
+cover is at least the lower of its requirement and its cover before the group (a step
+may leave an obligation short only by adding at least what it takes out). A plan may
+release from an obligation it leaves short, as long as each such step adds no less.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from typing import Any
 
 from optimizer.plan import Plan
 from optimizer.problem import Obligation, Problem, Security
-from valuation.haircuts import HaircutSchedule
+from valuation.haircuts import HaircutSchedule, MaturityBucketLimit
 
 ABS_TOL_YEN = 1.0
 REL_TOL = 1e-9
@@ -71,6 +80,31 @@ def _years(problem: Problem, security: Security) -> float:
     return (security.bond.maturity_date - problem.settlement_date).days / 365.0
 
 
+def _market_per_face(security: Security) -> float:
+    """Yen of market value per yen of face: index_ratio x dirty / 100 (a JGBi's price is
+    per 100 of adjusted principal; the ratio is 1 for every other kind)."""
+    return security.index_ratio * security.dirty_price / 100.0
+
+
+def _in_bucket(limit: MaturityBucketLimit, years: float) -> bool:
+    """Residual years in (min_residual_years, max_residual_years] (null: no upper end)."""
+    upper = limit.max_residual_years
+    return years > limit.min_residual_years and (upper is None or years <= upper)
+
+
+def _upper(limit: MaturityBucketLimit) -> str:
+    return "inf" if limit.max_residual_years is None else f"{limit.max_residual_years:g}"
+
+
+def _whole(value: object) -> int:
+    """An integer face from JSON: an int, or a float with no fractional part."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{value!r} is not a number")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(value)
+
+
 def _haircut(schedule: HaircutSchedule, security: Security, years: float) -> float | None:
     """The schedule's haircut for this bond, or ``None`` when it does not take it."""
     bond = security.bond
@@ -112,14 +146,19 @@ class _Checker:
         h = _haircut(
             self.problem.schedules[obligation.schedule], security, _years(self.problem, security)
         )
-        return security.dirty_price / 100.0, 1.0 if h is None else h
+        return _market_per_face(security), 1.0 if h is None else h
 
     def final_allocation(self) -> dict[tuple[str, str, str, str], int]:
         final: dict[tuple[str, str, str, str], int] = {}
         for i, a in enumerate(self.plan.get("allocations") or []):
             record = f"allocations[{i}]"
             try:
-                oid, account, isin, face = a["obligation"], a["account"], a["isin"], int(a["face"])
+                oid, account, isin, face = (
+                    a["obligation"],
+                    a["account"],
+                    a["isin"],
+                    _whole(a["face"]),
+                )
             except (KeyError, TypeError, ValueError) as exc:
                 self.fail("format", record, f"missing or bad field: {exc}")
                 continue
@@ -215,12 +254,12 @@ class _Checker:
                     continue
                 total = sum(
                     v for (o2, isin), v in per_isin.items()
-                    if o2 == oid and limit.contains(_years(self.problem, self.securities[isin]))
+                    if o2 == oid and _in_bucket(limit, _years(self.problem, self.securities[isin]))
                 )  # fmt: skip
                 if total > min(caps) + ABS_TOL_YEN:
                     self.fail(
                         "bucket",
-                        f"{oid}/{limit.min_residual_years:g}-{limit.max_residual_years}y",
+                        f"{oid}/({limit.min_residual_years:g}, {_upper(limit)}] years",
                         f"collateral value {total:,.0f} above cap {min(caps):,.0f}",
                     )
             if obligation.max_isins is not None and len(isins[oid]) > obligation.max_isins:
@@ -233,7 +272,9 @@ class _Checker:
 
     def check_moves(
         self, final: dict[tuple[str, str, str, str], int]
-    ) -> list[tuple[int, int, str, tuple[str, str, str, str], int]]:
+    ) -> tuple[list[tuple[int, int, str, tuple[str, str, str, str], int]], int]:
+        """The plan's moves as (group, step, action, key, signed face), and how many moves
+        the allocations imply (what the move cost and ``max_moves`` count)."""
         expected = {
             k: final.get(k, 0) - self.current.get(k, 0) for k in set(final) | set(self.current)
         }
@@ -247,9 +288,9 @@ class _Checker:
                     m["obligation"],
                     m["account"],
                     m["isin"],
-                    int(m["face"]),
+                    _whole(m["face"]),
                 )
-                group, step = int(m["group"]), int(m.get("step", i + 1))
+                group, step = _whole(m["group"]), _whole(m.get("step", i + 1))
             except (KeyError, TypeError, ValueError) as exc:
                 self.fail("format", f"moves[{i}]", f"missing or bad field: {exc}")
                 continue
@@ -273,7 +314,7 @@ class _Checker:
                 )
             obligation = self.obligations.get(oid)
             if obligation and obligation.min_transfer_value and isin in self.securities:
-                value = self.securities[isin].dirty_price / 100.0 * face
+                value = _market_per_face(self.securities[isin]) * face
                 whole = action == "release" and face == self.current.get(key, 0)
                 if value < obligation.min_transfer_value - ABS_TOL_YEN and not whole:
                     self.fail(
@@ -290,52 +331,50 @@ class _Checker:
         max_moves = self.problem.limits.max_moves
         if max_moves is not None and len(expected) > max_moves:
             self.fail("max_moves", "plan", f"{len(expected)} moves, max_moves {max_moves}")
-        return moves
+        return moves, len(expected)
 
     def check_order(
-        self,
-        moves: list[tuple[int, int, str, tuple[str, str, str, str], int]],
-        final_cover: Mapping[str, float],
+        self, moves: list[tuple[int, int, str, tuple[str, str, str, str], int]]
     ) -> None:
+        """Execute the groups in order as the ledger does and check each one."""
         state = dict(self.current)
         used: dict[tuple[str, str, str], int] = defaultdict(int)
         for (_, owner, account, isin), face in state.items():
             used[(owner, account, isin)] += face
-        start_cover = self.cover_of(state)
-        floor = {
-            oid: min(start_cover.get(oid, 0.0), final_cover.get(oid, 0.0))
-            for oid in self.obligations
-        }
-        moves = sorted(moves, key=lambda m: (m[0], m[1]))
-        for n, (group, _step, _action, key, signed) in enumerate(moves):
-            state[key] = state.get(key, 0) + signed
-            position = key[1:]
-            used[position] += signed
-            if state[key] < 0:
-                self.fail(
-                    "order",
-                    "/".join(key),
-                    f"group {group}: releases more than is pledged at that point",
-                )
-            if position in self.faces and used[position] > self.faces[position]:
-                self.fail(
-                    "order",
-                    "/".join(position),
-                    f"group {group}: pledges face not yet free at that point",
-                )
-            if n + 1 == len(moves) or moves[n + 1][0] != group:
-                cover = self.cover_of(state)
-                for oid, low in floor.items():
-                    if cover.get(oid, 0.0) < low - ABS_TOL_YEN:
-                        self.fail(
-                            "order",
-                            oid,
-                            f"after group {group} cover {cover.get(oid, 0.0):,.0f} is below {low:,.0f}",
-                        )
+        before = self.cover_of(state)
+        by_group: dict[int, list[tuple[tuple[str, str, str, str], int]]] = defaultdict(list)
+        for group, _step, _action, key, signed in sorted(moves, key=lambda m: (m[0], m[1])):
+            by_group[group].append((key, signed))
+        for group, members in sorted(by_group.items()):
+            # One transaction: its releases free face before its pledges take it, so
+            # capacity and pledged face are judged when the whole group has applied.
+            for key, signed in members:
+                state[key] = state.get(key, 0) + signed
+                used[key[1:]] += signed
+            for key, _signed in members:
+                position = key[1:]
+                if state[key] < 0:
+                    self.fail("order", "/".join(key),
+                              f"group {group}: releases more than is pledged at that point")  # fmt: skip
+                if position in self.faces and used[position] > self.faces[position]:
+                    self.fail("order", "/".join(position),
+                              f"group {group}: pledges face not yet free at that point")  # fmt: skip
+            after = self.cover_of(state)
+            for oid, obligation in self.obligations.items():
+                floor = min(obligation.required_value, before.get(oid, 0.0))
+                if after.get(oid, 0.0) < floor - ABS_TOL_YEN:
+                    self.fail(
+                        "order",
+                        oid,
+                        f"after group {group} cover {after.get(oid, 0.0):,.0f} is below "
+                        f"{floor:,.0f} (required {obligation.required_value:,.0f}, "
+                        f"{before.get(oid, 0.0):,.0f} before the group)",
+                    )
+            before = after
 
     def breaks_limits_now(self, oid: str) -> bool:
         """Whether today's pledges to ``oid`` break one of its limits (a cap, a bucket,
-        ``max_isins``, the minimum pledge): then releases are owed even if it ends short."""
+        ``max_isins``, the minimum pledge)."""
         obligation = self.obligations[oid]
         schedule = self.problem.schedules[obligation.schedule]
         per_isin: dict[str, float] = defaultdict(float)
@@ -362,7 +401,7 @@ class _Checker:
             inside = sum(
                 v
                 for isin, v in per_isin.items()
-                if limit.contains(_years(self.problem, self.securities[isin]))
+                if _in_bucket(limit, _years(self.problem, self.securities[isin]))
             )
             if bucket_caps and inside > min(bucket_caps) + ABS_TOL_YEN:
                 return True
@@ -378,31 +417,36 @@ class _Checker:
 
 
 def verify(problem: Problem, plan: Plan | Mapping[str, Any]) -> VerificationReport:
-    """Check ``plan`` against ``problem``; the report lists every violation found."""
+    """Check ``plan`` against ``problem``; the report lists every violation found.
+
+    A plan with status ``error`` carries no allocation to check: it passes when it
+    proposes no move (nothing of it may be executed) and says why in ``message``.
+    """
     data = plan.to_dict() if isinstance(plan, Plan) else plan
     c = _Checker(problem, data)
-    if data.get("status") == "error":
-        return VerificationReport(())
+    status = data.get("status")
+    if status not in ("optimal", "feasible", "error"):
+        c.fail("status", "status", f"{status!r} is not optimal, feasible or error")
+    if status == "error":
+        if data.get("moves"):
+            c.fail("status", "moves", "an error plan proposes moves")
+        if not data.get("message"):
+            c.fail("status", "message", "an error plan does not say why")
+        return VerificationReport(tuple(c.violations))
     final = c.final_allocation()
     final = {k: v for k, v in final.items() if k[0] in c.obligations}
     cover = c.check_limits(final)
-    moves = c.check_moves(final)
-    c.check_order(moves, cover)
+    moves, move_count = c.check_moves(final)
+    c.check_order(moves)
 
     costs = problem.costs
     opportunity = 0.0
     for (_oid, _owner, _account, isin), face in final.items():
         security = c.securities[isin]
+        market_value = _market_per_face(security) * face
         opportunity += (
-            security.opportunity_cost_bp
-            / 1e4
-            * security.dirty_price
-            / 100.0
-            * face
-            * costs.horizon_days
-            / 365.0
+            security.opportunity_cost_bp / 1e4 * market_value * costs.horizon_days / 365.0
         )
-    move_count = sum(1 for m in moves)
     shortfall: dict[str, float] = {}
     reported = {o.get("id"): o for o in data.get("obligations") or []}
     worst = _worst_case_cover(c, final)
@@ -420,24 +464,33 @@ def verify(problem: Problem, plan: Plan | Mapping[str, Any]) -> VerificationRepo
             value = row.get(name)
             if not isinstance(value, int | float) or not _close(float(value), expected):
                 c.fail("cover", oid, f"{name} {value!r}, recomputed {expected:,.2f}")
-    releasing = {key[0] for _g, _s, action, key, _d in moves if action == "release"}
-    for oid in sorted(releasing):
-        if oid in shortfall and shortfall[oid] > ABS_TOL_YEN and not c.breaks_limits_now(oid):
-            c.fail(
-                "release_while_short",
-                oid,
-                f"releases collateral but ends {shortfall[oid]:,.0f} yen short",
-            )
+        price = row.get("shadow_price")
+        if not isinstance(price, int | float) or not math.isfinite(price) or price < 0:
+            c.fail("cover", oid, f"shadow_price {price!r} is not a yen-per-yen cost >= 0")
+        if shortfall[oid] > ABS_TOL_YEN and not row.get("binding"):
+            c.fail("cover", oid, f"{shortfall[oid]:,.0f} yen short but no binding limit named")
     report = VerificationReport(
-        tuple(c.violations),
+        (),
         opportunity=opportunity,
         moves=move_count * costs.move_cost,
         shortfall_penalty=sum(shortfall.values()) * costs.shortfall_penalty_per_yen,
         move_count=move_count,
         shortfall=shortfall,
     )
+    _check_cost(c, data, report)
+    return VerificationReport(
+        tuple(c.violations),
+        report.opportunity,
+        report.moves,
+        report.shortfall_penalty,
+        report.move_count,
+        report.shortfall,
+    )
+
+
+def _check_cost(c: _Checker, data: Mapping[str, Any], report: VerificationReport) -> None:
+    """The reported cost, objective, bound, gap and baseline against the recomputed cost."""
     cost = data.get("cost") or {}
-    extra: list[Violation] = []
     for name, expected in (
         ("opportunity", report.opportunity),
         ("moves", report.moves),
@@ -446,36 +499,50 @@ def verify(problem: Problem, plan: Plan | Mapping[str, Any]) -> VerificationRepo
     ):
         value = cost.get(name)
         if not isinstance(value, int | float) or not _close(float(value), expected):
-            extra.append(
-                Violation("cost", f"cost.{name}", f"{value!r}, recomputed {expected:,.2f}")
-            )
-    objective, bound = data.get("objective_value"), data.get("objective_bound")
-    if not isinstance(objective, int | float) or not _close(float(objective), report.total):
-        extra.append(
-            Violation("cost", "objective_value", f"{objective!r}, recomputed {report.total:,.2f}")
-        )
-    if (
-        isinstance(bound, int | float)
-        and isinstance(objective, int | float)
-        and bound > objective + ABS_TOL_YEN + 1e-7 * abs(objective)
-    ):
-        extra.append(
-            Violation(
-                "bound", "objective_bound", f"{bound:,.2f} above the objective {objective:,.2f}"
-            )
-        )
+            c.fail("cost", f"cost.{name}", f"{value!r}, recomputed {expected:,.2f}")
     if math.isnan(report.total):
-        extra.append(Violation("cost", "total", "not a number"))
-    if extra:
-        report = VerificationReport(
-            report.violations + tuple(extra),
-            report.opportunity,
-            report.moves,
-            report.shortfall_penalty,
-            report.move_count,
-            report.shortfall,
-        )
-    return report
+        c.fail("cost", "total", "not a number")
+    objective, bound, gap = (
+        data.get("objective_value"),
+        data.get("objective_bound"),
+        data.get("mip_gap"),
+    )
+    if not isinstance(objective, int | float) or not _close(float(objective), report.total):
+        c.fail("cost", "objective_value", f"{objective!r}, recomputed {report.total:,.2f}")
+        return
+    if bound is None:
+        if data.get("status") == "optimal":
+            c.fail("bound", "status", "optimal without an objective_bound to prove it")
+        if gap is not None:
+            c.fail("bound", "mip_gap", f"{gap!r} without an objective_bound")
+    elif not isinstance(bound, int | float):
+        c.fail("bound", "objective_bound", f"{bound!r} is not a number")
+    else:
+        if bound > objective + ABS_TOL_YEN + 1e-7 * abs(objective):
+            c.fail("bound", "objective_bound", f"{bound:,.2f} above the objective {objective:,.2f}")
+        expected_gap = max(0.0, (objective - bound) / max(abs(objective), 1e-9))
+        if not isinstance(gap, int | float) or abs(gap - expected_gap) > 1e-9 + 1e-6 * expected_gap:
+            c.fail(
+                "bound", "mip_gap", f"{gap!r}, (objective - bound) / objective = {expected_gap!r}"
+            )
+    baseline = data.get("baseline")
+    if data.get("method") == "mip":
+        total = baseline.get("total") if isinstance(baseline, Mapping) else None
+        if not isinstance(total, int | float):
+            c.fail(
+                "baseline", "baseline.total", f"{total!r}: a MIP plan reports the waterfall's cost"
+            )
+        elif report.total > total + ABS_TOL_YEN + REL_TOL * abs(total):
+            c.fail("baseline", "baseline.total",
+                   f"the plan costs {report.total:,.2f}, more than the waterfall's {total:,.2f}")  # fmt: skip
+
+
+def limits_broken_now(problem: Problem) -> list[str]:
+    """Ids of the obligations whose pledges today already break one of their own limits
+    (a cap, a bucket, ``max_isins``, the minimum pledge): the releases they owe may
+    still be refused by the ledger when they would leave the obligation short."""
+    checker = _Checker(problem, {})
+    return [oid for oid in checker.obligations if checker.breaks_limits_now(oid)]
 
 
 def _scenario_values(
@@ -489,9 +556,10 @@ def _scenario_values(
         if o2 != oid or isin not in c.securities:
             continue
         unit, h = c.unit_value(obligation, isin)
-        prices = c.securities[isin].scenario_dirty_prices
-        scenarios = {
-            name: prices.get(name, 0.0) / 100.0 * face * (1 - h)
+        security = c.securities[isin]
+        prices = security.scenario_dirty_prices
+        scenarios = {  # a JGBi's scenario price is per 100 of adjusted principal too
+            name: security.index_ratio * prices.get(name, 0.0) / 100.0 * face * (1 - h)
             for name in obligation.stress_scenarios
         }
         out.append((unit * face * (1 - h), scenarios))

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 
+from valuation.closed_set import ClosedSet
 from valuation.errors import InputError
 from valuation.isin import check_isin
 
@@ -20,7 +20,7 @@ MAX_TERM_YEARS = 50
 solvers, whose powers overflow over centuries."""
 
 
-class BondKind(StrEnum):
+class BondKind(ClosedSet):
     """How a JGB pays, which decides how it is priced and quoted.
 
     ``fixed``: semi-annual fixed coupon, bullet (2Y..40Y, climate transition bonds);
@@ -33,15 +33,9 @@ class BondKind(StrEnum):
     INFLATION = "inflation"
 
     @classmethod
-    def parse(cls, value: object, record: str, field: str = "kind") -> BondKind:
-        """The kind named by ``value``, or an :class:`InputError` listing the known kinds."""
-        try:
-            return cls(str(value).strip().lower())
-        except ValueError:
-            known = ", ".join(k.value for k in cls)
-            raise InputError(
-                record, field, f"unknown kind {value!r}; expected one of {known}"
-            ) from None
+    def noun(cls) -> str:
+        """Called a kind in messages and input (``kind``)."""
+        return "kind"
 
     @property
     def code(self) -> int:

@@ -32,15 +32,15 @@ from __future__ import annotations
 import calendar as _calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
-from enum import StrEnum
 
+from valuation.closed_set import ClosedSet
 from valuation.errors import InputError
 from valuation.isin import make_isin
 from valuation.jgb import BondKind
 from valuation.schedule import add_months
 
 
-class Program(StrEnum):
+class Program(ClosedSet):
     """The JGB programs tanpo's universe holds (codes as in the outstanding table)."""
 
     Y2 = "2Y"
@@ -55,17 +55,6 @@ class Program(StrEnum):
     TB3M = "TB3M"
     TB6M = "TB6M"
     TB1Y = "TB1Y"
-
-    @classmethod
-    def parse(cls, value: object, record: str, field: str = "program") -> Program:
-        """The program named by ``value``, or an :class:`InputError` listing them."""
-        try:
-            return cls(str(value).strip().upper())
-        except ValueError:
-            known = ", ".join(p.value for p in cls)
-            raise InputError(
-                record, field, f"unknown program {value!r}; expected one of {known}"
-            ) from None
 
     @property
     def rule(self) -> ProgramRule:
