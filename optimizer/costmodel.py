@@ -8,7 +8,8 @@ kernels, the greedy baseline and the model take (as Strata's resolved products):
   position is pledged to ``o`` now (an ineligible pledge has collateral value 0 and can
   only be released);
 * face moves in lots of the obligation's ``lot_face``; every per-pair quantity is per
-  lot: collateral value ``dirty/100 x lot x (1 - haircut)`` (DOMAIN.md section 4),
+  lot: collateral value ``index_ratio x dirty/100 x lot x (1 - haircut)`` (DOMAIN.md
+  sections 3-4; ``index_ratio`` is 1 but for a JGBi),
   market value, and opportunity cost ``bp/1e4 x market value x horizon/365``
   (DOMAIN.md section 5);
 * concentration groups: per (ISIN, obligation) the cap ``min(max_share_per_isin x
@@ -171,7 +172,8 @@ class CostModel:
         if stress.is_stressed(problem):  # scenario factors move with the base price
             return resolve(problem)
         lot = self.lot_face[self.pair_obligation].astype(np.float64)
-        market = dirty[self.pair_isin] / 100.0 * lot
+        ratio = np.array([sec.index_ratio for sec in securities], dtype=np.float64)
+        market = (dirty * ratio)[self.pair_isin] / 100.0 * lot
         value = np.where(self.haircut < 1.0, market * (1.0 - self.haircut), 0.0)
         opportunity = np.array([sec.opportunity_cost_bp for sec in securities])
         cost = opportunity[self.pair_isin] / 1e4 * market * problem.costs.horizon_days / 365.0
@@ -316,6 +318,8 @@ def resolve(problem: Problem) -> CostModel:
         [residual_years(s.bond.maturity_date, problem.settlement_date) for s in securities]
     )
     dirty = np.array([s.dirty_price for s in securities], dtype=np.float64)
+    # A JGBi's market value is face x index_ratio x dirty / 100 (DOMAIN.md section 3).
+    ratio = np.array([s.index_ratio for s in securities], dtype=np.float64)
     opportunity = np.array([s.opportunity_cost_bp for s in securities], dtype=np.float64)
 
     owners = tuple(sorted({p.owner for p in problem.positions}))
@@ -373,7 +377,7 @@ def resolve(problem: Problem) -> CostModel:
     pair_eligible = eligible[pair_sec, pair_sched]
     haircut = np.where(pair_eligible, haircut_table[pair_sec, pair_sched], 1.0)
     pair_lot = lot[pair_obligation].astype(np.float64)
-    market_per_lot = dirty[pair_sec] / 100.0 * pair_lot
+    market_per_lot = (dirty * ratio)[pair_sec] / 100.0 * pair_lot
     value_per_lot = np.where(pair_eligible, market_per_lot * (1.0 - haircut), 0.0)
     horizon = problem.costs.horizon_days / 365.0
     cost_per_lot = opportunity[pair_sec] / 1e4 * market_per_lot * horizon

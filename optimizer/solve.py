@@ -41,11 +41,14 @@ from optimizer.candidates import pair_deltas
 from optimizer.costmodel import CostModel, FloatArray, IntArray
 from optimizer.greedy import round_to_lots
 from optimizer.model import COST_UNIT, GENERAL_POOL, VALUE_UNIT, CollateralModel
+from optimizer.subproblem import silence_highs
 
 PRICE_TOLERANCE = 1e-7
 """Reduced cost (thousand yen per lot) below which an excluded pair joins the model."""
 MAX_PRICING_ROUNDS = 0
 MAX_POOL_ROUNDS = 3
+MIN_RUN_SECONDS = 0.2
+"""A solve given less time than this returns its best warm start without running."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +164,7 @@ class MipSession:
             [cm.problem.obligation_index(o.id) for o in self.cmodel.scope], dtype=np.int64
         )
         t1 = time.perf_counter()
+        silence_highs()  # Pyomo captures set_instance's output, but not what follows
         self.solver = _PersistentHighs()
         self.solver.config.load_solutions = False
         self.solver.config.raise_exception_on_nonoptimal_result = False
@@ -346,17 +350,40 @@ class MipSession:
         self.highs.changeColsIntegrality(cols.size, cols.astype(np.int32), np.full(cols.size, kind))
 
     def _run(
-        self, time_limit: float, gap: float, start: FloatArray | None
+        self,
+        time_limit: float,
+        gap: float,
+        start: FloatArray | None,
+        abs_gap: float = 0.0,
+        stop_at: float = math.inf,
     ) -> tuple[str, FloatArray | None, float]:
+        """One HiGHS run: stops at ``time_limit`` seconds, once the incumbent is within
+        ``gap`` (relative) or ``abs_gap`` (yen) of the bound, or once the bound reaches
+        ``stop_at`` (yen: a plan already in hand is then proven, whatever HiGHS's own
+        incumbent is)."""
         h = self.highs
         h.setOptionValue("time_limit", max(time_limit, 0.05))
         h.setOptionValue("mip_rel_gap", gap)
+        h.setOptionValue("mip_abs_gap", max(abs_gap / COST_UNIT, 1e-6))
         if start is not None:
             solution = highspy.HighsSolution()
             solution.col_value = start.tolist()
             solution.value_valid = True
             h.setSolution(solution)
-        h.run()
+        target = stop_at / COST_UNIT
+
+        def enough(event: Any) -> None:
+            if event.data_out.mip_dual_bound >= target:
+                event.interrupt()
+
+        watch = math.isfinite(target)
+        if watch:
+            h.cbMipInterrupt.subscribe(enough)
+        try:
+            h.run()
+        finally:
+            if watch:
+                h.cbMipInterrupt.unsubscribe(enough)
         status = h.getModelStatus()
         info = h.getInfo()
         has_solution = info.primal_solution_status == 2
@@ -388,7 +415,7 @@ class MipSession:
         return y if y is not None else np.rint(x)
 
     def neighbourhood(
-        self, obligations: IntArray, lots: IntArray, time_limit: float
+        self, obligations: IntArray, lots: IntArray, time_limit: float, abs_gap: float = 0.0
     ) -> IntArray | None:
         """Re-solve ``obligations`` together, everyone else fixed at ``lots`` (a large
         neighbourhood search): whole lots, pools closed, warm-started from ``lots``.
@@ -415,7 +442,7 @@ class MipSession:
         every = np.arange(lower.size, dtype=np.int32)
         self.highs.changeColsBounds(every.size, every, new_lower, new_upper)
         self._set_lot_integrality(True)
-        _, y, _ = self._run(time_limit, 1e-6, x)
+        _, y, _ = self._run(time_limit, 1e-6, x, abs_gap)
         self.highs.changeColsBounds(every.size, every, lower, upper)
         if y is None:
             return None
@@ -470,9 +497,13 @@ class MipSession:
             new.extend(extra.tolist())
         self.grow(np.array(new, dtype=np.int64))
 
-    def solve(self, warm_lots: list[IntArray], *, time_limit: float, gap: float) -> SolveResult:
+    def solve(
+        self, warm_lots: list[IntArray], *, time_limit: float, gap: float, abs_gap: float = 0.0
+    ) -> SolveResult:
         """Price, solve the relaxed-lot MIP (expanding the candidates while a plan needs
-        a pool), repair lots; see the module docstring."""
+        a pool), repair lots; see the module docstring. Done once the plan is within
+        ``gap`` (relative) or ``abs_gap`` (yen) of the bound: a component's share of a
+        whole book's gap can be far looser than ``gap`` of its own cost."""
         started = time.perf_counter()
         cm = self.cm
         lp_value: float | None = None
@@ -519,12 +550,20 @@ class MipSession:
         def left() -> float:
             return time_limit - (time.perf_counter() - started)
 
+        if time_limit < MIN_RUN_SECONDS:  # no time: the best warm start, no bound
+            return SolveResult(
+                "time_limit" if plan is not None else "error", plan_value if plan is not None
+                else None, None, time.perf_counter() - started, plan,
+                "" if plan is not None else "no time to solve", dict(self.timings),
+            )  # fmt: skip
+
         def proven() -> bool:
-            return plan_value - bound <= gap * max(abs(plan_value), 1e-9) + 1e-6
+            return plan_value - bound <= max(gap * max(abs(plan_value), 1e-9), abs_gap) + 1e-6
 
         def timed_run(share: float) -> tuple[str, FloatArray | None, float]:
             t = time.perf_counter()
-            out = self._run(share * left(), gap, best_start())
+            allowed = max(gap * max(abs(plan_value), 1e-9), abs_gap)
+            out = self._run(share * left(), gap, best_start(), abs_gap, plan_value - allowed)
             self.timings["mip"] = self.timings.get("mip", 0.0) + time.perf_counter() - t
             return out
 
@@ -564,7 +603,7 @@ class MipSession:
                 self.grow(outside)
             self._set_lot_integrality(True)
             self._set_pools_open(True)
-            _, x, run_bound = timed_run(0.95)
+            _, x, run_bound = timed_run(0.9)  # HiGHS overruns its limit a little
             if math.isfinite(run_bound):
                 bound = max(bound, run_bound * COST_UNIT)
             if x is not None:
@@ -577,7 +616,7 @@ class MipSession:
         certified = min(bound, plan_value) if math.isfinite(bound) else None
         done = (
             certified is not None
-            and plan_value - certified <= gap * max(abs(plan_value), 1e-9) + 1e-6
+            and plan_value - certified <= max(gap * max(abs(plan_value), 1e-9), abs_gap) + 1e-6
         )
         return SolveResult(
             "optimal" if done else "time_limit",

@@ -19,7 +19,11 @@ released lots behind move binaries.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
+import threading
 import time
 
 import highspy
@@ -39,6 +43,52 @@ TIME_LIMIT = 0.15
 SHORT_TIME_LIMIT = 3.0
 """Seconds for an obligation left short: a shortfall penalty is at stake, and curing it
 may take a reshuffle of its ISINs that HiGHS needs ~1 s to find."""
+
+
+_BANNER = threading.Lock()
+_banner_written = False
+
+
+def silence_highs() -> None:
+    """Make sure HiGHS's banner never reaches this process's stdout or stderr.
+
+    HiGHS writes its banner ("Running HiGHS 1.16.0 ...") straight to file descriptor 1
+    when the process constructs its first ``Highs`` instance, before any option can
+    turn output off; ``tanpo optimize`` writes its plan JSON on stdout, so the banner
+    would corrupt it. The first construction happens here with descriptors 1 and 2
+    pointed at ``/dev/null`` (once per process; later instances print no banner and
+    every instance of ours runs with ``output_flag`` off).
+    """
+    global _banner_written  # noqa: PLW0603 - once per process, behind a lock
+    if _banner_written:
+        return
+    with _BANNER:
+        if _banner_written:
+            return
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(AttributeError, OSError, ValueError):
+                stream.flush()
+        saved = [os.dup(1), os.dup(2)]
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 1)
+            os.dup2(null, 2)
+            h = highspy.Highs()  # type: ignore[no-untyped-call]
+            h.setOptionValue("output_flag", False)
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in (*saved, null):
+                os.close(fd)
+        _banner_written = True
+
+
+def quiet_highs() -> highspy.Highs:
+    """A ``Highs`` instance that writes nothing to stdout or stderr."""
+    silence_highs()
+    h = highspy.Highs()  # type: ignore[no-untyped-call]
+    h.setOptionValue("output_flag", False)
+    return h
 
 
 class _Lp:
@@ -71,8 +121,7 @@ class _Lp:
         self.values.extend(values)
 
     def highs(self, offset: float) -> highspy.Highs:
-        h = highspy.Highs()  # type: ignore[no-untyped-call]
-        h.setOptionValue("output_flag", False)
+        h = quiet_highs()
         h.setOptionValue("threads", 1)
         lp = highspy.HighsLp()
         n, m = len(self.lower), len(self.row_lower)

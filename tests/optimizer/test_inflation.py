@@ -52,7 +52,6 @@ def test_verify_values_a_jgbi_by_its_index_ratio() -> None:
     assert {"value", "cover", "cost"} <= kinds
 
 
-@pytest.mark.xfail(strict=True, reason="cost model values a JGBi without its index ratio")
 def test_optimizer_pledges_three_lots_of_the_jgbi() -> None:
     """3 lots cover 330 million at 1.1; a cost model without the ratio sees 300 million
     and pledges a fourth lot (and reports values verify refuses)."""

@@ -7,6 +7,11 @@ haircut 0 unless said, horizon 365 days, so a lot pledged at ``b`` bp costs
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +19,7 @@ import pytest
 from optimizer.contract import parse_problem
 from optimizer.optimize import optimize
 from optimizer.plan import Plan
+from optimizer.problem import Problem
 from optimizer.verify import verify
 from tests.optimizer.factory import LOT, bond, holding, isin, obligation, problem, schedule
 
@@ -217,3 +223,61 @@ def test_swap_between_obligations_is_ordered_so_face_is_free_first() -> None:
     group_of = {(m.obligation, m.action): m.group for m in plan.moves}
     assert group_of[("Y", "release")] <= group_of[("X", "pledge")]
     assert plan.cost.total == pytest.approx(350_000.0)
+
+
+def test_cli_stdout_is_the_plan_json_and_nothing_else(tmp_path: Path) -> None:
+    """``tanpo optimize PROBLEM.json`` writes the plan on stdout: HiGHS's banner (written
+    by the process's first ``Highs`` instance straight to file descriptor 1) or any
+    solver log there would corrupt it. A fresh process, so the banner is not spent; the
+    waterfall pledges, so fix-and-optimize builds the first ``Highs`` (outside Pyomo)."""
+    data = problem([bond(1, opportunity_cost_bp=2.0), bond(2, opportunity_cost_bp=5.0)],
+                   [holding(1, 10), holding(2, 8)], [obligation("IM", 12)])  # fmt: skip
+    path = tmp_path / "problem.json"
+    path.write_text(json.dumps(data))
+    tanpo = Path(sys.executable).with_name("tanpo")
+    done = subprocess.run(
+        [str(tanpo), "optimize", str(path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "HiGHS" not in done.stderr
+    plan = json.loads(done.stdout)  # the whole of stdout is one JSON document
+    assert plan["method"] == "mip"
+    assert plan["status"] == "optimal"
+
+
+def _inflation_linked(index_ratio: float) -> Problem:
+    """A JGBi (0 bp) with 8 lots of face and a fixed-coupon bond (10 bp), 10 lots of
+    collateral value required, prices 100, no haircut. With the JGBi's principal indexed
+    by ``index_ratio``, a lot of it is worth ``index_ratio`` lots."""
+    data = problem(
+        [bond(1, opportunity_cost_bp=0.0, kind="inflation", maturity="2033-03-10"),
+         bond(2, opportunity_cost_bp=10.0)],
+        [holding(1, 8), holding(2, 10)],
+        [obligation("IM", 10)],
+        schedules=[schedule(eligible_kinds=["fixed", "inflation"])],
+    )  # fmt: skip
+    data["securities"][0]["index_ratio"] = index_ratio
+    parsed = parse_problem(data)
+    securities = tuple(
+        dataclasses.replace(s, index_ratio=index_ratio) if s.bond.kind == "inflation" else s
+        for s in parsed.securities
+    )
+    return dataclasses.replace(parsed, securities=securities)
+
+
+@pytest.mark.parametrize("method", ["mip", "greedy"])
+def test_inflation_linked_value_includes_the_index_ratio(method: str) -> None:
+    """DOMAIN.md section 3: a JGBi's market value is face x index_ratio x dirty / 100.
+
+    At index ratio 1.25 the 8 JGBi lots are worth 10: they cover the call alone, at
+    no opportunity cost. At 1 (the ratio ignored) 2 lots of the 10 bp bond would be
+    needed too: 2 x 100,000 = 200,000 yen a year.
+    """
+    plan = optimize(_inflation_linked(1.25), method)
+    assert faces(plan) == {("IM", isin(1)): 8}
+    assert plan.cost.total == pytest.approx(0.0, abs=1e-6)
+    assert plan.obligations[0].shortfall == 0
+    flat = optimize(_inflation_linked(1.0), method)
+    assert faces(flat) == {("IM", isin(1)): 8, ("IM", isin(2)): 2}
+    assert flat.cost.total == pytest.approx(200_000.0)
