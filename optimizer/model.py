@@ -125,6 +125,7 @@ class CollateralModel:
         self.bucket_ptr = np.searchsorted(cm.bucket_pair[order], np.arange(cm.n_pairs + 1))
         self._set_derived(cm)
         self.must_release = cm.must_release()
+        self.pair_min_pledge = cm.pair_min_pledge()
         in_scope = np.zeros(len(self.problem.obligations), dtype=np.bool_)
         in_scope[[self.index[o.id] for o in self.scope]] = True
         self.group_index = {
@@ -293,8 +294,7 @@ class CollateralModel:
             m.pledge_move[k]
             added.append(self._set(m.add_link, k, m.add[k] - add_lots * m.pledge_move[k] <= 0))
             least = int(cm.min_move_lots[j])
-            o_index = self.index[o]
-            min_pledge = int(cm.min_pledge_lots[o_index])
+            min_pledge = int(self.pair_min_pledge[j])
             if a == 0:
                 least = max(least, min_pledge)
             if least > 1 and self.add_lots[j] > 0:
@@ -469,7 +469,8 @@ class CollateralModel:
                 put(
                     m.ledger_floor,
                     o,
-                    variable + sum(m.pool_value[q] for q in mine) >= float(self.floor[i]) - constant,
+                    variable + sum(m.pool_value[q] for q in mine)
+                    >= float(self.floor[i]) - constant,
                 )
             if self.needed[i] > 0 and self.use_cuts:
                 put(
@@ -608,6 +609,7 @@ class CollateralModel:
         )
         self.needed[o], self.alpha[o] = needed[0], alpha[0]
         self.must_release = cm.must_release()
+        self.pair_min_pledge = cm.pair_min_pledge()
         self.floor = ledger_rule.ledger_floor(cm) / VALUE_UNIT
         m.required[obligation_id] = float(cm.cover_target[o]) / VALUE_UNIT
         m.cut_needed[obligation_id] = int(self.needed[o])

@@ -165,7 +165,6 @@ def solve_obligation(
     time_limit: float = TIME_LIMIT,
     gap: float = 1e-6,
     rho: FloatArray | None = None,
-    must_release: npt.NDArray[np.bool_] | None = None,
 ) -> IntArray | None:
     """Obligation ``o``'s best lots given every other obligation's (in ``lots``).
 
@@ -210,7 +209,6 @@ def solve_obligation(
         time_limit,
         gap,
         mine,
-        bool(must_release[o]) if must_release is not None else False,
     )
 
 
@@ -236,7 +234,6 @@ def _solve(  # noqa: PLR0917 - one call site, all arguments needed
     time_limit: float,
     gap: float,
     mine: IntArray,
-    must_release: bool,
 ) -> IntArray | None:
     problem = cm.problem
     costs = problem.costs
@@ -247,7 +244,7 @@ def _solve(  # noqa: PLR0917 - one call site, all arguments needed
     current = cm.current_lots[lo:hi]
     value = cm.value_per_lot[lo:hi] / VALUE_UNIT
     cost = cm.cost_per_lot[lo:hi] / COST_UNIT
-    min_pledge = int(cm.min_pledge_lots[o])
+    pair_min_pledge = cm.pair_min_pledge()[lo:hi]
     isin = cm.pair_isin[lo:hi]
     add_col: dict[int, int] = {}
     rel_col: dict[int, int] = {}
@@ -260,6 +257,7 @@ def _solve(  # noqa: PLR0917 - one call site, all arguments needed
         delta = int(mine[k]) - a
         offset += cost[k] * a
         least = int(cm.min_move_lots[lo + k])
+        min_pledge = int(pair_min_pledge[k])
         floor_ = max(least, min_pledge - a)
         if u - a < floor_:  # room for less than the smallest addition: none at all
             u = max(min(u, a), 0)
@@ -375,9 +373,7 @@ def _solve(  # noqa: PLR0917 - one call site, all arguments needed
     return out
 
 
-def _exactly_feasible(
-    cm: CostModel, o: int, lo: int, old: IntArray, new: IntArray, *, must_release: bool
-) -> bool:
+def _exactly_feasible(cm: CostModel, o: int, lo: int, old: IntArray, new: IntArray) -> bool:
     """Whether ``new`` lots of obligation ``o`` keep, in exact arithmetic, every cap and
     at least the cover ``old`` had (HiGHS meets rows within its tolerances only)."""
     hi = lo + new.size
@@ -430,7 +426,6 @@ def improve(
     starts = cm.obligation_slices()
     free = free_face(cm, lots)
     rho = cm.cost_per_value
-    forced = cm.must_release()
     max_moves = cm.problem.limits.max_moves
     order = (
         np.arange(len(cm.problem.obligations)) if obligations is None else np.asarray(obligations)
@@ -459,12 +454,10 @@ def improve(
                 moves_left = max_moves - others
             short = float(mine @ cm.value_per_lot[lo:hi]) < cm.required_value[o]
             new = solve_obligation(
-                cm, o, lots, free, moves_left, breadth=breadth, gap=gap, rho=rho, must_release=forced,
+                cm, o, lots, free, moves_left, breadth=breadth, gap=gap, rho=rho,
                 time_limit=max(min(SHORT_TIME_LIMIT if short else TIME_LIMIT, deadline - time.perf_counter()), 0.02),
             )  # fmt: skip
-            if new is None or not _exactly_feasible(
-                cm, o, lo, mine, new, must_release=bool(forced[o])
-            ):
+            if new is None or not _exactly_feasible(cm, o, lo, mine, new):
                 continue
             if _obligation_cost(cm, o, lo, hi, new) < _obligation_cost(cm, o, lo, hi, mine) - 1e-6:
                 lot = int(cm.lot_face[o])
