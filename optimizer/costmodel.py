@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from optimizer import stress
+from optimizer import ledger_rule, stress
 from optimizer.problem import Obligation, Problem
 from valuation.haircuts import MaturityBucketLimit, residual_years
 
@@ -77,6 +77,10 @@ class CostModel:
         (``inf``: none).
     bucket_pair, bucket_row, row_obligation, row_cap, row_label
         Maturity-bucket limits: membership edges (pair, row) and each row's cap.
+    held_small, kept
+        Per pair, a pledge under the minimum pledge held at its face; per obligation,
+        whether it holds a breach of today's pledges (:func:`ledger_rule.keep_uncurable`);
+        ``None``: none.
     """
 
     problem: Problem
@@ -111,6 +115,8 @@ class CostModel:
     row_obligation: IntArray
     row_cap: FloatArray
     row_label: tuple[str, ...]
+    held_small: BoolArray | None = None
+    kept: BoolArray | None = None
 
     @property
     def n_pairs(self) -> int:
@@ -144,13 +150,24 @@ class CostModel:
         rows = np.flatnonzero(self.row_obligation == o)
         for b, (_limit, cap) in zip(rows.tolist(), _bucket_caps(problem, obligation), strict=True):
             row_cap[b] = cap
-        updated = replace(self, problem=problem, required_value=required, cover_target=required.copy(),
-                          group_cap=group_cap, row_cap=row_cap)  # fmt: skip
+        max_isins = self.max_isins.copy()  # as the contract says: the ledger rule
+        max_isins[o] = NO_LIMIT if obligation.max_isins is None else obligation.max_isins
+        min_pledge = self.min_pledge_lots.copy()  # may hold a breach afresh below
+        min_pledge[o] = max(1, -(-(obligation.min_pledge_face or 0) // obligation.lot_face))
         starts = self.obligation_slices()
         lo, hi = int(starts[o]), int(starts[o + 1])
+        held_small = None if self.held_small is None else self.held_small.copy()
+        if held_small is not None:
+            held_small[lo:hi] = False
+        kept = None if self.kept is None else self.kept.copy()
+        if kept is not None:
+            kept[o] = False
+        updated = replace(self, problem=problem, required_value=required, cover_target=required.copy(),
+                          group_cap=group_cap, row_cap=row_cap, max_isins=max_isins,
+                          min_pledge_lots=min_pledge, held_small=held_small, kept=kept)  # fmt: skip
         max_lots = self.max_lots.copy()
         max_lots[lo:hi] = updated._bounds(lo, hi)
-        return replace(updated, max_lots=max_lots)
+        return ledger_rule.keep_uncurable(replace(updated, max_lots=max_lots))
 
     def with_prices(self, dirty_prices: Mapping[str, float]) -> CostModel:
         """This cost model after a price move: the securities in ``dirty_prices`` (ISIN
@@ -164,7 +181,9 @@ class CostModel:
             securities[s] = replace(securities[s], dirty_price=float(price))
             dirty[s] = float(price)
         problem = replace(problem, securities=tuple(securities))
-        if stress.is_stressed(problem):  # scenario factors move with the base price
+        if stress.is_stressed(problem) or self.kept is not None:
+            # Scenario factors move with the base price; a breach held at today's
+            # level (ledger_rule.keep_uncurable) is judged afresh at the new prices.
             return resolve(problem)
         lot = self.lot_face[self.pair_obligation].astype(np.float64)
         ratio = np.array([sec.index_ratio for sec in securities], dtype=np.float64)
@@ -178,7 +197,9 @@ class CostModel:
         min_move = np.maximum(1, np.ceil(mta / market - 1e-9)).astype(np.int64)
         updated = replace(self, problem=problem, dirty_price=dirty, market_per_lot=market,
                           value_per_lot=value, cost_per_lot=cost, min_move_lots=min_move)  # fmt: skip
-        return replace(updated, max_lots=updated._bounds(0, self.n_pairs))
+        return ledger_rule.keep_uncurable(
+            replace(updated, max_lots=updated._bounds(0, self.n_pairs))
+        )
 
     def _bounds(self, lo: int, hi: int) -> IntArray:
         """:func:`_max_lots` for pairs ``lo:hi``."""
@@ -193,11 +214,19 @@ class CostModel:
             row_cap=self.row_cap,
         )  # fmt: skip
 
+    def pair_min_pledge(self) -> IntArray:
+        """Per pair, the fewest lots a kept pledge may hold: the obligation's minimum
+        pledge, or today's lots for a pledge under it that is held (:attr:`held_small`)."""
+        least: IntArray = self.min_pledge_lots[self.pair_obligation]
+        if self.held_small is not None:
+            least = np.where(self.held_small, np.minimum(least, self.current_lots), least)
+        return least
+
     def must_release(self) -> npt.NDArray[np.bool_]:
         """Per obligation, whether today's pledges break one of its limits (an ISIN or
-        bucket cap, ``max_isins``, the minimum pledge): such an obligation releases what
-        its limits demand even if it stays short; any other releases nothing while short
-        (the pledgee keeps what it holds while a call is outstanding)."""
+        bucket cap, ``max_isins``, the minimum pledge) and the excess must come down.
+        After :func:`ledger_rule.keep_uncurable` only obligations that stay covered
+        after releasing the excess are left (the others keep it)."""
         lots = self.current_lots
         broken = np.zeros(self.required_value.size, dtype=np.bool_)
         used = np.zeros(self.group_cap.size)
@@ -210,9 +239,7 @@ class CostModel:
             )
             broken[self.row_obligation[rows > self.row_cap * (1 + CAP_TOLERANCE)]] = True
         held = lots > 0
-        broken[self.pair_obligation[held & (lots < self.min_pledge_lots[self.pair_obligation])]] = (
-            True
-        )
+        broken[self.pair_obligation[held & (lots < self.pair_min_pledge())]] = True
         broken[self.pair_obligation[held & (lots > self.max_lots)]] = True
         width = int(self.pair_isin.max(initial=0)) + 1
         counts = np.bincount(
@@ -245,7 +272,7 @@ class CostModel:
             if np.any(rows > self.row_cap * (1 + CAP_TOLERANCE)):
                 return "a maturity-bucket cap"
         held = lots > 0
-        if np.any(held & (lots < self.min_pledge_lots[self.pair_obligation])):
+        if np.any(held & (lots < self.pair_min_pledge())):
             return "a minimum pledge"
         capped = np.flatnonzero(self.max_isins != NO_LIMIT)
         if capped.size:
@@ -266,12 +293,8 @@ class CostModel:
         max_moves = self.problem.limits.max_moves
         if max_moves is not None and int(np.count_nonzero(moved)) > max_moves:
             return "max_moves"
-        cover = np.zeros(self.required_value.size)
-        np.add.at(cover, self.pair_obligation, lots * self.value_per_lot)
-        releasing = np.zeros(self.required_value.size, dtype=np.bool_)
-        releasing[self.pair_obligation[lots < self.current_lots]] = True
-        if np.any(releasing & ~self.must_release() & (cover < self.required_value)):
-            return "a release from an obligation left short"
+        if np.any(ledger_rule.breaks_floor(self, lots)):
+            return "a release the ledger refuses (an obligation left short loses cover)"
         return ""
 
     def obligation_slices(self) -> IntArray:
@@ -437,7 +460,7 @@ def resolve(problem: Problem) -> CostModel:
         pair_group=pair_group, group_cap=group_cap, bucket_pair=bp_arr,
         bucket_row=br_arr, row_cap=np.array(row_cap, dtype=np.float64),
     )  # fmt: skip
-    return stress.apply_worst_case(CostModel(
+    return ledger_rule.keep_uncurable(stress.apply_worst_case(CostModel(
         problem=problem,
         owners=owners,
         residual_years=years,
@@ -470,7 +493,7 @@ def resolve(problem: Problem) -> CostModel:
         row_obligation=np.array(row_obligation, dtype=np.int64),
         row_cap=np.array(row_cap, dtype=np.float64),
         row_label=tuple(row_label),
-    ))  # fmt: skip
+    )))  # fmt: skip
 
 
 def _max_lots(

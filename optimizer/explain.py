@@ -139,22 +139,46 @@ class Explainer:
         return self._room
 
     def marginal_costs(self) -> FloatArray:
-        """Yen per extra yen of required value, per obligation.
+        """Yen of cost per extra yen of required value, per obligation: the marginal
+        cost of one more yen of requirement on this allocation.
 
-        The opportunity cost per yen of collateral value of the cheapest pair that can
-        still take a lot (the margin of the waterfall); the shortfall penalty per yen
-        where nothing can. Move costs are left out: they are the step, not the slope.
+        - short (cover below the requirement; worst-case cover for a stressed
+          obligation): the shortfall penalty per yen -- the extra yen is short too;
+        - covered with slack (cover >= required + 1 yen: it still covers one more
+          yen): 0;
+        - covered with less than a yen to spare: the cost per yen of collateral value
+          of the cheapest top-up the desk would make, a pair that can take the lots a
+          top-up needs (one lot, at least the minimum transfer, a new pledge at least
+          the minimum pledge; a new ISIN only with a ``max_isins`` slot free), and the
+          shortfall penalty when none can. A top-up brings whole lots, so this is the
+          rate of the step, not of one yen; move costs are left out (they are the
+          step's fixed part, not its slope).
         """
         cm = self.cm
         room = self.room()
         penalty = cm.problem.costs.shortfall_penalty_per_yen
         per_yen = cm.cost_per_value
-        out = np.full(len(cm.problem.obligations), penalty)
+        lots = self.lots
+        cover = np.zeros(len(cm.problem.obligations))
+        np.add.at(cover, cm.pair_obligation, lots * cm.value_per_lot)
+        out = np.zeros(cover.size)
         for o in range(len(out)):
+            if cover[o] < cm.required_value[o]:
+                out[o] = penalty
+                continue
+            if cover[o] >= cm.required_value[o] + 1.0:
+                continue
             pairs = self._pairs(o)
-            open_pairs = pairs[room[pairs] > 0]
-            if open_pairs.size:
-                out[o] = min(penalty, float(per_yen[open_pairs].min()))
+            pairs = pairs[cm.value_per_lot[pairs] > 0]
+            needs = np.maximum(cm.min_move_lots[pairs], 1)
+            fresh = lots[pairs] == 0
+            needs[fresh] = np.maximum(needs[fresh], cm.min_pledge_lots[o])
+            open_ = room[pairs] >= needs
+            if cm.max_isins[o] != NO_LIMIT:
+                held = np.unique(self.pair_isin[pairs][lots[pairs] > 0])
+                if held.size >= cm.max_isins[o]:
+                    open_ &= np.isin(self.pair_isin[pairs], held)
+            out[o] = min(penalty, float(per_yen[pairs[open_]].min())) if open_.any() else penalty
         return out
 
     def shortfall_reason(self, o: int) -> str:

@@ -18,6 +18,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from optimizer import ledger_rule
 from optimizer.costmodel import NO_LIMIT, CostModel, FloatArray, IntArray
 
 
@@ -193,15 +194,28 @@ def _repair(state: _State) -> None:
         while len(state.isins[o]) > cm.max_isins[o]:
             pairs = np.arange(state.starts[o], state.starts[o + 1])
             pairs = pairs[state.lots[pairs] > 0]
-            dearest = int(state.pair_isin[pairs[np.argmax(rho[pairs])]])
+            # The dearest ISIN whose release leaves o covered (the ledger refuses a
+            # release that leaves it short), else the dearest.
+            per_isin = np.bincount(
+                state.pair_isin[pairs], weights=state.lots[pairs] * cm.value_per_lot[pairs]
+            )
+            spare = per_isin[state.pair_isin[pairs]] <= state.cover[o] - cm.cover_target[o]
+            pick = pairs[spare] if spare.any() else pairs
+            dearest = int(state.pair_isin[pick[np.argmax(rho[pick])]])
             before = len(state.isins[o])
             for j in pairs[state.pair_isin[pairs] == dearest].tolist():
                 _cut(state, j, int(state.lots[j]))
             if len(state.isins[o]) == before:
                 break  # no moves left to fix it
-    short = (state.lots > 0) & (state.lots < cm.min_pledge_lots[cm.pair_obligation])
+    short = (state.lots > 0) & (state.lots < cm.pair_min_pledge())
     for j in np.flatnonzero(short).tolist():
-        _cut(state, j, int(state.lots[j]))
+        o, lots = int(cm.pair_obligation[j]), int(state.lots[j])
+        top_up = max(int(cm.min_pledge_lots[o]) - lots, int(cm.min_move_lots[j]))
+        left = state.cover[o] - lots * cm.value_per_lot[j]
+        if left < cm.cover_target[o] and state.room(j) >= top_up:
+            state.shift(j, top_up)  # releasing it would leave o short: the ledger refuses
+        else:
+            _cut(state, j, lots)
 
 
 def greedy_lots(
@@ -242,7 +256,26 @@ def greedy_lots(
     for o in scope.tolist():
         if state.cover[o] > cm.cover_target[o]:
             _release_excess(state, o, order_of[o])
+    _restore_floor(state)
     return state.lots
+
+
+def _restore_floor(state: _State) -> None:
+    """Give back what an obligation left below the ledger's floor released
+    (:mod:`optimizer.ledger_rule`; the repair cuts before any top-up frees face), a
+    pledge under the minimum pledge topped up to it or not given back."""
+    cm = state.cm
+    least = cm.pair_min_pledge()
+    for o in np.flatnonzero(ledger_rule.breaks_floor(cm, state.lots)).tolist():
+        for j in range(int(state.starts[o]), int(state.starts[o + 1])):
+            back = min(int(cm.current_lots[j] - state.lots[j]), state.room(j))
+            if back <= 0:
+                continue
+            state.shift(j, back)
+            lots = int(state.lots[j])
+            if 0 < lots < least[j]:
+                up = max(int(cm.min_pledge_lots[o]) - lots, int(cm.min_move_lots[j]))
+                state.shift(j, up if state.room(j) >= up else -back)
 
 
 def _top_up_moving(state: _State, o: int, pairs: IntArray) -> None:
@@ -329,9 +362,9 @@ def round_to_lots(
     for o in short:  # ...before any takes a new one (and the face another needs)
         if state.cover[o] < cm.cover_target[o]:
             _top_up(state, o, ordered[o])
-    forced = cm.must_release()
-    for o in short:  # still short: it may release nothing, so keep what it had
-        if state.cover[o] < cm.cover_target[o] and not forced[o]:
+    below = ledger_rule.breaks_floor(cm, state.lots)
+    for o in short:  # below the ledger's floor: keep what it released
+        if below[o]:
             pairs = np.arange(starts[o], starts[o + 1], dtype=np.int64)
             for j in pairs[state.lots[pairs] < current[pairs]].tolist():
                 back = min(

@@ -57,6 +57,7 @@ import numpy as np
 import numpy.typing as npt
 import pyomo.environ as pyo
 
+from optimizer import ledger_rule
 from optimizer.costmodel import NO_LIMIT, CostModel, FloatArray, IntArray
 
 VALUE_UNIT = 1e6
@@ -124,6 +125,7 @@ class CollateralModel:
         self.bucket_ptr = np.searchsorted(cm.bucket_pair[order], np.arange(cm.n_pairs + 1))
         self._set_derived(cm)
         self.must_release = cm.must_release()
+        self.pair_min_pledge = cm.pair_min_pledge()
         in_scope = np.zeros(len(self.problem.obligations), dtype=np.bool_)
         in_scope[[self.index[o.id] for o in self.scope]] = True
         self.group_index = {
@@ -145,6 +147,8 @@ class CollateralModel:
         self.add_lots = np.maximum(cm.max_lots - cm.current_lots, 0)
         self.forced = np.maximum(cm.current_lots - cm.max_lots, 0)
         self.value = cm.value_per_lot / VALUE_UNIT
+        self.base = ledger_rule.base_value_per_lot(cm) / VALUE_UNIT
+        self.floor = ledger_rule.ledger_floor(cm) / VALUE_UNIT
         self.reach = self.value * self.add_lots
         cover = np.zeros(len(self.problem.obligations))
         np.add.at(cover, cm.pair_obligation, self.value * cm.current_lots)
@@ -225,7 +229,7 @@ class CollateralModel:
         m.pool_isins = pyo.Var(pyo.Any, dense=False, domain=pyo.NonNegativeIntegers)
         m.shortfall = pyo.Var(m.OBLIGATIONS, domain=pyo.NonNegativeReals)
         for name in (
-            "add_link", "release_link", "release_covered", "pool_isin_link", "one_way", "least_add", "least_release", "min_pledge",
+            "add_link", "release_link", "ledger_floor", "pool_isin_link", "one_way", "least_add", "least_release", "min_pledge",
             "full_release_lots", "full_release_move", "isin_link", "pool_link", "cover", "isin_cap",
             "bucket_cap", "capacity", "isin_capacity", "max_isins", "max_moves", "move_count_cut",
             "move_cover_cut",
@@ -290,8 +294,7 @@ class CollateralModel:
             m.pledge_move[k]
             added.append(self._set(m.add_link, k, m.add[k] - add_lots * m.pledge_move[k] <= 0))
             least = int(cm.min_move_lots[j])
-            o_index = self.index[o]
-            min_pledge = int(cm.min_pledge_lots[o_index])
+            min_pledge = int(self.pair_min_pledge[j])
             if a == 0:
                 least = max(least, min_pledge)
             if least > 1 and self.add_lots[j] > 0:
@@ -308,16 +311,6 @@ class CollateralModel:
                 added.append(
                     self._set(m.release_link, k, m.release[k] - a * m.release_move[k] <= 0)
                 )
-                if not self.must_release[self.index[o]]:
-                    added.append(
-                        # Nothing is released from an obligation that stays short (the
-                        # pledgee keeps what it holds while a call is outstanding).
-                        self._set(
-                            m.release_covered,
-                            k,
-                            m.shortfall[o] + m.required[o] * m.release_move[k] <= m.required[o],
-                        )
-                    )
                 least_release = min(int(cm.min_move_lots[j]), a)
                 if least_release > 1:
                     added.append(
@@ -469,6 +462,16 @@ class CollateralModel:
                 >= m.required[o] - constant,
             )
             i = self.index[o]
+            if self.floor[i] > 0 and keys:
+                # The ledger's rule: cover after >= min(required, cover now), at base
+                # value (optimizer.ledger_rule); pools only add.
+                variable, constant = self._valued(keys, lambda k: float(self.base[self.j_of[k]]))
+                put(
+                    m.ledger_floor,
+                    o,
+                    variable + sum(m.pool_value[q] for q in mine)
+                    >= float(self.floor[i]) - constant,
+                )
             if self.needed[i] > 0 and self.use_cuts:
                 put(
                     m.move_count_cut,
@@ -606,6 +609,8 @@ class CollateralModel:
         )
         self.needed[o], self.alpha[o] = needed[0], alpha[0]
         self.must_release = cm.must_release()
+        self.pair_min_pledge = cm.pair_min_pledge()
+        self.floor = ledger_rule.ledger_floor(cm) / VALUE_UNIT
         m.required[obligation_id] = float(cm.cover_target[o]) / VALUE_UNIT
         m.cut_needed[obligation_id] = int(self.needed[o])
         m.cut_alpha[obligation_id] = float(self.alpha[o])
@@ -624,9 +629,6 @@ class CollateralModel:
             if k in m.release:
                 m.release[k].setlb(int(self.forced[j]))
                 bounded.append(m.release[k])
-            if k in m.release_covered:  # holds the requirement as a parameter: rewrite
-                changes.removed.append(m.release_covered[k])
-                changes.added.append(self._set(m.release_covered, k, m.release_covered[k].expr))
         changes.added += self._refresh_pools({obligation_id})
         for q in self.pools_of.get(obligation_id, []):  # their data moved with the requirement
             bounded.append(m.pool_value[q])

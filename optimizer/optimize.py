@@ -23,6 +23,7 @@ message, never an exception.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -35,6 +36,12 @@ from optimizer.greedy import greedy_lots
 from optimizer.plan import Plan, PlanStatus, build_plan, cost_of
 from optimizer.problem import Problem
 from valuation.closed_set import ClosedSet
+
+log = logging.getLogger(__name__)
+BOUND_TOLERANCE = 1e-9
+"""Relative: a bound above the plan's cost by at most this much (float sums of the
+components' bounds against the plan's exact cost) is the plan's cost; a larger excess
+is a fault (a bound that is no bound), kept as it is, logged and noted in the plan."""
 
 if TYPE_CHECKING:
     from optimizer.solve import MipSession
@@ -325,8 +332,13 @@ def optimize_mip(
         messages.append(f"internal check: the MIP plan broke {broken}; reporting the waterfall")
     if total > baseline_total or broken:  # never worse than the desk, never infeasible
         lots, total = baseline, baseline_total
-    if bound is not None:
-        bound = min(bound, total)
+    if bound is not None and bound > total:
+        if bound - total <= BOUND_TOLERANCE * max(abs(total), 1.0):
+            bound = total
+        else:
+            note = f"bound {bound:,.2f} above the plan's cost {total:,.2f}: not a valid bound"
+            log.warning("optimize: %s", note)
+            messages.append(f"internal check: {note}")
     proven = bound is not None and total - bound <= gap * max(abs(total), 1e-9) + 1e-6
     condition = "optimal" if proven else ("error" if "error" in conditions else "time_limit")
     plan = build_plan(

@@ -30,6 +30,7 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 
+from optimizer import ledger_rule
 from optimizer.costmodel import CAP_TOLERANCE, NO_LIMIT, CostModel, FloatArray, IntArray
 
 VALUE_UNIT = 1e6
@@ -164,7 +165,6 @@ def solve_obligation(
     time_limit: float = TIME_LIMIT,
     gap: float = 1e-6,
     rho: FloatArray | None = None,
-    must_release: npt.NDArray[np.bool_] | None = None,
 ) -> IntArray | None:
     """Obligation ``o``'s best lots given every other obligation's (in ``lots``).
 
@@ -209,7 +209,6 @@ def solve_obligation(
         time_limit,
         gap,
         mine,
-        bool(must_release[o]) if must_release is not None else False,
     )
 
 
@@ -235,7 +234,6 @@ def _solve(  # noqa: PLR0917 - one call site, all arguments needed
     time_limit: float,
     gap: float,
     mine: IntArray,
-    must_release: bool,
 ) -> IntArray | None:
     problem = cm.problem
     costs = problem.costs
@@ -246,7 +244,7 @@ def _solve(  # noqa: PLR0917 - one call site, all arguments needed
     current = cm.current_lots[lo:hi]
     value = cm.value_per_lot[lo:hi] / VALUE_UNIT
     cost = cm.cost_per_lot[lo:hi] / COST_UNIT
-    min_pledge = int(cm.min_pledge_lots[o])
+    pair_min_pledge = cm.pair_min_pledge()[lo:hi]
     isin = cm.pair_isin[lo:hi]
     add_col: dict[int, int] = {}
     rel_col: dict[int, int] = {}
@@ -259,6 +257,7 @@ def _solve(  # noqa: PLR0917 - one call site, all arguments needed
         delta = int(mine[k]) - a
         offset += cost[k] * a
         least = int(cm.min_move_lots[lo + k])
+        min_pledge = int(pair_min_pledge[k])
         floor_ = max(least, min_pledge - a)
         if u - a < floor_:  # room for less than the smallest addition: none at all
             u = max(min(u, a), 0)
@@ -315,9 +314,10 @@ def _solve(  # noqa: PLR0917 - one call site, all arguments needed
     cols, vals, fixed = terms(ks, value)
     target = float(cm.cover_target[o]) / VALUE_UNIT
     lp.row(target - fixed, INF, [*cols, shortfall], [*vals, 1.0])
-    if not must_release:  # no release from an obligation that stays short
-        for rm in release_moves:
-            lp.row(-INF, target, [shortfall, rm], [1.0, target])
+    floor, base = ledger_rule.floor_of(cm, o, lo, hi)
+    if floor > 0:  # the ledger's rule: cover >= min(required, cover now), base value
+        cols, vals, fixed = terms(ks, base / VALUE_UNIT)
+        lp.row(floor / VALUE_UNIT - fixed, INF, cols, vals)
     groups: dict[int, list[int]] = {}
     for k in ks:
         groups.setdefault(int(cm.pair_group[lo + k]), []).append(k)
@@ -373,9 +373,7 @@ def _solve(  # noqa: PLR0917 - one call site, all arguments needed
     return out
 
 
-def _exactly_feasible(
-    cm: CostModel, o: int, lo: int, old: IntArray, new: IntArray, *, must_release: bool
-) -> bool:
+def _exactly_feasible(cm: CostModel, o: int, lo: int, old: IntArray, new: IntArray) -> bool:
     """Whether ``new`` lots of obligation ``o`` keep, in exact arithmetic, every cap and
     at least the cover ``old`` had (HiGHS meets rows within its tolerances only)."""
     hi = lo + new.size
@@ -384,8 +382,9 @@ def _exactly_feasible(
     cover = float(new @ value)
     if cover < min(required, float(old @ value)):
         return False
-    if cover < required and not must_release and np.any(new < cm.current_lots[lo:hi]):
-        return False  # a release from an obligation left short
+    floor, base = ledger_rule.floor_of(cm, o, lo, hi)
+    if float(new @ base) < floor - ledger_rule.FLOOR_TOLERANCE * required:
+        return False  # a release the ledger refuses
     used = np.zeros(cm.group_cap.size)
     np.add.at(used, cm.pair_group[lo:hi], new * value)
     groups = np.unique(cm.pair_group[lo:hi])
@@ -427,7 +426,6 @@ def improve(
     starts = cm.obligation_slices()
     free = free_face(cm, lots)
     rho = cm.cost_per_value
-    forced = cm.must_release()
     max_moves = cm.problem.limits.max_moves
     order = (
         np.arange(len(cm.problem.obligations)) if obligations is None else np.asarray(obligations)
@@ -456,12 +454,10 @@ def improve(
                 moves_left = max_moves - others
             short = float(mine @ cm.value_per_lot[lo:hi]) < cm.required_value[o]
             new = solve_obligation(
-                cm, o, lots, free, moves_left, breadth=breadth, gap=gap, rho=rho, must_release=forced,
+                cm, o, lots, free, moves_left, breadth=breadth, gap=gap, rho=rho,
                 time_limit=max(min(SHORT_TIME_LIMIT if short else TIME_LIMIT, deadline - time.perf_counter()), 0.02),
             )  # fmt: skip
-            if new is None or not _exactly_feasible(
-                cm, o, lo, mine, new, must_release=bool(forced[o])
-            ):
+            if new is None or not _exactly_feasible(cm, o, lo, mine, new):
                 continue
             if _obligation_cost(cm, o, lo, hi, new) < _obligation_cost(cm, o, lo, hi, mine) - 1e-6:
                 lot = int(cm.lot_face[o])

@@ -14,6 +14,22 @@ each group is one transaction, releases before pledges, and after it every oblig
 cover is at least the lower of its requirement and its cover before the group (a step
 may leave an obligation short only by adding at least what it takes out). A plan may
 release from an obligation it leaves short, as long as each such step adds no less.
+
+A limit today's pledges already break (a cap shrunk with the requirement, ``max_isins``,
+a pledge under the minimum) may stay broken, held at today's level, only where curing
+it by releasing alone could leave the obligation short: the ledger would refuse that
+release. The rule, the same as ``optimizer.ledger_rule.keep_uncurable`` (re-derived
+here): with today's pledges at base value, an obligation *may hold* its breaches when
+
+    cover now - release now < required
+
+where the release is what a cure may take out in whole lots: above each ISIN cap the
+excess rounded up to whole lots of that ISIN and at least the minimum transfer (or all
+of a smaller pledge), above each bucket cap the excess plus one
+lot of the dearest ISIN held there, the smallest ISINs beyond ``max_isins``, the
+pledges under the minimum pledge. Held at today's level: an ISIN's or a bucket's value
+no more than today's, no more ISINs than today, a pledge under the minimum kept at its
+face.
 """
 
 from __future__ import annotations
@@ -132,6 +148,7 @@ class _Checker:
         self.faces = {(p.owner, p.account, p.isin): p.face for p in problem.positions}
         self.owner_of_account = {(p.account, p.isin): p.owner for p in problem.positions}
         self.current: dict[tuple[str, str, str, str], int] = {}
+        self.held_small: list[tuple[tuple[str, str, str, str], str]] = []
         for p in problem.positions:
             for oid, face in p.pledged.items():
                 self.current[(oid, p.owner, p.account, p.isin)] = face
@@ -193,6 +210,9 @@ class _Checker:
                     f"face {face} is not a positive multiple of lot_face {obligation.lot_face}",
                 )
             if obligation.min_pledge_face and 0 < face < obligation.min_pledge_face:
+                if self.current.get(key) == face:  # held from today: judged with the cover
+                    self.held_small.append((key, record))
+                    continue
                 self.fail(
                     "min_pledge",
                     record,
@@ -226,6 +246,24 @@ class _Checker:
             per_isin[(oid, isin)] += value
             if face > 0:
                 isins[oid].add(isin)
+        now_isin: dict[tuple[str, str], float] = defaultdict(float)
+        for (oid, _owner, _account, isin), face in self.current.items():
+            if oid in self.obligations:
+                unit, h = self.unit_value(self.obligations[oid], isin)
+                now_isin[(oid, isin)] += unit * face * (1 - h)
+
+        def held(oid: str, now: float, after: float) -> bool:
+            # A breach held at today's level (no larger than today's) by an obligation
+            # that may hold it (``may_hold``: the ledger rule stated in the module
+            # docstring).
+            return after <= now + ABS_TOL_YEN and self.may_hold(oid)
+
+        for small, record in self.held_small:
+            unit, h = self.unit_value(self.obligations[small[0]], small[3])
+            value = unit * final[small] * (1 - h)
+            if not held(small[0], value, value):
+                self.fail("min_pledge", record, f"face {final[small]} below min_pledge_face "
+                          f"{self.obligations[small[0]].min_pledge_face} and could be released")  # fmt: skip
         for key, face in used.items():
             if face > self.faces[key]:
                 self.fail("capacity", "/".join(key), f"pledged {face} of {self.faces[key]} held")
@@ -238,6 +276,8 @@ class _Checker:
             if schedule.max_value_per_isin is not None:
                 caps.append(schedule.max_value_per_isin)
             if caps and value > min(caps) + ABS_TOL_YEN:
+                if held(oid, now_isin.get((oid, isin), 0.0), value):
+                    continue
                 self.fail(
                     "concentration",
                     f"{oid}/{isin}",
@@ -256,13 +296,20 @@ class _Checker:
                     v for (o2, isin), v in per_isin.items()
                     if o2 == oid and _in_bucket(limit, _years(self.problem, self.securities[isin]))
                 )  # fmt: skip
-                if total > min(caps) + ABS_TOL_YEN:
+                now = sum(
+                    v for (o2, isin), v in now_isin.items()
+                    if o2 == oid and _in_bucket(limit, _years(self.problem, self.securities[isin]))
+                )  # fmt: skip
+                if total > min(caps) + ABS_TOL_YEN and not held(oid, now, total):
                     self.fail(
                         "bucket",
                         f"{oid}/({limit.min_residual_years:g}, {_upper(limit)}] years",
                         f"collateral value {total:,.0f} above cap {min(caps):,.0f}",
                     )
             if obligation.max_isins is not None and len(isins[oid]) > obligation.max_isins:
+                before = {isin for (o2, isin), v in now_isin.items() if o2 == oid and v > 0}
+                if held(oid, len(before), len(isins[oid])):
+                    continue
                 self.fail(
                     "max_isins",
                     oid,
@@ -371,6 +418,65 @@ class _Checker:
                         f"{before.get(oid, 0.0):,.0f} before the group)",
                     )
             before = after
+
+    def may_hold(self, oid: str) -> bool:
+        """Whether ``oid`` may keep a breach of today's pledges (module docstring): its
+        cover today less what a cure may release is under its requirement (base values,
+        recomputed here from the problem alone)."""
+        obligation = self.obligations[oid]
+        schedule = self.problem.schedules[obligation.schedule]
+        per_isin: dict[str, float] = defaultdict(float)
+        lot: dict[str, float] = {}
+        least: dict[str, int] = {}  # lots a release moves at least (minimum transfer)
+        excess = 0.0
+        for (o2, _owner, _account, isin), face in self.current.items():
+            if o2 != oid or face <= 0:
+                continue
+            unit, h = self.unit_value(obligation, isin)
+            per_isin[isin] += unit * face * (1 - h)
+            lot[isin] = unit * obligation.lot_face * (1 - h)
+            moved = (
+                max(
+                    1,
+                    math.ceil(
+                        (obligation.min_transfer_value or 0) / (unit * obligation.lot_face) - 1e-9
+                    ),
+                )
+                if unit > 0
+                else 1
+            )
+            least[isin] = max(least.get(isin, 0), min(moved, face // obligation.lot_face))
+            if obligation.min_pledge_face and face < obligation.min_pledge_face:
+                excess += unit * face * (1 - h)
+        caps = [c for c in (
+            None if schedule.max_share_per_isin is None else schedule.max_share_per_isin * obligation.required_value,
+            schedule.max_value_per_isin,
+        ) if c is not None]  # fmt: skip
+        for isin, v in per_isin.items():
+            over = v - min(caps) if caps else 0.0
+            if over > 0:  # whole lots of the ISIN
+                excess += (
+                    max(max(math.ceil(over / lot[isin] - 1e-9), least[isin]) * lot[isin], over)
+                    if lot[isin] > 0
+                    else over
+                )
+        for limit in schedule.bucket_limits:
+            bucket_caps = [c for c in (
+                None if limit.max_share is None else limit.max_share * obligation.required_value,
+                limit.max_value,
+            ) if c is not None]  # fmt: skip
+            members = [
+                isin for isin in per_isin
+                if _in_bucket(limit, _years(self.problem, self.securities[isin]))
+            ]  # fmt: skip
+            inside = sum(per_isin[isin] for isin in members)
+            if bucket_caps and inside > min(bucket_caps):  # plus one lot: whole lots
+                excess += inside - min(bucket_caps) + max(lot[isin] for isin in members)
+        if obligation.max_isins is not None:
+            values = sorted(v for v in per_isin.values() if v > 0)
+            excess += sum(values[: max(len(values) - obligation.max_isins, 0)])
+        cover = sum(per_isin.values())
+        return cover - min(excess, cover) < obligation.required_value - ABS_TOL_YEN
 
     def breaks_limits_now(self, oid: str) -> bool:
         """Whether today's pledges to ``oid`` break one of its limits (a cap, a bucket,

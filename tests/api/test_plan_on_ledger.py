@@ -131,9 +131,9 @@ def test_a_release_before_its_replacement_is_refused_by_both(
     assert "under-covered" in done.stderr and "SHORT" in done.stderr, done.stdout + done.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="optimizer forbids a release while short (old ledger rule)")
 def test_the_optimizer_finds_the_swap_the_ledger_allows(loaded: dict[str, Any]) -> None:
-    """The optimizer still holds the old rule (no release from an obligation left short)
-    and leaves SHORT 2 lots short at 200,650,000 yen, calling it optimal; the ledger's
-    rule allows the hand plan's swap at 100,287,000."""
+    """The optimizer holds the ledger's rule (cover after >= min(required, cover now),
+    optimizer.ledger_rule) and finds the hand plan's swap at 100,287,000 yen; under the
+    old rule (no release from an obligation left short) it left SHORT 2 lots short at
+    200,650,000 yen and called that optimal."""
     assert loaded["cost"]["total"] <= 100_287_000.0 + 1.0

@@ -28,14 +28,16 @@ SCHEDULE = schedule(
 )  # fmt: skip
 """Bond 1 (2031, 4.8 years) takes the 1% bucket; bond 2 (2036) has a 3% ISIN override
 instead of the 2% bucket; bond 3 is excluded; bond 4 (2046, 20 years) is in the 5%
-bucket and under the 30% cap on over-10-year bonds."""
+bucket and under the 30% cap on over-10-year bonds; bond 5 (3 lots, 0.5 bp) is what
+makes IM swap its dear bond 1."""
 
 
 def _data() -> dict[str, Any]:
     return problem(
         [bond(1, opportunity_cost_bp=20.0), bond(2, opportunity_cost_bp=2.0, maturity="2036-06-20"),
-         bond(3, opportunity_cost_bp=0.5), bond(4, opportunity_cost_bp=3.0, maturity="2046-12-20", price=95.0)],
-        [holding(1, 4, pledged_to="IM"), holding(1, 6), holding(2, 10), holding(3, 10), holding(4, 6),
+         bond(3, opportunity_cost_bp=0.5), bond(4, opportunity_cost_bp=3.0, maturity="2046-12-20", price=95.0),
+         bond(5, opportunity_cost_bp=0.5)],
+        [holding(1, 4, pledged_to="IM"), holding(1, 6), holding(2, 10), holding(3, 10), holding(4, 6), holding(5, 3),
          holding(2, 10, owner="OTHER", account="B1"), holding(1, 1, owner="OTHER", account="B1", pledged_to="OVM"),
          holding(2, 1, owner="OTHER", account="B1", pledged_to="OVM")],
         [obligation("IM", 6, min_pledge_face=2 * LOT, max_isins=3, min_transfer_value=1.5 * LOT),
@@ -187,8 +189,11 @@ def test_max_moves_counts_the_changes_the_allocations_imply(case: tuple[Problem,
 
 
 def test_the_base_plan_exercises_every_rule(case: tuple[Problem, Plan]) -> None:
-    """The plan mutated above substitutes (IM releases its over-cap bond 1 and pledges
-    bond 2 in one group) and leaves a shortfall, so order and cover rules are live."""
+    """The plan mutated above substitutes (IM, short today, releases 2 of its 4 lots of
+    the dear bond 1 and pledges bonds 2 and 5 in one group: the ledger allows it, the
+    cover rising) and leaves a shortfall, so order and cover rules are live. Bond 1's 4
+    lots break IM's 60% cap, but releasing the excess alone would leave IM short, so
+    the breach may be held: the swap is for cost, not owed."""
     _, plan = case
     im = [m for m in plan["moves"] if m["obligation"] == "IM"]
     assert {m["action"] for m in im} == {"release", "pledge"} and len({m["group"] for m in im}) == 1

@@ -1,0 +1,205 @@
+"""The ledger's release rule, as the optimizer holds it.
+
+The ledger (``MarginObligation_CheckCover``, ``ledger_adapter/daml``) accepts a step
+that takes collateral from an obligation when, after it, the obligation is covered or
+the step put in at least the value it took out. Every obligation's moves travel in one
+group (:mod:`optimizer.ordering`), so over a plan the rule reads, per obligation,
+
+.. math:: \\text{cover}_\\text{after} \\ge \\min(R_o, \\text{cover}_\\text{now})
+
+with cover at base value (the ledger's valuation; a stressed obligation's worst-case
+value is only the optimizer's). It is one linear row with a constant right-hand side
+(:func:`ledger_floor`): a short obligation may swap dear collateral for cheap as long
+as its cover does not fall, and is never made shorter.
+
+**Breaches the ledger will not let the optimizer cure.** Where today's pledges break
+one of an obligation's limits (a cap shrunk with the requirement, ``max_isins``, the
+minimum pledge), the excess must come down, but releasing it while the obligation is
+(or becomes) short needs additions of at least its value in the same step. An
+obligation *may hold* its breaches (:func:`may_hold`) when, with today's pledges at
+base value,
+
+.. math:: \text{cover}_\text{now} - \text{release}_\text{now} < R_o
+
+the release being what a cure may take out in whole lots (:func:`release_to_cure`):
+above each ISIN cap the excess rounded up to whole lots of that ISIN and at least the
+minimum transfer (or all of a smaller pledge), above each bucket
+cap the excess plus one lot of the dearest ISIN held there, the smallest ISINs beyond
+``max_isins``, the pledges under the minimum pledge. ``optimizer.verify`` re-derives the
+same rule from the problem. Then
+:func:`keep_uncurable` holds the breach at today's level (ISIN and bucket caps raised
+to today's use, so nothing is added to an over-cap ISIN or bucket; ``max_isins`` to
+today's count): the pledgee keeps the collateral it has, the optimizer may still swap
+the excess out for at least as much value, and the plan names the breach as the
+obligation's binding limit. Otherwise the excess is released, and the obligation stays
+covered after it. What a desk does: never weaken a short obligation's cover to
+honour a limit that exists to protect that same cover.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from optimizer.costmodel import CostModel
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+FLOOR_TOLERANCE = 1e-9  # relative, of the requirement: float sums against exact yen
+HOLD_TOLERANCE_YEN = 1.0  # may_hold's, as optimizer.verify's ABS_TOL_YEN
+
+
+def base_value_per_lot(cm: CostModel) -> FloatArray:
+    """Value per lot as the ledger counts it (base prices, after haircut)."""
+    result: FloatArray = cm.market_per_lot * (1.0 - cm.haircut)
+    return result
+
+
+def base_cover(cm: CostModel, lots: IntArray) -> FloatArray:
+    """Per obligation, the base-value cover of allocation ``lots`` (yen)."""
+    cover = np.zeros(cm.required_value.size)
+    np.add.at(cover, cm.pair_obligation, lots * base_value_per_lot(cm))
+    return cover
+
+
+def ledger_floor(cm: CostModel) -> FloatArray:
+    """Per obligation, the least base-value cover a plan may leave it with:
+    ``min(required, cover now)`` (module docstring)."""
+    result: FloatArray = np.minimum(cm.required_value, base_cover(cm, cm.current_lots))
+    return result
+
+
+def floor_of(cm: CostModel, o: int, lo: int, hi: int) -> tuple[float, FloatArray]:
+    """Obligation ``o``'s :func:`ledger_floor` (yen) and its pairs' (``lo:hi``) base
+    value per lot, without touching other obligations' pairs."""
+    base: FloatArray = cm.market_per_lot[lo:hi] * (1.0 - cm.haircut[lo:hi])
+    held = float(cm.current_lots[lo:hi] @ base)
+    return min(float(cm.required_value[o]), held), base
+
+
+def breaks_floor(cm: CostModel, lots: IntArray) -> BoolArray:
+    """Per obligation, whether ``lots`` leaves it below its :func:`ledger_floor`: a
+    step the ledger would refuse."""
+    floor = ledger_floor(cm)
+    result: BoolArray = base_cover(cm, lots) < floor - FLOOR_TOLERANCE * cm.required_value
+    return result
+
+
+def release_to_cure(cm: CostModel) -> FloatArray:
+    """Per obligation, the value (yen, base) that bringing today's pledges within its
+    limits may release, as :func:`may_hold` and ``optimizer.verify`` count it: above
+    each ISIN cap, the excess rounded up to whole lots of the ISIN, at least the
+    minimum transfer (or all of a smaller pledge) in lots; above each bucket
+    cap, the excess plus one lot of the dearest ISIN held in the bucket; the smallest
+    ISINs beyond ``max_isins``; the pledges under the minimum pledge (lots above a
+    pair's bound where no cap is exceeded: an ineligible or unheld pledge)."""
+    lots, value = cm.current_lots, base_value_per_lot(cm)
+    # Caps are in the cost model's values (worst case for a stressed obligation, an
+    # ISIN's cap scaled by its factor, a bucket's by its members' least): back to base.
+    factor = np.where(value > 0, cm.value_per_lot / np.where(value > 0, value, 1.0), 1.0)
+    n = cm.required_value.size
+    forced = np.zeros(n)
+    np.add.at(forced, cm.pair_obligation, np.maximum(lots - cm.max_lots, 0) * value)
+    used = np.zeros(cm.group_cap.size)
+    np.add.at(used, cm.pair_group, lots * value)
+    group_factor = np.ones(cm.group_cap.size)
+    np.minimum.at(group_factor, cm.pair_group, factor)
+    excess = np.zeros(n)
+    cap = cm.group_cap / np.maximum(group_factor, 1e-12)
+    lot = np.zeros(cm.group_cap.size)  # an ISIN's lots are worth the same in any account
+    np.maximum.at(lot, cm.pair_group, value)
+    over = np.maximum(used - cap, 0.0)
+    least = np.zeros(cm.group_cap.size, dtype=np.int64)  # a release's minimum transfer
+    np.maximum.at(least, cm.pair_group, np.where(lots > 0, np.minimum(cm.min_move_lots, lots), 0))
+    whole = np.maximum(np.ceil(over / np.where(lot > 0, lot, 1.0) - 1e-9), least) * lot
+    np.add.at(excess, cm.group_obligation, np.where(over > 0, np.maximum(whole, over), 0.0))
+    if cm.bucket_pair.size:
+        rows = np.zeros(cm.row_cap.size)
+        np.add.at(rows, cm.bucket_row, lots[cm.bucket_pair] * value[cm.bucket_pair])
+        row_factor = np.ones(cm.row_cap.size)
+        np.minimum.at(row_factor, cm.bucket_row, factor[cm.bucket_pair])
+        row_cap = cm.row_cap / np.maximum(row_factor, 1e-12)
+        dearest = np.zeros(cm.row_cap.size)
+        held = lots[cm.bucket_pair] > 0
+        np.maximum.at(dearest, cm.bucket_row[held], value[cm.bucket_pair][held])
+        over = np.maximum(rows - row_cap, 0.0)
+        np.add.at(excess, cm.row_obligation, np.where(over > 0, over + dearest, 0.0))
+    out = np.where(excess > 0, excess, forced)  # per-pair bounds overcount a shared cap
+    under = (lots > 0) & (lots < cm.min_pledge_lots[cm.pair_obligation])
+    np.add.at(out, cm.pair_obligation[under], (lots * value)[under])
+    for o in np.flatnonzero(cm.max_isins >= 0).tolist():
+        held = (cm.pair_obligation == o) & (lots > 0)
+        per_isin = np.bincount(cm.pair_isin[held], weights=(lots * value)[held])
+        per_isin = np.sort(per_isin[per_isin > 0])
+        out[o] += float(per_isin[: max(per_isin.size - int(cm.max_isins[o]), 0)].sum())
+    return out
+
+
+def may_hold(cm: CostModel) -> BoolArray:
+    """Per obligation, whether it may hold a breach of today's pledges: with today's
+    pledges at base value, cover now - :func:`release_to_cure` < required.
+    ``optimizer.verify`` re-derives the same rule from the problem."""
+    cover = base_cover(cm, cm.current_lots)
+    result: BoolArray = cover - np.minimum(release_to_cure(cm), cover) < (
+        cm.required_value - HOLD_TOLERANCE_YEN
+    )
+    return result
+
+
+def keep_uncurable(cm: CostModel) -> CostModel:
+    """``cm`` with the limits today's pledges break held at today's level for every
+    obligation that :func:`may_hold` them (module docstring); ``cm`` itself when there
+    is none."""
+    broken = cm.must_release()
+    if not broken.any():
+        return cm
+    kept = broken & may_hold(cm)
+    if not kept.any():
+        return cm
+    if cm.kept is not None:
+        kept |= cm.kept
+    lots, value = cm.current_lots, cm.value_per_lot
+    used = np.zeros(cm.group_cap.size)
+    np.add.at(used, cm.pair_group, lots * value)
+    group_cap = cm.group_cap.copy()
+    mine = kept[cm.group_obligation]
+    group_cap[mine] = np.maximum(group_cap[mine], used[mine])
+    row_cap = cm.row_cap.copy()
+    if cm.bucket_pair.size:
+        rows = np.zeros(cm.row_cap.size)
+        np.add.at(rows, cm.bucket_row, lots[cm.bucket_pair] * value[cm.bucket_pair])
+        mine = kept[cm.row_obligation]
+        row_cap[mine] = np.maximum(row_cap[mine], rows[mine])
+    max_isins = cm.max_isins.copy()
+    for o in np.flatnonzero(kept).tolist():
+        held = (cm.pair_obligation == o) & (lots > 0)
+        if max_isins[o] >= 0:
+            max_isins[o] = max(int(max_isins[o]), int(np.unique(cm.pair_isin[held]).size))
+    out = replace(cm, group_cap=group_cap, row_cap=row_cap, max_isins=max_isins)
+    bounds = out._bounds(0, out.n_pairs)
+    # A pledge under the minimum pledge that can't be topped up to it from face free
+    # today is held at its
+    # face (a per-pair exemption, CostModel.held_small): kept as it is or released in
+    # full with a replacement. One that can reach the minimum is topped up or released.
+    least = cm.min_pledge_lots[cm.pair_obligation]
+    pledged = np.zeros(cm.position_face.size, dtype=np.int64)
+    np.add.at(pledged, cm.pair_position, lots * cm.lot_face[cm.pair_obligation])
+    free = (cm.position_face - pledged)[cm.pair_position] // cm.lot_face[cm.pair_obligation]
+    used = np.zeros(out.group_cap.size)
+    np.add.at(used, cm.pair_group, lots * value)
+    slack = np.maximum(out.group_cap - used, 0.0)[cm.pair_group]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        room = np.where(value > 0, np.floor(slack / value * (1 + 1e-12)), 0.0)
+    room = np.minimum(np.minimum(bounds - lots, np.maximum(free, 0)), room)
+    top_up = np.maximum(least - lots, cm.min_move_lots)  # from face free today, in one move
+    small = kept[cm.pair_obligation] & (lots > 0) & (lots < least) & (room < top_up)
+    if cm.held_small is not None:
+        small |= cm.held_small
+    max_lots = np.maximum(bounds, lots * kept[cm.pair_obligation])
+    max_lots[small] = lots[small]
+    return replace(out, max_lots=max_lots, held_small=small if small.any() else None, kept=kept)
