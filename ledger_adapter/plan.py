@@ -14,28 +14,30 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
+from valuation.closed_set import ClosedSet
 from valuation.errors import InputError
 
 _MAX_FACE = 2**63 - 1  # Daml Int (Int64)
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
 
 
-class MoveAction(StrEnum):
-    """A move pledges face to an obligation or releases face from it."""
+class MoveAction(ClosedSet):
+    """A move pledges face to an obligation or releases face from it.
+
+    The same closed set as :class:`optimizer.plan.MoveAction` (a test holds the two
+    equal); declared here because importing the optimizer package loads Pyomo and the
+    numba kernels, which ``tanpo execute`` does not need.
+    """
 
     PLEDGE = "pledge"
     RELEASE = "release"
 
     @classmethod
-    def parse(cls, value: object, record: str) -> MoveAction:
-        """The action named by ``value``, or an :class:`InputError` naming the record."""
-        try:
-            return cls(str(value).strip().lower())
-        except ValueError:
-            raise InputError(record, "action", f"{value!r} is not pledge or release") from None
+    def noun(cls) -> str:
+        """Called ``action`` in the plan contract."""
+        return "action"
 
 
 @dataclass(frozen=True, slots=True)

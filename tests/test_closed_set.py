@@ -36,3 +36,12 @@ def test_anything_else_names_record_field_and_members(
     with pytest.raises(InputError) as info:
         BondKind.parse(None, "s[0]", "eligible_kinds")
     assert info.value.field == "eligible_kinds"
+
+
+def test_the_executor_reads_the_optimizer_s_move_actions() -> None:
+    # ledger_adapter.plan declares its own MoveAction to keep `tanpo execute` free of
+    # the optimizer's imports; both must name the same closed set.
+    from ledger_adapter.plan import MoveAction as LedgerMoveAction
+
+    assert [m.value for m in LedgerMoveAction] == [m.value for m in MoveAction]
+    assert LedgerMoveAction.parse(" Pledge ", "moves[0]") is LedgerMoveAction.PLEDGE
