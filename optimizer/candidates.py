@@ -1,21 +1,25 @@
-"""Candidate pairs: rank every (position, obligation) pair, pick the few the model needs,
-and price the rest with the LP duals.
+"""Candidate pairs: rank every (position, obligation) pair and pick the few the model
+needs; reduced costs of the rest from LP duals.
 
 At a megabank's size (3 institutions x 20 accounts x 331 JGBs, hundreds of
 obligations) there are millions of pairs, and Pyomo's build and hand-over would cost
 more than the solve. The model is built over a *candidate set*: every pair pledged now,
 every pair the greedy plan uses, and per obligation the cheapest pairs by opportunity
 cost per yen of collateral value (``opportunity / (1 - haircut)``, DOMAIN.md section 5)
-until they could cover the requirement several times over within their caps. The
-excluded pairs are then *priced*: with the duals of the restricted LP, a pair whose
-reduced cost is negative would improve the LP and joins the set; once none would, the
-restricted LP is the LP of the full problem, and every excluded pair carries a lower
-bound ``delta`` on what using it would add to any plan's cost -- which certifies the
-restricted MIP's bound for the full problem (reduced-cost fixing, e.g. Wolsey, *Integer
-Programming*, 1998, section 7.4).
+until they could cover the requirement several times over within their caps.
 
-Kernels are ``@njit(cache=True)`` over flat arrays; :mod:`optimizer.reference` holds
-plain-Python twins the tests hold them to.
+What certifies the bound for the excluded pairs is the model's *pools*
+(:class:`optimizer.model.PoolData`, docs/OPTIMIZER.md "Pools"), not pricing.
+:func:`pair_deltas` gives every excluded pair's reduced cost from the restricted LP's
+duals and a lower bound ``delta`` on what using it would add (reduced-cost fixing,
+e.g. Wolsey, *Integer Programming*, 1998, section 7.4); it was the first design and was
+measured too weak here (with move costs the LP gap was 18% on a 10-obligation book,
+more than one move, so no excluded pair could be ruled out), so pricing rounds are off
+(:data:`optimizer.solve.MAX_PRICING_ROUNDS` = 0) and the kernel is kept, tested, for
+the pricing loop to be switched back on where it pays.
+
+Kernels are ``@njit(cache=True)`` over flat arrays; tests/optimizer/test_candidates.py
+holds them to plain-Python twins.
 """
 
 from __future__ import annotations

@@ -4,10 +4,11 @@
 ``pyomo.contrib.solver``'s persistent HiGHS once, then drives the ``highspy`` instance
 behind it:
 
-1. **Price** (LP): solve the LP relaxation, compute every pair's reduced cost from
-   its duals (:func:`optimizer.candidates.pair_deltas`, all pairs, numba), add the
-   pairs that would improve it, until none would. The restricted LP is then the LP of
-   the full problem.
+1. **Price** (LP, off: ``MAX_PRICING_ROUNDS = 0``): solve the LP relaxation, compute
+   every pair's reduced cost from its duals (:func:`optimizer.candidates.pair_deltas`,
+   all pairs, numba) and add the pairs that would improve it. Measured too weak to
+   certify anything with move costs (see :mod:`optimizer.candidates`); the pools below
+   certify the bound instead.
 2. **Relaxed-lot MIP**: move, minimum-pledge and ISIN binaries stay integer, lots are
    continuous. HiGHS struggles with wide general-integer lots (measured: a 935-pair
    model stalls at the root for 20 s with integer lots and solves to 1% with
