@@ -124,7 +124,6 @@ class CollateralModel:
         self.bucket_rows_sorted = cm.bucket_row[order]
         self.bucket_ptr = np.searchsorted(cm.bucket_pair[order], np.arange(cm.n_pairs + 1))
         self._set_derived(cm)
-        self.must_release = cm.must_release()
         self.pair_min_pledge = cm.pair_min_pledge()
         in_scope = np.zeros(len(self.problem.obligations), dtype=np.bool_)
         in_scope[[self.index[o.id] for o in self.scope]] = True
@@ -608,7 +607,6 @@ class CollateralModel:
             np.array([0, hi - lo]), self.reach[lo:hi], self.deficit[o : o + 1]
         )
         self.needed[o], self.alpha[o] = needed[0], alpha[0]
-        self.must_release = cm.must_release()
         self.pair_min_pledge = cm.pair_min_pledge()
         self.floor = ledger_rule.ledger_floor(cm) / VALUE_UNIT
         m.required[obligation_id] = float(cm.cover_target[o]) / VALUE_UNIT
