@@ -382,7 +382,8 @@ def intraday(ctx: Context) -> None:
     ctx.param(obligations=n, positions=positions, time_limit_s=limit)
     problem = book(n, positions, ctx.seed % 2**31, time_limit=limit)
     session = IntradaySession(problem)
-    ctx.measure("start of day (full optimize)", session.optimize, repeat=1, items=n)
+    day = ctx.measure("start of day (full optimize)", session.optimize, repeat=1, items=n)
+    ours, desk = day.cost.total, day.baseline_total
     rng = np.random.default_rng(ctx.seed)
     calls = [problem.obligations[int(k)] for k in rng.choice(n, size=min(7, n), replace=False)]
     seconds: list[float] = []
@@ -395,11 +396,15 @@ def intraday(ctx: Context) -> None:
         seconds.append(time.perf_counter() - started)
         assert session.cm is not None
         verified += int(verify(session.cm.problem, plan).ok)
-        ctx.metric(
-            f"call {obligation.id}: cost vs desk response",
-            plan.cost.total / max(plan.baseline_total or 1.0, 1e-9),
-            "x",
-        )
+        # What the call itself cost: the book's cost increase, ours against the desk's
+        # (its waterfall on the obligation hit, from its own standing allocation).
+        if desk is not None and plan.baseline_total is not None:
+            ctx.metric(
+                f"call {obligation.id}: added cost vs the desk's",
+                (plan.cost.total - ours) / max(plan.baseline_total - desk, 1e-9),
+                "x",
+            )
+        ours, desk = plan.cost.total, plan.baseline_total
     ctx.record("margin call (update + re-solve + plan)", seconds, items=1)
     ctx.target("margin call, median", float(np.median(seconds)), "<=", 1.0, "s")
     ctx.metric("margin-call plans verified", verified / len(calls), "share")
