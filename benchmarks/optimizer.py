@@ -396,13 +396,15 @@ def intraday(ctx: Context) -> None:
         seconds.append(time.perf_counter() - started)
         assert session.cm is not None
         verified += int(verify(session.cm.problem, plan).ok)
-        # What the call itself cost: the book's cost increase, ours against the desk's
-        # (its waterfall on the obligation hit, from its own standing allocation).
+        # What the call itself cost: the change of the book's cost, ours (the re-solve may
+        # also improve what it touches) and the desk's (its waterfall on the obligation
+        # hit, from its own standing allocation).
         if desk is not None and plan.baseline_total is not None:
             ctx.metric(
-                f"call {obligation.id}: added cost vs the desk's",
-                (plan.cost.total - ours) / max(plan.baseline_total - desk, 1e-9),
-                "x",
+                f"call {obligation.id}: book cost change, tanpo", plan.cost.total - ours, "yen"
+            )
+            ctx.metric(
+                f"call {obligation.id}: book cost change, desk", plan.baseline_total - desk, "yen"
             )
         ours, desk = plan.cost.total, plan.baseline_total
     ctx.record("margin call (update + re-solve + plan)", seconds, items=1)
