@@ -114,6 +114,7 @@ class CollateralModel:
         self.isins_of: dict[str, set[str]] = defaultdict(set)
         self.buckets_of: dict[str, set[tuple[str, str]]] = defaultdict(set)
         self.pools_of: dict[str, list[PoolKey]] = defaultdict(list)
+        self.pool_base_ratio: dict[PoolKey, float] = {}
         self.bucket_isins: dict[tuple[str, str], set[str]] = defaultdict(set)
         self.isin_faces: dict[tuple[str, str], float] = defaultdict(float)
         self.isin_positions: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
@@ -386,6 +387,12 @@ class CollateralModel:
                 m.pool_chunk[q] = chunk
                 m.pool_reach[q] = reach
                 m.pool_cut_coef[q] = min(chunk, float(self.deficit[i]))
+                # Base value per unit of pool value (the floor row's coefficient): a
+                # stressed obligation's pool is valued at the worst case, the ledger's
+                # floor at base prices, which is at least as much.
+                self.pool_base_ratio[q] = (
+                    float(np.max(self.base[members] / self.value[members])) if members.size else 1.0
+                )
                 if isin != GENERAL_POOL and members.size:
                     j0 = int(members[0])  # every account of the ISIN: the same face per value
                     m.pool_face[q] = float(cm.lot_face[i] / cm.value_per_lot[j0])
@@ -463,12 +470,12 @@ class CollateralModel:
             i = self.index[o]
             if self.floor[i] > 0 and keys:
                 # The ledger's rule: cover after >= min(required, cover now), at base
-                # value (optimizer.ledger_rule); pools only add.
+                # value (optimizer.ledger_rule); a pool counts its base value per unit.
                 variable, constant = self._valued(keys, lambda k: float(self.base[self.j_of[k]]))
                 put(
                     m.ledger_floor,
                     o,
-                    variable + sum(m.pool_value[q] for q in mine)
+                    variable + sum(self.pool_base_ratio[q] * m.pool_value[q] for q in mine)
                     >= float(self.floor[i]) - constant,
                 )
             if self.needed[i] > 0 and self.use_cuts:

@@ -195,3 +195,37 @@ def test_parallel_scenarios_from_the_numba_core() -> None:
     (cover,) = plan.obligations
     assert cover.stressed_collateral_value is not None
     assert cover.stressed_collateral_value[label] >= 1_000_000_000.0 - 1.0
+
+
+def test_pool_counts_its_base_value_in_the_ledger_floor() -> None:
+    """IM (stressed) holds 5 lots of a dear bond (10 bp, 100 under the scenario) and is
+    short; 5 free lots of a cheap bond (1 bp) are worth 90 under it. With the penalty
+    tiny, the optimum swaps them: the ledger's floor is base value (500 million in,
+    500 out), the worst case falls by 50 million: 5 x 10,000 + 550 = 50,550 yen.
+
+    The cheap bond left out of the candidates is a pool. Its floor coefficient was its
+    worst-case value (90 per lot), so the pool could not replace the dear bond and the
+    model's "bound" was 100,500 yen, above the optimum: not a bound at all."""
+    from optimizer.solve import MipSession
+
+    dear = bond(1, opportunity_cost_bp=10.0)
+    cheap = bond(2, opportunity_cost_bp=1.0)
+    dear["scenario_dirty_prices"] = {UP: 100.0}
+    cheap["scenario_dirty_prices"] = {UP: 90.0}
+    p = parse_problem(
+        problem(
+            [dear, cheap],
+            [holding(1, 5, pledged_to="IM"), holding(2, 5)],
+            [obligation("IM", 10, stress_scenarios=[UP])],
+            schedules=[schedule()],
+            penalty=1e-6,
+        )
+    )
+    plan = optimize(p)
+    assert plan.objective_value == pytest.approx(50_550.0)
+    cm = resolve(p)
+    held = np.flatnonzero(cm.current_lots > 0)
+    assert held.size == 1 and cm.n_pairs == 2  # the cheap bond only in a pool
+    result = MipSession(cm, held).solve([cm.current_lots], time_limit=10, gap=1e-9)
+    assert result.objective_bound is not None
+    assert result.objective_bound <= plan.objective_value + 1e-6
