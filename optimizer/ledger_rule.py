@@ -183,7 +183,7 @@ def keep_uncurable(cm: CostModel) -> CostModel:
     out = replace(cm, group_cap=group_cap, row_cap=row_cap, max_isins=max_isins)
     bounds = out._bounds(0, out.n_pairs)
     # A pledge under the minimum pledge that can't be topped up to it from face free
-    # today is held at its
+    # today, within the ISIN and bucket caps as held, is held at its
     # face (a per-pair exemption, CostModel.held_small): kept as it is or released in
     # full with a replacement. One that can reach the minimum is topped up or released.
     least = cm.min_pledge_lots[cm.pair_obligation]
@@ -193,6 +193,10 @@ def keep_uncurable(cm: CostModel) -> CostModel:
     used = np.zeros(out.group_cap.size)
     np.add.at(used, cm.pair_group, lots * value)
     slack = np.maximum(out.group_cap - used, 0.0)[cm.pair_group]
+    if cm.bucket_pair.size:  # a bucket held at today's use has no room either
+        rows = np.zeros(out.row_cap.size)
+        np.add.at(rows, cm.bucket_row, lots[cm.bucket_pair] * value[cm.bucket_pair])
+        np.minimum.at(slack, cm.bucket_pair, np.maximum(out.row_cap - rows, 0.0)[cm.bucket_row])
     with np.errstate(divide="ignore", invalid="ignore"):
         room = np.where(value > 0, np.floor(slack / value * (1 + 1e-12)), 0.0)
     room = np.minimum(np.minimum(bounds - lots, np.maximum(free, 0)), room)

@@ -96,3 +96,29 @@ def test_owed_release_that_leaves_an_obligation_short_is_refused(method: str) ->
     p = parse_problem(data)
     report = verify(p, optimize(p, method))
     assert report.ok, str(report)
+
+
+@pytest.mark.parametrize("method", ["greedy", "mip"])
+def test_pledges_under_minimum_held_when_bucket_leaves_no_room_to_top_up(method: str) -> None:
+    """Found by Hypothesis. O0 requires 200 million with a 200 million minimum pledge
+    and holds two 1-lot pledges (98.5 million each, 197 million) of a 20-year bond, over
+    its >=10y bucket cap (100 million) today. A2 has a free lot of the bond, but the
+    bucket, held at today's use, leaves no room to top A2's pledge up to the minimum;
+    releasing it instead drops cover to 98.5 million, which the ledger refuses. A plan
+    keeps cover at 197 million (both pledges held, or A1 swapped for a top-up of A2)."""
+    data = problem(
+        [bond(0, opportunity_cost_bp=0.5, price=98.5, maturity="2046-12-20"),
+         bond(1, opportunity_cost_bp=0.5, price=98.5, maturity="2027-03-20")],
+        [holding(0, 1, pledged_to="O0"), holding(0, 1, account="A2", pledged_to="O0"),
+         holding(0, 1, account="A2"), holding(1, 1), holding(1, 1, account="A2")],
+        [obligation("O0", 2, min_pledge_face=2 * LOT)],
+        schedules=[schedule(bucket_limits=[
+            {"min_residual_years": 10, "max_residual_years": None, "max_share": 0.5}])],
+    )  # fmt: skip
+    data["solver"] = {"time_limit_s": 5, "mip_rel_gap": 1e-6}
+    p = parse_problem(data)
+    plan = optimize(p, method)
+    report = verify(p, plan)
+    assert report.ok, str(report)
+    (o0,) = (o for o in plan.obligations if o.id == "O0")
+    assert o0.collateral_value >= 197 * LOT / 100 - 1.0
