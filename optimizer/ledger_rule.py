@@ -201,7 +201,21 @@ def keep_uncurable(cm: CostModel) -> CostModel:
         room = np.where(value > 0, np.floor(slack / value * (1 + 1e-12)), 0.0)
     room = np.minimum(np.minimum(bounds - lots, np.maximum(free, 0)), room)
     top_up = np.maximum(least - lots, cm.min_move_lots)  # from face free today, in one move
-    small = kept[cm.pair_obligation] & (lots > 0) & (lots < least) & (room < top_up)
+    under = kept[cm.pair_obligation] & (lots > 0) & (lots < least)
+    # Several such pledges drawing on one position's free face may each have room alone
+    # but not together: all of them are held (conservative; found by Hypothesis: one
+    # obligation's top-up took the face another needed, which was then released below
+    # the ledger's floor).
+    demand = np.zeros(cm.position_face.size)
+    np.add.at(
+        demand,
+        cm.pair_position[under],
+        (top_up * cm.lot_face[cm.pair_obligation])[under].astype(np.float64),
+    )
+    contested = (
+        demand[cm.pair_position] > np.maximum(cm.position_face - pledged, 0)[cm.pair_position]
+    )
+    small = under & ((room < top_up) | contested)
     if cm.held_small is not None:
         small |= cm.held_small
     max_lots = np.maximum(bounds, lots * kept[cm.pair_obligation])

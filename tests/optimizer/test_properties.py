@@ -122,3 +122,27 @@ def test_pledges_under_minimum_held_when_bucket_leaves_no_room_to_top_up(method:
     assert report.ok, str(report)
     (o0,) = (o for o in plan.obligations if o.id == "O0")
     assert o0.collateral_value >= 197 * LOT / 100 - 1.0
+
+
+@pytest.mark.parametrize("method", ["greedy", "mip"])
+def test_pledges_under_minimum_competing_for_one_position_are_held(method: str) -> None:
+    """Found by Hypothesis. O0 (minimum pledge 2 lots) and O1 (3 lots) each hold one
+    lot (98.5 million) of bond 3 from A1, both short of 200 million; A1 has 2 lots of it
+    free. Alone, each could be topped up to its minimum from the free face; together
+    they cannot (1 + 2 lots needed, 2 free). The waterfall topped O0 up, then released
+    O1's lot, leaving O1 at 0 after 98.5 million: the ledger refuses that step. Both
+    pledges are held at today's face (conservative: the plan keeps 98.5 million each)."""
+    data = problem(
+        [bond(n, opportunity_cost_bp=0.5, price=98.5) for n in range(5)],
+        [holding(0, 1), holding(1, 1), holding(2, 1), holding(3, 1, pledged_to="O0"),
+         holding(3, 1, pledged_to="O1"), holding(3, 2), holding(4, 1)],
+        [obligation("O0", 2, min_pledge_face=2 * LOT), obligation("O1", 2, min_pledge_face=3 * LOT),
+         obligation("O2", 0)],
+    )  # fmt: skip
+    data["solver"] = {"time_limit_s": 5, "mip_rel_gap": 1e-6}
+    p = parse_problem(data)
+    plan = optimize(p, method)
+    report = verify(p, plan)
+    assert report.ok, str(report)
+    cover = {o.id: o.collateral_value for o in plan.obligations}
+    assert min(cover["O0"], cover["O1"]) >= 98.5 * LOT / 100 - 1.0
