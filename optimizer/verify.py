@@ -121,6 +121,24 @@ def _whole(value: object) -> int:
     return int(value)
 
 
+def _isin_cap(schedule: HaircutSchedule, obligation: Obligation) -> float | None:
+    """The collateral value one ISIN may carry for ``obligation`` (``None``: no cap)."""
+    caps = [c for c in (
+        None if schedule.max_share_per_isin is None else schedule.max_share_per_isin * obligation.required_value,
+        schedule.max_value_per_isin,
+    ) if c is not None]  # fmt: skip
+    return min(caps) if caps else None
+
+
+def _bucket_cap(limit: MaturityBucketLimit, obligation: Obligation) -> float | None:
+    """The collateral value a maturity bucket may carry (``None``: no cap)."""
+    caps = [c for c in (
+        None if limit.max_share is None else limit.max_share * obligation.required_value,
+        limit.max_value,
+    ) if c is not None]  # fmt: skip
+    return min(caps) if caps else None
+
+
 def _haircut(schedule: HaircutSchedule, security: Security, years: float) -> float | None:
     """The schedule's haircut for this bond, or ``None`` when it does not take it."""
     bond = security.bond
@@ -270,27 +288,20 @@ class _Checker:
         for (oid, isin), value in per_isin.items():
             obligation = self.obligations[oid]
             schedule = self.problem.schedules[obligation.schedule]
-            caps = []
-            if schedule.max_share_per_isin is not None:
-                caps.append(schedule.max_share_per_isin * obligation.required_value)
-            if schedule.max_value_per_isin is not None:
-                caps.append(schedule.max_value_per_isin)
-            if caps and value > min(caps) + ABS_TOL_YEN:
+            cap = _isin_cap(schedule, obligation)
+            if cap is not None and value > cap + ABS_TOL_YEN:
                 if held(oid, now_isin.get((oid, isin), 0.0), value):
                     continue
                 self.fail(
                     "concentration",
                     f"{oid}/{isin}",
-                    f"collateral value {value:,.0f} above cap {min(caps):,.0f}",
+                    f"collateral value {value:,.0f} above cap {cap:,.0f}",
                 )
         for oid, obligation in self.obligations.items():
             schedule = self.problem.schedules[obligation.schedule]
             for limit in schedule.bucket_limits:
-                caps = [c for c in (
-                    None if limit.max_share is None else limit.max_share * obligation.required_value,
-                    limit.max_value,
-                ) if c is not None]  # fmt: skip
-                if not caps:
+                cap = _bucket_cap(limit, obligation)
+                if cap is None:
                     continue
                 total = sum(
                     v for (o2, isin), v in per_isin.items()
@@ -300,11 +311,11 @@ class _Checker:
                     v for (o2, isin), v in now_isin.items()
                     if o2 == oid and _in_bucket(limit, _years(self.problem, self.securities[isin]))
                 )  # fmt: skip
-                if total > min(caps) + ABS_TOL_YEN and not held(oid, now, total):
+                if total > cap + ABS_TOL_YEN and not held(oid, now, total):
                     self.fail(
                         "bucket",
                         f"{oid}/({limit.min_residual_years:g}, {_upper(limit)}] years",
-                        f"collateral value {total:,.0f} above cap {min(caps):,.0f}",
+                        f"collateral value {total:,.0f} above cap {cap:,.0f}",
                     )
             if obligation.max_isins is not None and len(isins[oid]) > obligation.max_isins:
                 before = {isin for (o2, isin), v in now_isin.items() if o2 == oid and v > 0}
@@ -448,12 +459,9 @@ class _Checker:
             least[isin] = max(least.get(isin, 0), min(moved, face // obligation.lot_face))
             if obligation.min_pledge_face and face < obligation.min_pledge_face:
                 excess += unit * face * (1 - h)
-        caps = [c for c in (
-            None if schedule.max_share_per_isin is None else schedule.max_share_per_isin * obligation.required_value,
-            schedule.max_value_per_isin,
-        ) if c is not None]  # fmt: skip
+        cap = _isin_cap(schedule, obligation)
         for isin, v in per_isin.items():
-            over = v - min(caps) if caps else 0.0
+            over = v - cap if cap is not None else 0.0
             if over > 0:  # whole lots of the ISIN
                 excess += (
                     max(max(math.ceil(over / lot[isin] - 1e-9), least[isin]) * lot[isin], over)
@@ -461,17 +469,14 @@ class _Checker:
                     else over
                 )
         for limit in schedule.bucket_limits:
-            bucket_caps = [c for c in (
-                None if limit.max_share is None else limit.max_share * obligation.required_value,
-                limit.max_value,
-            ) if c is not None]  # fmt: skip
+            bucket_cap = _bucket_cap(limit, obligation)
             members = [
                 isin for isin in per_isin
                 if _in_bucket(limit, _years(self.problem, self.securities[isin]))
             ]  # fmt: skip
             inside = sum(per_isin[isin] for isin in members)
-            if bucket_caps and inside > min(bucket_caps):  # plus one lot: whole lots
-                excess += inside - min(bucket_caps) + max(lot[isin] for isin in members)
+            if bucket_cap is not None and inside > bucket_cap:  # plus one lot: whole lots
+                excess += inside - bucket_cap + max(lot[isin] for isin in members)
         if obligation.max_isins is not None:
             values = sorted(v for v in per_isin.values() if v > 0)
             excess += sum(values[: max(len(values) - obligation.max_isins, 0)])
@@ -491,25 +496,19 @@ class _Checker:
                 return True
             unit, h = self.unit_value(obligation, isin)
             per_isin[isin] += unit * face * (1 - h)
-        caps = [c for c in (
-            None if schedule.max_share_per_isin is None else schedule.max_share_per_isin * obligation.required_value,
-            schedule.max_value_per_isin,
-        ) if c is not None]  # fmt: skip
-        if caps and any(v > min(caps) + ABS_TOL_YEN for v in per_isin.values()):
+        cap = _isin_cap(schedule, obligation)
+        if cap is not None and any(v > cap + ABS_TOL_YEN for v in per_isin.values()):
             return True
         if obligation.max_isins is not None and len(per_isin) > obligation.max_isins:
             return True
         for limit in schedule.bucket_limits:
-            bucket_caps = [c for c in (
-                None if limit.max_share is None else limit.max_share * obligation.required_value,
-                limit.max_value,
-            ) if c is not None]  # fmt: skip
+            bucket_cap = _bucket_cap(limit, obligation)
             inside = sum(
                 v
                 for isin, v in per_isin.items()
                 if _in_bucket(limit, _years(self.problem, self.securities[isin]))
             )
-            if bucket_caps and inside > min(bucket_caps) + ABS_TOL_YEN:
+            if bucket_cap is not None and inside > bucket_cap + ABS_TOL_YEN:
                 return True
         return False
 
