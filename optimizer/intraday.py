@@ -29,7 +29,7 @@ import numpy as np
 
 from optimizer.costmodel import CostModel, IntArray, resolve
 from optimizer.greedy import greedy_lots
-from optimizer.optimize import MipRun, optimize_mip
+from optimizer.optimize import MipRun, checked_bound, optimize_mip
 from optimizer.plan import Plan, PlanStatus, build_plan, cost_of
 from optimizer.problem import Problem
 from optimizer.subproblem import improve
@@ -156,8 +156,7 @@ class IntradaySession:
 
     def _plan(self, cm: CostModel, lots: IntArray, started: float, bound: float | None) -> Plan:
         total = cost_of(cm, lots).total
-        if bound is not None:
-            bound = min(bound, total)
+        bound, note = checked_bound(bound, total)
         proven = bound is not None and total - bound <= cm.problem.solver.mip_rel_gap * max(
             abs(total), 1e-9
         )
@@ -167,4 +166,5 @@ class IntradaySession:
             termination_condition="optimal" if proven else "intraday",
             objective_bound=bound, solve_seconds=time.perf_counter() - started,
             baseline_total=None if self.baseline is None else cost_of(cm, self.baseline).total,
+            message=note,
         )  # fmt: skip

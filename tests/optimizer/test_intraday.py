@@ -102,3 +102,16 @@ def test_persistent_session_takes_a_margin_call_in_place(book: Problem) -> None:
         assert in_place.objective_bound <= fresh.objective_value * (1 + 1e-9) + 1e-6
         assert fresh.objective_bound <= in_place.objective_value * (1 + 1e-9) + 1e-6
     assert in_place.lots is not None and not updated.infeasibility(in_place.lots)
+
+
+def test_a_bound_above_the_plan_is_clamped_only_within_float_noise() -> None:
+    """optimize and the intraday session share one check: a bound a hair above the
+    plan's cost (float sums) becomes the cost; a real excess is kept and noted, so
+    verify sees the fault instead of a clamp hiding it."""
+    from optimizer.optimize import checked_bound
+
+    assert checked_bound(None, 100.0) == (None, "")
+    assert checked_bound(99.0, 100.0) == (99.0, "")
+    assert checked_bound(1e9 * (1 + 1e-12), 1e9) == (1e9, "")
+    bound, note = checked_bound(101.0, 100.0)
+    assert bound == 101.0 and "not a valid bound" in note
