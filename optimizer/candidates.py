@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from optimizer.costmodel import NO_LIMIT, CostModel, FloatArray, IntArray
+from optimizer.costmodel import NO_LIMIT, CostModel, FloatArray, IntArray, whole_lots
 
 
 @njit(cache=True)
@@ -195,7 +195,11 @@ def candidate_mask(
     for o in np.flatnonzero(cm.max_isins != NO_LIMIT).tolist():
         pairs = np.arange(starts[o], starts[o + 1])
         unique, index = np.unique(cm.pair_group[pairs], return_inverse=True)
-        total = np.minimum(np.bincount(index, weights=reach[pairs]), cm.group_cap[unique])
+        lot_value = np.zeros(unique.size)
+        lot_value[index] = cm.value_per_lot[pairs]  # one value per lot per ISIN
+        total = np.minimum(
+            np.bincount(index, weights=reach[pairs]), whole_lots(cm.group_cap[unique], lot_value)
+        )
         for g in np.argsort(-total, kind="stable")[: int(cm.max_isins[o]) + 2].tolist():
             members = pairs[index == g]
             members = members[np.argsort(-reach[members], kind="stable")]

@@ -31,7 +31,14 @@ import numpy as np
 import numpy.typing as npt
 
 from optimizer import ledger_rule
-from optimizer.costmodel import CAP_TOLERANCE, NO_LIMIT, CostModel, FloatArray, IntArray
+from optimizer.costmodel import (
+    CAP_TOLERANCE,
+    NO_LIMIT,
+    CostModel,
+    FloatArray,
+    IntArray,
+    whole_lots,
+)
 
 VALUE_UNIT = 1e6
 COST_UNIT = 1e3
@@ -220,7 +227,11 @@ def _richest_isins(
     value = cm.value_per_lot[lo + pairs] * bound[pairs]
     groups = cm.pair_group[lo + pairs]
     unique, index = np.unique(groups, return_inverse=True)
-    reach = np.minimum(np.bincount(index, weights=value), cm.group_cap[unique])
+    lot_value = np.zeros(unique.size)
+    lot_value[index] = cm.value_per_lot[lo + pairs]  # one value per lot per ISIN
+    reach = np.minimum(
+        np.bincount(index, weights=value), whole_lots(cm.group_cap[unique], lot_value)
+    )
     top = set(np.argsort(-reach, kind="stable")[:count].tolist())
     return pairs[[i in top for i in index.tolist()]]
 
