@@ -1,0 +1,141 @@
+"""The quick lower bounds (optimizer.lower_bound): hand-derived values, the kernel
+against a plain-Python twin, and validity against proven optima."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from optimizer.contract import parse_problem
+from optimizer.costmodel import resolve, whole_lots
+from optimizer.lower_bound import (
+    aggregate_bound,
+    component_bounds,
+    fill_cheapest,
+    obligation_bounds,
+)
+from optimizer.optimize import components, optimize
+from optimizer.plan import PlanStatus
+from tests.optimizer.factory import bond, holding, obligation, problem, schedule
+from tests.optimizer.test_properties import books
+
+
+def test_whole_lots_rounds_a_cap_down_to_whole_lots() -> None:
+    """A 400 million cap holds four lots worth 98.5 million (394 million), four worth
+    exactly 100 million (400 million: a cap met exactly is met), three worth 101.25
+    million; no cap stays no cap, a lot worth nothing leaves the cap as it is."""
+    caps = np.array([400e6, 400e6, 400e6, math.inf, 400e6])
+    lots = np.array([98.5e6, 100e6, 101.25e6, 98.5e6, 0.0])
+    assert whole_lots(caps, lots).tolist() == [394e6, 400e6, 303.75e6, math.inf, 400e6]
+
+
+def _two_isin_book() -> dict[str, Any]:
+    """O0 requires 1,000 million, at most 2 ISINs, at most 40% (400 million) each; three
+    bonds at 98.5, 100 and 101.25, free of opportunity cost, 10 lots of each held.
+    Whole lots: 394, 400 and 303.75 million per ISIN, so the best two bring 794 million
+    and the shortfall is at least 206 million (206 million yen of penalty)."""
+    data = problem(
+        [bond(0, opportunity_cost_bp=0.0, price=98.5), bond(1, opportunity_cost_bp=0.0),
+         bond(2, opportunity_cost_bp=0.0, price=101.25)],
+        [holding(0, 10), holding(1, 10), holding(2, 10)],
+        [obligation("O0", 10, max_isins=2)],
+        schedules=[schedule(max_share_per_isin=0.4)],
+    )  # fmt: skip
+    return data
+
+
+def test_max_isins_bound_is_the_best_isins_in_whole_lots() -> None:
+    p = parse_problem(_two_isin_book())
+    cm = resolve(p)
+    assert obligation_bounds(cm).tolist() == pytest.approx([206e6], abs=1e-3)
+    assert aggregate_bound(cm, np.array([0])) == pytest.approx(206e6, abs=1.0)
+    plan = optimize(p)
+    assert plan.cost.total == pytest.approx(206e6, abs=1e-3)  # the bound is the optimum
+    assert plan.objective_bound == pytest.approx(206e6, rel=1e-9)
+    assert plan.status is PlanStatus.OPTIMAL
+
+
+def test_aggregate_bound_counts_face_two_obligations_share() -> None:
+    """O0 and O1 each require 2 lots; the cheap bond (1 bp: 10,000 yen a lot-year) has
+    2 lots, the dear one (5 bp) 10. Alone, each obligation takes the cheap bond (20,000
+    yen each); together only one can, so any plan costs at least 20,000 + 100,000."""
+    data = problem(
+        [bond(0, opportunity_cost_bp=1.0), bond(1, opportunity_cost_bp=5.0)],
+        [holding(0, 2), holding(1, 10)],
+        [obligation("O0", 2), obligation("O1", 2)],
+    )
+    p = parse_problem(data)
+    cm = resolve(p)
+    both = np.array([0, 1])
+    assert float(obligation_bounds(cm).sum()) == pytest.approx(40_000.0, rel=1e-9)
+    assert aggregate_bound(cm, both) == pytest.approx(120_000.0, rel=1e-9)
+    assert component_bounds(cm, [both]) == pytest.approx([120_000.0], rel=1e-9)
+    assert optimize(p).cost.total == pytest.approx(120_000.0, rel=1e-9)
+
+
+def _fill_cheapest_twin(
+    starts: Any, order: Any, reach: Any, rho: Any, group: Any, room: Any, target: Any,
+    required: Any, penalty: float,
+) -> list[float]:  # fmt: skip
+    room = list(room)
+    out = []
+    for o in range(len(starts) - 1):
+        covered = cost = 0.0
+        for j in order[starts[o] : starts[o + 1]]:
+            if covered >= target[o] or rho[j] >= penalty:
+                break
+            take = min(reach[j], room[group[j]], target[o] - covered)
+            if take > 0:
+                room[group[j]] -= take
+                covered += take
+                cost += take * rho[j]
+        out.append(cost + penalty * max(required[o] - covered, 0.0))
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_fill_cheapest_matches_its_twin(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_obl = int(rng.integers(1, 4))
+    sizes = rng.integers(0, 6, n_obl)
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    n = int(starts[-1])
+    order = np.concatenate(
+        [lo + np.argsort(rng.random(hi - lo)) for lo, hi in itertools.pairwise(starts)]
+        + [np.zeros(0)]
+    ).astype(np.int64)
+    reach = rng.choice([0.0, 50.0, 100.0, 250.0], n)
+    rho = rng.choice([0.0, 0.001, 0.01, 2.0, np.inf], n)
+    group = rng.integers(0, 4, n).astype(np.int64)
+    room = rng.choice([0.0, 80.0, 300.0, np.inf], 4)
+    required = rng.choice([0.0, 100.0, 400.0], n_obl)
+    target = np.minimum(required, rng.choice([0.0, 150.0, np.inf], n_obl))
+    got = fill_cheapest(starts, order, reach, rho, group, room, target, required, 1.0)
+    want = _fill_cheapest_twin(starts, order, reach, rho, group, room, target, required, 1.0)
+    assert got.tolist() == pytest.approx(want, rel=1e-12, abs=1e-12)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(books())
+def test_quick_bounds_never_exceed_a_proven_optimum(data: dict[str, Any]) -> None:
+    """On random books (pledges today, caps, buckets, minimum pledges, max_isins, move
+    costs): wherever HiGHS alone proves a plan optimal (the quick bounds switched off,
+    so the proof does not lean on them), the quick bounds are below its cost."""
+    p = parse_problem(data)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            "optimizer.lower_bound.component_bounds", lambda cm, parts: [-math.inf] * len(parts)
+        )
+        plan = optimize(p)
+    cm = resolve(p)
+    quick = sum(component_bounds(cm, components(cm)))
+    if plan.status is PlanStatus.OPTIMAL:
+        assert quick <= plan.cost.total * (1 + 1e-6) + 1e-6
+    assert float(obligation_bounds(cm).sum()) <= quick + 1e-6
