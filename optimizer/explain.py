@@ -28,16 +28,24 @@ class Explainer:
             )
         self.starts = cm.obligation_slices()
         self.start_cover = np.zeros(len(problem.obligations))
-        np.add.at(self.start_cover, cm.pair_obligation, cm.current_lots * cm.value_per_lot)
+        self.start_cover += np.bincount(
+            cm.pair_obligation,
+            weights=cm.current_lots * cm.value_per_lot,
+            minlength=self.start_cover.size,
+        )
         self.final_cover = np.zeros(len(problem.obligations))
-        np.add.at(self.final_cover, cm.pair_obligation, lots * cm.value_per_lot)
+        self.final_cover += np.bincount(
+            cm.pair_obligation, weights=lots * cm.value_per_lot, minlength=self.final_cover.size
+        )
         self._room: IntArray | None = None
         added = np.flatnonzero(self.delta > 0)
         self.pledged_position = dict(
             zip(cm.pair_position[added].tolist(), added.tolist(), strict=True)
         )
         used = np.zeros(cm.group_cap.size)
-        np.add.at(used, cm.pair_group, cm.current_lots * cm.value_per_lot)
+        used += np.bincount(
+            cm.pair_group, weights=cm.current_lots * cm.value_per_lot, minlength=used.size
+        )
         self.over_cap_now = used > cm.group_cap * (1 + 1e-9)
 
     def _isin(self, j: int) -> str:
@@ -119,7 +127,7 @@ class Explainer:
         np.subtract.at(free, cm.pair_position, lots * pair_lot)
         room = np.minimum(cm.max_lots - lots, free[cm.pair_position] // pair_lot).astype(np.float64)
         used = np.zeros(cm.group_cap.size)
-        np.add.at(used, cm.pair_group, lots * cm.value_per_lot)
+        used += np.bincount(cm.pair_group, weights=lots * cm.value_per_lot, minlength=used.size)
         with np.errstate(divide="ignore", invalid="ignore"):
             value = np.where(cm.value_per_lot > 0, cm.value_per_lot, np.nan)
             room = np.fmin(
@@ -160,7 +168,9 @@ class Explainer:
         per_yen = cm.cost_per_value
         lots = self.lots
         cover = np.zeros(len(cm.problem.obligations))
-        np.add.at(cover, cm.pair_obligation, lots * cm.value_per_lot)
+        cover += np.bincount(
+            cm.pair_obligation, weights=lots * cm.value_per_lot, minlength=cover.size
+        )
         out = np.zeros(cover.size)
         for o in range(len(out)):
             if cover[o] < cm.required_value[o]:

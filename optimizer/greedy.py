@@ -32,7 +32,9 @@ class _State:
         self.free_face = cm.position_face.copy()
         np.subtract.at(self.free_face, cm.pair_position, self.lots * pair_lot)
         self.group_used = np.zeros(cm.group_cap.size)
-        np.add.at(self.group_used, cm.pair_group, self.lots * cm.value_per_lot)
+        self.group_used += np.bincount(
+            cm.pair_group, weights=self.lots * cm.value_per_lot, minlength=self.group_used.size
+        )
         self.row_used = np.zeros(cm.row_cap.size)
         if cm.bucket_pair.size:
             np.add.at(
@@ -44,7 +46,9 @@ class _State:
         self.bucket_rows = cm.bucket_row[order]
         self.bucket_ptr = np.searchsorted(cm.bucket_pair[order], np.arange(cm.n_pairs + 1))
         self.cover = np.zeros(len(cm.problem.obligations))
-        np.add.at(self.cover, cm.pair_obligation, self.lots * cm.value_per_lot)
+        self.cover += np.bincount(
+            cm.pair_obligation, weights=self.lots * cm.value_per_lot, minlength=self.cover.size
+        )
         max_moves = cm.problem.limits.max_moves
         self.moves_left = math.inf if max_moves is None else max_moves
         self.starts = cm.obligation_slices()

@@ -62,8 +62,9 @@ def base_value_per_lot(cm: CostModel) -> FloatArray:
 
 def base_cover(cm: CostModel, lots: IntArray) -> FloatArray:
     """Per obligation, the base-value cover of allocation ``lots`` (yen)."""
-    cover = np.zeros(cm.required_value.size)
-    np.add.at(cover, cm.pair_obligation, lots * base_value_per_lot(cm))
+    cover: FloatArray = np.bincount(
+        cm.pair_obligation, weights=lots * base_value_per_lot(cm), minlength=cm.required_value.size
+    ).astype(np.float64, copy=False)
     return cover
 
 

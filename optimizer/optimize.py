@@ -254,14 +254,14 @@ def optimize_mip(
     sizes = np.array([float(mask[g].sum()) for g in in_groups])
     weights = _time_weights(sizes, stakes)
     messages: list[str] = []
-    conditions: list[str] = ["error"] * len(parts)
+    conditions: list[str] = ["time_limit"] * len(parts)  # "error" where a solve raised
     sessions: list[tuple[IntArray, MipSession]] = []
     # Every component starts with a bound from the aggregated LP (milliseconds): one
     # whose MIP finds none in its time still has one (optimizer.lower_bound).
     t = time.perf_counter()
     bounds: list[float | None] = list(component_bounds(cm, parts))
     timings["lower_bound"] = time.perf_counter() - t
-    from optimizer.solve import MipSession
+    from optimizer.solve import MIN_RUN_SECONDS, MipSession
 
     def merge(k: int, result_lots: IntArray | None, session: MipSession) -> None:
         nonlocal lots
@@ -309,6 +309,8 @@ def optimize_mip(
         timings["neighbourhoods"] = timings.get("neighbourhoods", 0.0) + time.perf_counter() - t
 
     def solve(k: int, session: MipSession, until: float) -> None:
+        if left(until) < MIN_RUN_SECONDS:  # not even a warm start's checks (~1 s at n=1000)
+            return
         result = session.solve(
             [lots, baseline, cm.current_lots], time_limit=left(until), gap=gap, abs_gap=slack(k)
         )
@@ -360,6 +362,7 @@ def optimize_mip(
                 solve(k, session, share_end)
         except Exception as exc:  # a plan, never an exception, whatever the solver does
             messages.append(f"component {k + 1}: {type(exc).__name__}: {exc}")
+            conditions[k] = "error"
             live.pop(k, None)
             continue
 

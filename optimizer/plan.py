@@ -210,8 +210,9 @@ def plan_id(
 
 def cover_of(cm: CostModel, lots: IntArray) -> FloatArray:
     """Collateral value per obligation of an allocation in lots."""
-    cover = np.zeros(len(cm.problem.obligations))
-    np.add.at(cover, cm.pair_obligation, lots * cm.value_per_lot)
+    cover: FloatArray = np.bincount(  # np.add.at is ~4x slower on 2M pairs
+        cm.pair_obligation, weights=lots * cm.value_per_lot, minlength=len(cm.problem.obligations)
+    ).astype(np.float64, copy=False)
     return cover
 
 
@@ -282,8 +283,12 @@ def build_plan(
 
     final_cover = cover_of(cm, lots)
     base_final, base_start = np.zeros((2, len(obligations)))
-    np.add.at(base_final, cm.pair_obligation, lots * base_value)
-    np.add.at(base_start, cm.pair_obligation, cm.current_lots * base_value)
+    base_final += np.bincount(
+        cm.pair_obligation, weights=lots * base_value, minlength=base_final.size
+    )
+    base_start += np.bincount(
+        cm.pair_obligation, weights=cm.current_lots * base_value, minlength=base_start.size
+    )
     stressed = scenario_covers(cm, lots)
     if shadow_prices is None:
         shadow_prices = explainer.marginal_costs()
