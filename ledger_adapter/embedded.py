@@ -344,6 +344,7 @@ class EmbeddedLedger:
             parties=acting | reading,
             shape=transaction_shape,
             delta=(result.created, result.archived),
+            deferred=True,
         )
 
     def _write_contracts(self, created: Mapping[str, Contract], archived: Sequence[str]) -> None:

@@ -3,6 +3,8 @@
 - The contract cache: a contract another writer consumed is not found, whatever this
   ledger object had cached (the cache is valid only at the log head it recorded).
 - The projection given the interpreter's ACS delta equals the one found from the nodes.
+- A submit's deferred view (events projected on first read) is the eager view: equal
+  both ways, same repr and pickle, the same events whichever is read first.
 - Signatories and observers are computed from party-typed fields alone, which is what
   :meth:`Template.parties <ledger_adapter.templates.Template.parties>` remembers them by.
 - Daml's implicit ``Archive`` (a short path in the interpreter) needs the signatories.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import pickle
 import sqlite3
 from typing import Any
 
@@ -25,7 +28,7 @@ from ledger_adapter.engine import CID_LENGTH
 from ledger_adapter.errors import AuthorizationError, ContractNotFound
 from ledger_adapter.model import HOLDING, TEMPLATES
 from ledger_adapter.projection import project
-from ledger_adapter.protocol import ExerciseCommand, TransactionShape
+from ledger_adapter.protocol import ExerciseCommand, Transaction, TransactionShape
 
 from .conftest import assert_sound
 from .test_embedded import holding, issue, split
@@ -90,6 +93,30 @@ def test_projection_with_the_delta_equals_the_projection_from_nodes(
             given = project(**common, delta=(alive, list(consumed - created)))
             assert given == plain
             assert all(dataclasses.is_dataclass(e) for e in plain.events)
+
+
+@pytest.mark.parametrize("shape", list(TransactionShape))
+def test_a_submits_deferred_view_is_the_eager_view(
+    ledger: EmbeddedLedger, shape: TransactionShape
+) -> None:
+    cid = issue(ledger)
+    tx = ledger.submit([split(cid, 10)], act_as=["MIZUHO"], command_id="s", transaction_shape=shape)
+    eager = ledger.transaction_at(tx.offset, ["MIZUHO"], shape)
+    assert type(eager) is Transaction and eager.events
+    assert tx == eager and eager == tx
+    assert repr(tx) == repr(eager)
+    assert tx.events is tx.events and tx.created() == eager.created()
+    again = pickle.loads(pickle.dumps(tx))
+    assert type(again) is Transaction and again == eager
+    assert dataclasses.replace(tx, workflow_id="w") == dataclasses.replace(eager, workflow_id="w")
+    assert tx != dataclasses.replace(eager, events=eager.events[:1])
+    unread = ledger.submit(
+        [split(next(iter(tx.created())).contract_id, 1)],
+        act_as=["MIZUHO"],
+        command_id="t",
+        transaction_shape=shape,
+    )
+    assert repr(unread) == repr(ledger.transaction_at(unread.offset, ["MIZUHO"], shape))
 
 
 class _Poison:
