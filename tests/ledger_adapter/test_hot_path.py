@@ -10,6 +10,8 @@
 - Daml's implicit ``Archive`` (a short path in the interpreter) needs the signatories.
 - Contract ids are whole (66 characters) whichever node begins a block of discriminators.
 - The template and party-set codes a rolled-back transaction assigned are forgotten.
+- Contract rows written in batches of a hundred (and the rest one by one) are the rows
+  the log says (the fixture's ``verify`` replays it against the table).
 """
 
 from __future__ import annotations
@@ -210,3 +212,14 @@ def test_a_party_set_code_of_a_rolled_back_transaction_is_forgotten(ledger_url: 
             "DAIWA": ("BOJ", "DAIWA"),
         }
         assert_sound(first)
+
+
+def test_contract_rows_in_batches_are_the_logs(ledger: EmbeddedLedger) -> None:
+    issued = ledger.submit([holding(face=1000)] * 250, act_as=["BOJ", "MIZUHO"], command_id="i")
+    cids = [e.contract_id for e in issued.created()]
+    assert len(cids) == 250
+    tx = ledger.submit([split(cid, 10) for cid in cids], act_as=["MIZUHO"], command_id="s")
+    assert set(tx.archived_contract_ids()) == set(cids)
+    active = {c.contract_id: c.arguments["face"] for c in ledger.active_contracts("MIZUHO")}
+    assert active == {e.contract_id: e.arguments["face"] for e in tx.created()}
+    assert sorted(active.values()) == ["10"] * 250 + ["990"] * 250
