@@ -368,32 +368,37 @@ class EmbeddedLedger:
         Whole batches of :data:`_ROWS_PER_STATEMENT` rows go as one statement each (an
         ``IN`` list, a multi-row ``VALUES``), the rest one row a statement: a plan's
         1,426 deletes and 2,842 inserts took 5.8 ms as one statement a row, 4.6 ms so
-        (*ad hoc*, SQLite; the same rows).
+        (*ad hoc*, SQLite; the same rows). The values are built a column at a time into
+        one flat list (2.5 -> 1.9 ms for those rows: no tuple per row).
         """
         codes = self._codes
         template_code, party_set_code = codes.templates.get, codes.party_sets.get
-        rows = [
-            (
-                int(cid[2:20], 16),  # offset x 2^24 + node id (encoding.contract_key)
-                bytes.fromhex(cid[20:]),
-                template_code(c.template.template_id) or codes.template(c.template.template_id),
-                party_set_code(c.parties) or codes.party_set(c.parties),
-                orjson.dumps(c.args).decode(),
-            )
-            for cid, c in created.items()
+        cids, contracts = list(created), list(created.values())
+        row_values: list[Any] = [None] * (5 * len(cids))  # row after row, column by column:
+        row_values[0::5] = [int(cid[2:20], 16) for cid in cids]  # offset x 2^24 + node id
+        row_values[1::5] = [bytes.fromhex(cid[20:]) for cid in cids]  # (encoding.contract_key)
+        row_values[2::5] = [
+            template_code(c.template.template_id) or codes.template(c.template.template_id)
+            for c in contracts
         ]
-        n = _ROWS_PER_STATEMENT
-        keys = [int(cid[2:20], 16) for cid in archived]
-        whole = len(keys) - len(keys) % n
+        row_values[3::5] = [
+            party_set_code(c.parties) or codes.party_set(c.parties) for c in contracts
+        ]
+        row_values[4::5] = [orjson.dumps(c.args).decode() for c in contracts]
+        keys: list[Any] = [int(cid[2:20], 16) for cid in archived]
+        self._write_batched(_DELETE_BATCH, _DELETE_ONE, keys, 1)
+        self._write_batched(_INSERT_BATCH, _INSERT_ONE, row_values, 5)
+
+    def _write_batched(self, batch_sql: str, one_sql: str, values: list[Any], width: int) -> None:
+        """Run ``batch_sql`` over whole batches of rows (``values``: ``width`` values a
+        row, one row after the other), then ``one_sql`` for each of the rest."""
+        n = _ROWS_PER_STATEMENT * width
+        whole = len(values) - len(values) % n
         for start in range(0, whole, n):
-            self._db.execute(_DELETE_BATCH, keys[start : start + n])
-        if whole < len(keys):
-            self._db.executemany(_DELETE_ONE, [(key,) for key in keys[whole:]])
-        whole = len(rows) - len(rows) % n
-        for start in range(0, whole, n):
-            self._db.execute(_INSERT_BATCH, [v for row in rows[start : start + n] for v in row])
-        if whole < len(rows):
-            self._db.executemany(_INSERT_ONE, rows[whole:])
+            self._db.execute(batch_sql, values[start : start + n])
+        if whole < len(values):
+            rest = values[whole:]
+            self._db.executemany(one_sql, zip(*(rest[i::width] for i in range(width)), strict=True))
 
     def _head(self) -> Head:
         """(offset, tx_hash) of the newest log row (inside a transaction)."""
