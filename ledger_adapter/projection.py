@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gc
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -233,12 +234,26 @@ class _DeferredTransaction(Transaction):
 
     @property
     def events(self) -> tuple[Event, ...]:
+        events: tuple[Event, ...]
         try:
-            events: tuple[Event, ...] = _SLOTS["events"].__get__(self)
-        except AttributeError:  # not made yet (two threads may both make it: same value)
-            events = _COMPUTE.__get__(self)()
-            _SLOTS["events"].__set__(self, events)
-            _COMPUTE.__set__(self, None)  # let the nodes go
+            events = _SLOTS["events"].__get__(self)
+            return events
+        except AttributeError:  # not made yet (two threads may both make them: equal)
+            pass
+        compute = _COMPUTE.__get__(self)
+        if compute is None:  # another thread made them meanwhile
+            events = _SLOTS["events"].__get__(self)
+            return events
+        paused = gc.isenabled()  # as inside submit: thousands of acyclic objects
+        if paused:
+            gc.disable()
+        try:
+            events = compute()
+        finally:
+            if paused:
+                gc.enable()
+        _SLOTS["events"].__set__(self, events)
+        _COMPUTE.__set__(self, None)  # let the nodes go
         return events
 
     @events.setter

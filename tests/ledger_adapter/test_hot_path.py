@@ -108,6 +108,7 @@ def test_a_submits_deferred_view_is_the_eager_view(
     assert tx == eager and eager == tx
     assert repr(tx) == repr(eager)
     assert tx.events is tx.events and tx.created() == eager.created()
+    assert gc.isenabled()  # paused while the events were made, running again
     again = pickle.loads(pickle.dumps(tx))
     assert type(again) is Transaction and again == eager
     assert dataclasses.replace(tx, workflow_id="w") == dataclasses.replace(eager, workflow_id="w")
