@@ -92,6 +92,20 @@ _CONTRACT_ROWS = (
 arguments JSON, signatories, observers."""
 
 
+_ROWS_PER_STATEMENT = 100
+"""Contract rows deleted or inserted by one statement (500 parameters: under SQLite's
+and PostgreSQL's limits)."""
+_DELETE_ONE = "DELETE FROM active_contracts WHERE contract_key = ?"
+_DELETE_BATCH = (
+    f"DELETE FROM active_contracts WHERE contract_key IN ({', '.join('?' * _ROWS_PER_STATEMENT)})"
+)
+_INSERT_ONE = (
+    "INSERT INTO active_contracts (contract_key, discriminator, template, party_set, arguments)"
+    " VALUES (?, ?, ?, ?, ?)"
+)
+_INSERT_BATCH = _INSERT_ONE + ", (?, ?, ?, ?, ?)" * (_ROWS_PER_STATEMENT - 1)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -344,34 +358,47 @@ class EmbeddedLedger:
             parties=acting | reading,
             shape=transaction_shape,
             delta=(result.created, result.archived),
+            deferred=True,
         )
 
     def _write_contracts(self, created: Mapping[str, Contract], archived: Sequence[str]) -> None:
         """Delete the archived contracts' rows, insert the created ones' (in creation
-        order: their keys ascend, so the inserts append to the b-tree)."""
+        order: their keys ascend, so the inserts append to the b-tree).
+
+        Whole batches of :data:`_ROWS_PER_STATEMENT` rows go as one statement each (an
+        ``IN`` list, a multi-row ``VALUES``), the rest one row a statement: a plan's
+        1,426 deletes and 2,842 inserts took 5.8 ms as one statement a row, 4.6 ms so
+        (*ad hoc*, SQLite; the same rows). The values are built a column at a time into
+        one flat list (2.5 -> 1.9 ms for those rows: no tuple per row).
+        """
         codes = self._codes
         template_code, party_set_code = codes.templates.get, codes.party_sets.get
-        rows = [
-            (
-                int(cid[2:20], 16),  # offset x 2^24 + node id (encoding.contract_key)
-                bytes.fromhex(cid[20:]),
-                template_code(c.template.template_id) or codes.template(c.template.template_id),
-                party_set_code(c.parties) or codes.party_set(c.parties),
-                orjson.dumps(c.args).decode(),
-            )
-            for cid, c in created.items()
+        cids, contracts = list(created), list(created.values())
+        row_values: list[Any] = [None] * (5 * len(cids))  # row after row, column by column:
+        row_values[0::5] = [int(cid[2:20], 16) for cid in cids]  # offset x 2^24 + node id
+        row_values[1::5] = [bytes.fromhex(cid[20:]) for cid in cids]  # (encoding.contract_key)
+        row_values[2::5] = [
+            template_code(c.template.template_id) or codes.template(c.template.template_id)
+            for c in contracts
         ]
-        if archived:
-            self._db.executemany(
-                "DELETE FROM active_contracts WHERE contract_key = ?",
-                [(int(cid[2:20], 16),) for cid in archived],
-            )
-        if rows:
-            self._db.executemany(
-                "INSERT INTO active_contracts (contract_key, discriminator, template, party_set,"
-                " arguments) VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
+        row_values[3::5] = [
+            party_set_code(c.parties) or codes.party_set(c.parties) for c in contracts
+        ]
+        row_values[4::5] = [orjson.dumps(c.args).decode() for c in contracts]
+        keys: list[Any] = [int(cid[2:20], 16) for cid in archived]
+        self._write_batched(_DELETE_BATCH, _DELETE_ONE, keys, 1)
+        self._write_batched(_INSERT_BATCH, _INSERT_ONE, row_values, 5)
+
+    def _write_batched(self, batch_sql: str, one_sql: str, values: list[Any], width: int) -> None:
+        """Run ``batch_sql`` over whole batches of rows (``values``: ``width`` values a
+        row, one row after the other), then ``one_sql`` for each of the rest."""
+        n = _ROWS_PER_STATEMENT * width
+        whole = len(values) - len(values) % n
+        for start in range(0, whole, n):
+            self._db.execute(batch_sql, values[start : start + n])
+        if whole < len(values):
+            rest = values[whole:]
+            self._db.executemany(one_sql, zip(*(rest[i::width] for i in range(width)), strict=True))
 
     def _head(self) -> Head:
         """(offset, tx_hash) of the newest log row (inside a transaction)."""

@@ -16,6 +16,8 @@ non-consuming exercise: its signatories and the actors. Two shapes (Canton
 from __future__ import annotations
 
 import dataclasses
+import functools
+import gc
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -89,12 +91,56 @@ def project(
     parties: frozenset[str],
     shape: TransactionShape,
     delta: tuple[Collection[str], Collection[str]] | None = None,
+    deferred: bool = False,
 ) -> Transaction:
     """The transaction as ``parties`` see it (possibly without events).
 
     ``delta`` (the interpreter's: contracts created and still active, contracts
-    archived that existed before) saves finding them in the nodes again.
+    archived that existed before) saves finding them in the nodes again. ``deferred``:
+    the events are projected when first read (:class:`_DeferredTransaction`), so a
+    submit returns without building them (~4,300 events for a 1,000-move plan) and a
+    caller that reads them does so outside the ledger's lock.
     """
+    events = functools.partial(
+        _events,
+        offset=offset,
+        effective_at=effective_at,
+        nodes=nodes,
+        parties=parties,
+        shape=shape,
+        delta=delta,
+    )
+    command = command_id if submitters & parties else None
+    if deferred:
+        return _DeferredTransaction.of(
+            update_id=update_id,
+            offset=offset,
+            effective_at=effective_at,
+            command_id=command,
+            workflow_id=workflow_id,
+            compute=events,
+        )
+    return Transaction(
+        update_id=update_id,
+        offset=offset,
+        effective_at=effective_at,
+        record_time=effective_at,
+        events=events(),
+        command_id=command,
+        workflow_id=workflow_id,
+    )
+
+
+def _events(
+    *,
+    offset: int,
+    effective_at: datetime,
+    nodes: Sequence[Node],
+    parties: frozenset[str],
+    shape: TransactionShape,
+    delta: tuple[Collection[str], Collection[str]] | None,
+) -> tuple[Event, ...]:
+    """The events of :func:`project`."""
     events: list[Event] = []
     wit: tuple[str, ...]
     if shape is TransactionShape.LEDGER_EFFECTS:
@@ -102,56 +148,138 @@ def project(
             wit = tuple(sorted(seen & parties))
             if wit:
                 events.append(_event(node, offset, effective_at, wit))
+        return tuple(events)
+    if delta is None:
+        created = {node["cid"] for node in nodes if node["k"] == "c"}
+        consumed = {node["cid"] for node in nodes if node["k"] == "e" and node["cons"]}
+        alive: Collection[str] = created - consumed
+        gone: Collection[str] = consumed - created
     else:
-        if delta is None:
-            created = {node["cid"] for node in nodes if node["k"] == "c"}
-            consumed = {node["cid"] for node in nodes if node["k"] == "e" and node["cons"]}
-            alive: Collection[str] = created - consumed
-            gone: Collection[str] = consumed - created
-        else:
-            alive, gone = delta[0], set(delta[1])
-        (single,) = parties if len(parties) == 1 else (None,)
-        for node in nodes:
-            cid = node["cid"]
-            if node["k"] == "c":
-                if cid not in alive:
-                    continue
-            elif not node["cons"] or cid not in gone:
+        alive, gone = delta[0], set(delta[1])
+    (single,) = parties if len(parties) == 1 else (None,)
+    for node in nodes:
+        cid = node["cid"]
+        if node["k"] == "c":
+            if cid not in alive:
                 continue
-            sig, obs = node["sig"], node["obs"]
-            if single is not None:  # the usual case: one submitting party, no sorting
-                if single not in sig and single not in obs:
-                    continue
-                wit = (single,)
-            else:
-                wit = tuple(sorted(p for p in parties if p in sig or p in obs))
-                if not wit:
-                    continue
-            if node["k"] == "c":
-                events.append(
-                    _created_event(
-                        offset,
-                        node["n"],
-                        cid,
-                        node["tpl"],
-                        node["args"],
-                        tuple(sig),
-                        tuple(obs),
-                        wit,
-                        effective_at,
-                    )
+        elif not node["cons"] or cid not in gone:
+            continue
+        sig, obs = node["sig"], node["obs"]
+        if single is not None:  # the usual case: one submitting party, no sorting
+            if single not in sig and single not in obs:
+                continue
+            wit = (single,)
+        else:
+            wit = tuple(sorted(p for p in parties if p in sig or p in obs))
+            if not wit:
+                continue
+        if node["k"] == "c":
+            events.append(
+                _created_event(
+                    offset,
+                    node["n"],
+                    cid,
+                    node["tpl"],
+                    node["args"],
+                    tuple(sig),
+                    tuple(obs),
+                    wit,
+                    effective_at,
                 )
-            else:
-                events.append(_archived_event(offset, node["n"], cid, node["tpl"], wit))
-    return Transaction(
-        update_id=update_id,
-        offset=offset,
-        effective_at=effective_at,
-        record_time=effective_at,
-        events=tuple(events),
-        command_id=command_id if submitters & parties else None,
-        workflow_id=workflow_id,
-    )
+            )
+        else:
+            events.append(_archived_event(offset, node["n"], cid, node["tpl"], wit))
+    return tuple(events)
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(Transaction))
+_SLOTS: dict[str, Any] = {name: vars(Transaction)[name] for name in _FIELDS}
+"""The slots of :class:`Transaction` (member descriptors), to set and read them directly."""
+
+
+class _DeferredTransaction(Transaction):
+    """A :class:`Transaction` whose ``events`` are projected on first access.
+
+    The same value in every way a caller can tell: ``events`` is the same tuple, it
+    equals (both ways) and hashes as the eager transaction with the same fields, its
+    ``repr`` and pickle are a :class:`Transaction`'s. The nodes are kept until the
+    events are made.
+    """
+
+    __slots__ = ("_compute",)
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        update_id: str,
+        offset: int,
+        effective_at: datetime,
+        command_id: str | None,
+        workflow_id: str | None,
+        compute: Callable[[], tuple[Event, ...]],
+    ) -> _DeferredTransaction:
+        tx = object.__new__(cls)
+        for name, value in (
+            ("update_id", update_id),
+            ("offset", offset),
+            ("effective_at", effective_at),
+            ("record_time", effective_at),
+            ("command_id", command_id),
+            ("workflow_id", workflow_id),
+        ):
+            _SLOTS[name].__set__(tx, value)
+        _COMPUTE.__set__(tx, compute)
+        return tx
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        events: tuple[Event, ...]
+        try:
+            events = _SLOTS["events"].__get__(self)
+            return events
+        except AttributeError:  # not made yet (two threads may both make them: equal)
+            pass
+        compute = _COMPUTE.__get__(self)
+        if compute is None:  # another thread made them meanwhile
+            events = _SLOTS["events"].__get__(self)
+            return events
+        paused = gc.isenabled()  # as inside submit: thousands of acyclic objects
+        if paused:
+            gc.disable()
+        try:
+            events = compute()
+        finally:
+            if paused:
+                gc.enable()
+        _SLOTS["events"].__set__(self, events)
+        _COMPUTE.__set__(self, None)  # let the nodes go
+        return events
+
+    @events.setter
+    def events(self, value: tuple[Event, ...]) -> None:  # dataclasses.replace's __init__
+        _SLOTS["events"].__set__(self, value)
+
+    def eager(self) -> Transaction:
+        """The same transaction as a plain :class:`Transaction`."""
+        return Transaction(*(getattr(self, name) for name in _FIELDS))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Transaction):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in _FIELDS)
+
+    def __hash__(self) -> int:
+        return hash(self.eager())
+
+    def __repr__(self) -> str:
+        return repr(self.eager())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Transaction, tuple(getattr(self, name) for name in _FIELDS))
+
+
+_COMPUTE: Any = vars(_DeferredTransaction)["_compute"]
 
 
 def _event(node: Node, offset: int, effective_at: datetime, wit: tuple[str, ...]) -> Event:

@@ -3,17 +3,22 @@
 - The contract cache: a contract another writer consumed is not found, whatever this
   ledger object had cached (the cache is valid only at the log head it recorded).
 - The projection given the interpreter's ACS delta equals the one found from the nodes.
+- A submit's deferred view (events projected on first read) is the eager view: equal
+  both ways, same repr and pickle, the same events whichever is read first.
 - Signatories and observers are computed from party-typed fields alone, which is what
   :meth:`Template.parties <ledger_adapter.templates.Template.parties>` remembers them by.
 - Daml's implicit ``Archive`` (a short path in the interpreter) needs the signatories.
 - Contract ids are whole (66 characters) whichever node begins a block of discriminators.
 - The template and party-set codes a rolled-back transaction assigned are forgotten.
+- Contract rows written in batches of a hundred (and the rest one by one) are the rows
+  the log says (the fixture's ``verify`` replays it against the table).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gc
+import pickle
 import sqlite3
 from typing import Any
 
@@ -25,7 +30,7 @@ from ledger_adapter.engine import CID_LENGTH
 from ledger_adapter.errors import AuthorizationError, ContractNotFound
 from ledger_adapter.model import HOLDING, TEMPLATES
 from ledger_adapter.projection import project
-from ledger_adapter.protocol import ExerciseCommand, TransactionShape
+from ledger_adapter.protocol import ExerciseCommand, Transaction, TransactionShape
 
 from .conftest import assert_sound
 from .test_embedded import holding, issue, split
@@ -90,6 +95,31 @@ def test_projection_with_the_delta_equals_the_projection_from_nodes(
             given = project(**common, delta=(alive, list(consumed - created)))
             assert given == plain
             assert all(dataclasses.is_dataclass(e) for e in plain.events)
+
+
+@pytest.mark.parametrize("shape", list(TransactionShape))
+def test_a_submits_deferred_view_is_the_eager_view(
+    ledger: EmbeddedLedger, shape: TransactionShape
+) -> None:
+    cid = issue(ledger)
+    tx = ledger.submit([split(cid, 10)], act_as=["MIZUHO"], command_id="s", transaction_shape=shape)
+    eager = ledger.transaction_at(tx.offset, ["MIZUHO"], shape)
+    assert type(eager) is Transaction and eager.events
+    assert tx == eager and eager == tx
+    assert repr(tx) == repr(eager)
+    assert tx.events is tx.events and tx.created() == eager.created()
+    assert gc.isenabled()  # paused while the events were made, running again
+    again = pickle.loads(pickle.dumps(tx))
+    assert type(again) is Transaction and again == eager
+    assert dataclasses.replace(tx, workflow_id="w") == dataclasses.replace(eager, workflow_id="w")
+    assert tx != dataclasses.replace(eager, events=eager.events[:1])
+    unread = ledger.submit(
+        [split(next(iter(tx.created())).contract_id, 1)],
+        act_as=["MIZUHO"],
+        command_id="t",
+        transaction_shape=shape,
+    )
+    assert repr(unread) == repr(ledger.transaction_at(unread.offset, ["MIZUHO"], shape))
 
 
 class _Poison:
@@ -183,3 +213,14 @@ def test_a_party_set_code_of_a_rolled_back_transaction_is_forgotten(ledger_url: 
             "DAIWA": ("BOJ", "DAIWA"),
         }
         assert_sound(first)
+
+
+def test_contract_rows_in_batches_are_the_logs(ledger: EmbeddedLedger) -> None:
+    issued = ledger.submit([holding(face=1000)] * 250, act_as=["BOJ", "MIZUHO"], command_id="i")
+    cids = [e.contract_id for e in issued.created()]
+    assert len(cids) == 250
+    tx = ledger.submit([split(cid, 10) for cid in cids], act_as=["MIZUHO"], command_id="s")
+    assert set(tx.archived_contract_ids()) == set(cids)
+    active = {c.contract_id: c.arguments["face"] for c in ledger.active_contracts("MIZUHO")}
+    assert active == {e.contract_id: e.arguments["face"] for e in tx.created()}
+    assert sorted(active.values()) == ["10"] * 250 + ["990"] * 250
