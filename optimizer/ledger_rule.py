@@ -22,8 +22,9 @@ base value,
 .. math:: \text{cover}_\text{now} - \text{release}_\text{now} < R_o
 
 the release being what a cure may take out in whole lots (:func:`release_to_cure`):
-above each ISIN cap the excess rounded up to whole lots of that ISIN and at least the
-minimum transfer (or all of a smaller pledge), above each bucket
+above each ISIN cap the fewest whole lots at least the excess that its pledges can
+release, each release at least the minimum transfer and leaving none or at least the
+minimum pledge behind (:func:`fewest_lots_to_release`), above each bucket
 cap the excess plus one lot of the dearest ISIN held there, the smallest ISINs beyond
 ``max_isins``, the pledges under the minimum pledge. ``optimizer.verify`` re-derives the
 same rule from the problem. Then
@@ -90,11 +91,41 @@ def breaks_floor(cm: CostModel, lots: IntArray) -> BoolArray:
     return result
 
 
+def fewest_lots_to_release(held: IntArray, need: int, min_move: IntArray, min_pledge: int) -> int:
+    """The fewest lots, at least ``need``, that releases from pledges of ``held`` lots
+    (one ISIN's accounts pledged to one obligation) can take out, each release either
+    the whole pledge or at least its minimum transfer (``min_move`` lots) leaving at
+    least ``min_pledge`` lots behind: a pledge left under the minimum is a new breach,
+    so a cure that would leave one must take the whole pledge (found by Hypothesis:
+    three 2-lot pledges over a cap, minimum pledge 2 lots, each cured only by releasing
+    all of it). Exact, over every reachable total (``held.sum()`` is a few hundred lots
+    at most in practice)."""
+    total = int(held.sum())
+    if need <= 0:
+        return 0
+    reach = np.zeros(total + 1, dtype=np.bool_)  # totals some releases add up to
+    reach[0] = True
+    totals = np.arange(total + 1)
+    for pledge, move in zip(held.tolist(), min_move.tolist(), strict=True):
+        after = reach.copy()
+        after[pledge:] |= reach[: total + 1 - pledge]  # the whole pledge
+        smallest, largest = min(max(move, 1), pledge), pledge - max(min_pledge, 1)
+        if smallest <= largest:  # part of it: any total in [s - largest, s - smallest]
+            count = np.concatenate(([0], np.cumsum(reach)))
+            left = np.clip(totals - largest, 0, total + 1)
+            right = np.clip(totals - smallest + 1, 0, total + 1)
+            after |= count[right] > count[left]
+        reach = after
+    found = np.flatnonzero(reach[min(need, total) :])
+    return min(need, total) + int(found[0])  # releasing everything reaches ``total``
+
+
 def release_to_cure(cm: CostModel) -> FloatArray:
     """Per obligation, the value (yen, base) that bringing today's pledges within its
     limits may release, as :func:`may_hold` and ``optimizer.verify`` count it: above
-    each ISIN cap, the excess rounded up to whole lots of the ISIN, at least the
-    minimum transfer (or all of a smaller pledge) in lots; above each bucket
+    each ISIN cap, the fewest whole lots of the ISIN, at least the excess, that its
+    pledges can release (:func:`fewest_lots_to_release`: a release is at least the
+    minimum transfer and leaves none or at least the minimum pledge); above each bucket
     cap, the excess plus one lot of the dearest ISIN held in the bucket; the smallest
     ISINs beyond ``max_isins``; the pledges under the minimum pledge (lots above a
     pair's bound where no cap is exceeded: an ineligible or unheld pledge)."""
@@ -114,10 +145,22 @@ def release_to_cure(cm: CostModel) -> FloatArray:
     lot = np.zeros(cm.group_cap.size)  # an ISIN's lots are worth the same in any account
     np.maximum.at(lot, cm.pair_group, value)
     over = np.maximum(used - cap, 0.0)
-    least = np.zeros(cm.group_cap.size, dtype=np.int64)  # a release's minimum transfer
-    np.maximum.at(least, cm.pair_group, np.where(lots > 0, np.minimum(cm.min_move_lots, lots), 0))
-    whole = np.maximum(np.ceil(over / np.where(lot > 0, lot, 1.0) - 1e-9), least) * lot
-    np.add.at(excess, cm.group_obligation, np.where(over > 0, np.maximum(whole, over), 0.0))
+    need = np.ceil(over / np.where(lot > 0, lot, 1.0) - 1e-9).astype(np.int64)
+    cured = np.zeros(cm.group_cap.size)
+    over_groups = np.flatnonzero((over > 0) & (lot > 0))
+    if over_groups.size:
+        order = np.argsort(cm.pair_group, kind="stable")
+        starts = np.searchsorted(cm.pair_group[order], over_groups)
+        ends = np.searchsorted(cm.pair_group[order], over_groups, side="right")
+        for g, lo, hi in zip(over_groups.tolist(), starts.tolist(), ends.tolist(), strict=True):
+            pairs = order[lo:hi]
+            pairs = pairs[lots[pairs] > 0]
+            least = int(cm.min_pledge_lots[cm.group_obligation[g]])
+            fewest = fewest_lots_to_release(
+                lots[pairs], int(need[g]), cm.min_move_lots[pairs], least
+            )
+            cured[g] = fewest * lot[g]
+    np.add.at(excess, cm.group_obligation, np.where(over > 0, np.maximum(cured, over), 0.0))
     if cm.bucket_pair.size:
         rows = np.zeros(cm.row_cap.size)
         np.add.at(rows, cm.bucket_row, lots[cm.bucket_pair] * value[cm.bucket_pair])

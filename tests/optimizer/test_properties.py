@@ -148,18 +148,16 @@ def test_pledges_under_minimum_competing_for_one_position_are_held(method: str) 
     assert min(cover["O0"], cover["O1"]) >= 98.5 * LOT / 100 - 1.0
 
 
-@pytest.mark.xfail(
-    strict=True, reason="release_to_cure counts a partial cure a minimum pledge forbids"
-)
-@pytest.mark.parametrize("method", ["greedy"])
+@pytest.mark.parametrize("method", ["greedy", "mip"])
 def test_cap_cure_that_the_minimum_pledge_makes_total_is_held(method: str) -> None:
-    """Found by Hypothesis (explore profile), not yet fixed. O0 requires 200 million
-    and holds three 2-lot pledges (197 million each) over a 60% per-ISIN cap (120
-    million), minimum pledge 2 lots. Curing a cap takes one lot, which leaves a pledge
-    under the minimum, so the cure must release all of it, and all three cures leave O0
-    at 0: the breach should be held. ledger_rule.release_to_cure (and verify's twin)
-    count one lot per ISIN (295.5 million, O0 would stay covered), so the waterfall
-    cures all three and the ledger refuses the step (cover 591 million -> 0)."""
+    """Found by Hypothesis (explore profile). O0 requires 200 million and holds three
+    2-lot pledges (197 million each) over a 60% per-ISIN cap (120 million), minimum
+    pledge 2 lots. Curing a cap takes one lot, which leaves a pledge under the minimum,
+    so the cure must release all of it, and all three cures leave O0 at 0: the breach
+    must be held. ledger_rule.release_to_cure (and verify's twin) counted one lot per
+    ISIN (295.5 million, O0 would stay covered), so both methods cured all three and
+    the ledger refused the step (cover 591 million -> 0). Both now count the fewest
+    lots a cure can release without leaving a pledge under the minimum."""
     data = problem(
         [bond(n, opportunity_cost_bp=0.5, price=98.5, maturity="2027-03-20") for n in range(5)],
         [holding(0, 1), holding(0, 1, account="A2"), holding(1, 1), holding(1, 1, account="A2"),
