@@ -24,7 +24,7 @@ base value,
 the release being what a cure may take out in whole lots (:func:`release_to_cure`):
 above each ISIN cap the fewest whole lots at least the excess that its pledges can
 release, each release at least the minimum transfer and leaving none or at least the
-minimum pledge behind (:func:`fewest_lots_to_release`), above each bucket
+minimum pledge behind (:func:`cure_releases`), above each bucket
 cap the excess plus one lot of the dearest ISIN held there, the smallest ISINs beyond
 ``max_isins``, the pledges under the minimum pledge. ``optimizer.verify`` re-derives the
 same rule from the problem. Then
@@ -91,22 +91,26 @@ def breaks_floor(cm: CostModel, lots: IntArray) -> BoolArray:
     return result
 
 
-def fewest_lots_to_release(held: IntArray, need: int, min_move: IntArray, min_pledge: int) -> int:
-    """The fewest lots, at least ``need``, that releases from pledges of ``held`` lots
-    (one ISIN's accounts pledged to one obligation) can take out, each release either
-    the whole pledge or at least its minimum transfer (``min_move`` lots) leaving at
-    least ``min_pledge`` lots behind: a pledge left under the minimum is a new breach,
-    so a cure that would leave one must take the whole pledge (found by Hypothesis:
-    three 2-lot pledges over a cap, minimum pledge 2 lots, each cured only by releasing
-    all of it). Exact, over every reachable total (``held.sum()`` is a few hundred lots
-    at most in practice)."""
+def cure_releases(held: IntArray, need: int, min_move: IntArray, min_pledge: int) -> IntArray:
+    """Per pledge of ``held`` lots (one ISIN's accounts pledged to one obligation), the
+    lots to release so that together they take out the fewest lots at least ``need``,
+    each release either the whole pledge or at least its minimum transfer
+    (``min_move`` lots) leaving at least ``min_pledge`` lots behind: a pledge left
+    under the minimum is a new breach, so a cure that would leave one must take the
+    whole pledge (found by Hypothesis: three 2-lot pledges over a cap, minimum pledge
+    2 lots, each cured only by releasing all of it). Exact, over every reachable total
+    (``held.sum()`` is a few hundred lots at most in practice); the waterfall cures an
+    ISIN cap with it and :func:`release_to_cure` counts it."""
     total = int(held.sum())
+    release = np.zeros(held.size, dtype=np.int64)
     if need <= 0:
-        return 0
+        return release
     reach = np.zeros(total + 1, dtype=np.bool_)  # totals some releases add up to
     reach[0] = True
     totals = np.arange(total + 1)
+    steps = []  # reach before each pledge, to read the releases back
     for pledge, move in zip(held.tolist(), min_move.tolist(), strict=True):
+        steps.append(reach)
         after = reach.copy()
         after[pledge:] |= reach[: total + 1 - pledge]  # the whole pledge
         smallest, largest = min(max(move, 1), pledge), pledge - max(min_pledge, 1)
@@ -117,14 +121,22 @@ def fewest_lots_to_release(held: IntArray, need: int, min_move: IntArray, min_pl
             after |= count[right] > count[left]
         reach = after
     found = np.flatnonzero(reach[min(need, total) :])
-    return min(need, total) + int(found[0])  # releasing everything reaches ``total``
+    target = min(need, total) + int(found[0])  # releasing everything reaches ``total``
+    for k in range(held.size - 1, -1, -1):  # the last pledge first: what it took
+        before, pledge = steps[k], int(held[k])
+        smallest, largest = min(max(int(min_move[k]), 1), pledge), pledge - max(min_pledge, 1)
+        ways = [0, *range(smallest, largest + 1), pledge]
+        taken = next(r for r in ways if r <= target and before[target - r])
+        release[k] = taken
+        target -= taken
+    return release
 
 
 def release_to_cure(cm: CostModel) -> FloatArray:
     """Per obligation, the value (yen, base) that bringing today's pledges within its
     limits may release, as :func:`may_hold` and ``optimizer.verify`` count it: above
     each ISIN cap, the fewest whole lots of the ISIN, at least the excess, that its
-    pledges can release (:func:`fewest_lots_to_release`: a release is at least the
+    pledges can release (:func:`cure_releases`: a release is at least the
     minimum transfer and leaves none or at least the minimum pledge); above each bucket
     cap, the excess plus one lot of the dearest ISIN held in the bucket; the smallest
     ISINs beyond ``max_isins``; the pledges under the minimum pledge (lots above a
@@ -156,10 +168,8 @@ def release_to_cure(cm: CostModel) -> FloatArray:
             pairs = order[lo:hi]
             pairs = pairs[lots[pairs] > 0]
             least = int(cm.min_pledge_lots[cm.group_obligation[g]])
-            fewest = fewest_lots_to_release(
-                lots[pairs], int(need[g]), cm.min_move_lots[pairs], least
-            )
-            cured[g] = fewest * lot[g]
+            releases = cure_releases(lots[pairs], int(need[g]), cm.min_move_lots[pairs], least)
+            cured[g] = int(releases.sum()) * lot[g]
     np.add.at(excess, cm.group_obligation, np.where(over > 0, np.maximum(cured, over), 0.0))
     if cm.bucket_pair.size:
         rows = np.zeros(cm.row_cap.size)

@@ -1,5 +1,5 @@
 """The least a cure must release above an ISIN cap: the optimizer's count
-(``ledger_rule.fewest_lots_to_release``) and verify's own (``verify._fewest_lots``)
+(``ledger_rule.cure_releases``, which also says which pledges give it) and verify's own (``verify._fewest_lots``)
 against every combination of releases, on small books."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from optimizer.ledger_rule import fewest_lots_to_release
+from optimizer.ledger_rule import cure_releases
 from optimizer.verify import _fewest_lots
 
 
@@ -38,7 +38,10 @@ def test_both_counts_match_enumeration(
     expected = _by_enumeration(pledges, need, least, kept)
     held = np.array(pledges, dtype=np.int64)
     moves = np.full(held.size, least, dtype=np.int64)
-    assert fewest_lots_to_release(held, need, moves, kept) == expected
+    releases = cure_releases(held, need, moves, kept)
+    assert int(releases.sum()) == expected
+    for lots, release in zip(pledges, releases.tolist(), strict=True):
+        assert release in (0, lots) or min(least, lots) <= release <= lots - kept
     assert _fewest_lots(pledges, need, least, kept) == expected
 
 
@@ -46,5 +49,5 @@ def test_a_cure_that_would_leave_a_pledge_under_the_minimum_takes_all_of_it() ->
     """The case Hypothesis found (tests/optimizer/test_properties.py): one lot over the
     cap, a 2-lot pledge, minimum pledge 2 lots: the cure releases both lots."""
     held = np.array([2], dtype=np.int64)
-    assert fewest_lots_to_release(held, 1, np.ones(1, dtype=np.int64), 2) == 2
+    assert cure_releases(held, 1, np.ones(1, dtype=np.int64), 2).tolist() == [2]
     assert _fewest_lots([2], 1, 1, 2) == 2

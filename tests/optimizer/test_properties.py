@@ -171,3 +171,31 @@ def test_cap_cure_that_the_minimum_pledge_makes_total_is_held(method: str) -> No
     p = parse_problem(data)
     report = verify(p, optimize(p, method))
     assert report.ok, str(report)
+
+
+@pytest.mark.parametrize("method", ["greedy", "mip"])
+def test_cap_cure_releases_a_whole_small_pledge_not_too_little_of_a_large_one(
+    method: str,
+) -> None:
+    """Found by Hypothesis (explore profile) once cap cures were counted exactly. O0
+    requires 500 million (minimum transfer 150 million: 2 lots) and holds ISIN 3 in
+    two accounts, 1 + 3 lots (394 million) over a 60% cap (300 million). The least cure
+    is A1's whole 1-lot pledge (a whole release may be under the minimum transfer). The
+    waterfall cut the largest pledge first (2 lots of A2's 3, the minimum transfer),
+    left O0 short, and _restore_floor gave one lot back: a 1-lot release under the
+    minimum transfer. The MIP found A1's cure at the same cost but kept the waterfall's
+    plan (it replaced it only when cheaper) and called it optimal. Now the waterfall
+    cures a cap with ledger_rule.cure_releases, _restore_floor never leaves a release
+    under the minimum transfer, and the MIP replaces a baseline that breaks a limit."""
+    data = problem(
+        [bond(n, opportunity_cost_bp=0.5, price=98.5, maturity="2027-03-20") for n in range(4)],
+        [holding(0, 1, pledged_to="O0"), holding(0, 1, account="A2"), holding(1, 1),
+         holding(1, 1, account="A2"), holding(2, 1), holding(2, 2, account="A2", pledged_to="O0"),
+         holding(3, 1, pledged_to="O0"), holding(3, 3, account="A2", pledged_to="O0")],
+        [obligation("O0", 5, min_transfer_value=1.5e8)],
+        schedules=[schedule(max_share_per_isin=0.6)],
+    )  # fmt: skip
+    data["solver"] = {"time_limit_s": 5, "mip_rel_gap": 1e-6}
+    p = parse_problem(data)
+    report = verify(p, optimize(p, method))
+    assert report.ok, str(report)
