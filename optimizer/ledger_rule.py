@@ -25,7 +25,8 @@ the release being what a cure may take out in whole lots (:func:`release_to_cure
 above each ISIN cap the fewest whole lots at least the excess that its pledges can
 release, each release at least the minimum transfer and leaving none or at least the
 minimum pledge behind (:func:`cure_releases`), above each bucket
-cap the excess plus one lot of the dearest ISIN held there, the smallest ISINs beyond
+cap the excess plus the largest :func:`cure_step` of a pledge there (one lot where no
+minimum pledge or transfer binds), at most all of it, the smallest ISINs beyond
 ``max_isins``, the pledges under the minimum pledge. ``optimizer.verify`` re-derives the
 same rule from the problem. Then
 :func:`keep_uncurable` holds the breach at today's level (ISIN and bucket caps raised
@@ -132,13 +133,32 @@ def cure_releases(held: IntArray, need: int, min_move: IntArray, min_pledge: int
     return release
 
 
+def cure_step(cm: CostModel) -> FloatArray:
+    """Per pair, the most (yen, base) a release from today's pledge can overshoot what
+    it is asked to take out: a release is the whole pledge or at least the minimum
+    transfer leaving at least the minimum pledge, so one asked for less than the pledge
+    takes out at most one lot more, the minimum transfer or the minimum pledge more
+    (all of the pledge where no partial release is allowed). The bucket cure's margin
+    in :func:`release_to_cure` (before: one lot, which a minimum pledge or transfer can
+    exceed: found while fixing the ISIN cap's count)."""
+    lots = cm.current_lots
+    smallest = np.minimum(np.maximum(cm.min_move_lots, 1), lots)
+    kept = np.maximum(cm.min_pledge_lots[cm.pair_obligation], 1)
+    partial = smallest <= lots - kept
+    result: FloatArray = np.where(partial, np.maximum(smallest, kept), lots) * base_value_per_lot(
+        cm
+    )
+    return result
+
+
 def release_to_cure(cm: CostModel) -> FloatArray:
     """Per obligation, the value (yen, base) that bringing today's pledges within its
     limits may release, as :func:`may_hold` and ``optimizer.verify`` count it: above
     each ISIN cap, the fewest whole lots of the ISIN, at least the excess, that its
     pledges can release (:func:`cure_releases`: a release is at least the
     minimum transfer and leaves none or at least the minimum pledge); above each bucket
-    cap, the excess plus one lot of the dearest ISIN held in the bucket; the smallest
+    cap, the excess plus the largest :func:`cure_step` of a pledge held there, at most
+    all the bucket holds; the smallest
     ISINs beyond ``max_isins``; the pledges under the minimum pledge (lots above a
     pair's bound where no cap is exceeded: an ineligible or unheld pledge)."""
     lots, value = cm.current_lots, base_value_per_lot(cm)
@@ -177,11 +197,14 @@ def release_to_cure(cm: CostModel) -> FloatArray:
         row_factor = np.ones(cm.row_cap.size)
         np.minimum.at(row_factor, cm.bucket_row, factor[cm.bucket_pair])
         row_cap = cm.row_cap / np.maximum(row_factor, 1e-12)
-        dearest = np.zeros(cm.row_cap.size)
+        # Releasing the bucket's pledges one after another (whole while the excess
+        # left is at least the pledge, then as little of the next as it allows) takes
+        # out the excess plus less than one pledge's step (cure_step); at most all.
+        step = np.zeros(cm.row_cap.size)
         held = lots[cm.bucket_pair] > 0
-        np.maximum.at(dearest, cm.bucket_row[held], value[cm.bucket_pair][held])
+        np.maximum.at(step, cm.bucket_row[held], cure_step(cm)[cm.bucket_pair][held])
         over = np.maximum(rows - row_cap, 0.0)
-        np.add.at(excess, cm.row_obligation, np.where(over > 0, over + dearest, 0.0))
+        np.add.at(excess, cm.row_obligation, np.where(over > 0, np.minimum(over + step, rows), 0.0))
     out = np.where(excess > 0, excess, forced)  # per-pair bounds overcount a shared cap
     under = (lots > 0) & (lots < cm.min_pledge_lots[cm.pair_obligation])
     np.add.at(out, cm.pair_obligation[under], (lots * value)[under])

@@ -26,8 +26,9 @@ here): with today's pledges at base value, an obligation *may hold* its breaches
 where the release is what a cure may take out in whole lots: above each ISIN cap the
 fewest whole lots of that ISIN, at least the excess, that its pledges can release, each
 release the whole pledge or at least the minimum transfer leaving at least the minimum
-pledge, above each bucket cap the excess plus one
-lot of the dearest ISIN held there, the smallest ISINs beyond ``max_isins``, the
+pledge, above each bucket cap the excess plus the largest step of a pledge there
+(a lot, the minimum transfer or the minimum pledge; all of a pledge that cannot be
+released in part), at most all of it, the smallest ISINs beyond ``max_isins``, the
 pledges under the minimum pledge. Held at today's level: an ISIN's or a bucket's value
 no more than today's, no more ISINs than today, a pledge under the minimum kept at its
 face.
@@ -510,8 +511,17 @@ class _Checker:
                 if _in_bucket(limit, _years(self.problem, self.securities[isin]))
             ]  # fmt: skip
             inside = sum(per_isin[isin] for isin in members)
-            if bucket_cap is not None and inside > bucket_cap:  # plus one lot: whole lots
-                excess += inside - bucket_cap + max(lot[isin] for isin in members)
+            if bucket_cap is not None and inside > bucket_cap:
+                # Released pledge by pledge, the last overshoots by less than its step:
+                # a lot, the minimum transfer or the minimum pledge (the whole pledge
+                # where no part of it may go); never more than the bucket holds.
+                steps = []
+                for isin in members:
+                    for lots in pledges[isin]:
+                        smallest = min(least[isin], lots)
+                        partial = smallest <= lots - max(kept, 1)
+                        steps.append(lot[isin] * (max(smallest, kept) if partial else lots))
+                excess += min(inside - bucket_cap + max(steps), inside)
         if obligation.max_isins is not None:
             values = sorted(v for v in per_isin.values() if v > 0)
             excess += sum(values[: max(len(values) - obligation.max_isins, 0)])

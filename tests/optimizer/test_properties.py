@@ -199,3 +199,30 @@ def test_cap_cure_releases_a_whole_small_pledge_not_too_little_of_a_large_one(
     p = parse_problem(data)
     report = verify(p, optimize(p, method))
     assert report.ok, str(report)
+
+
+@pytest.mark.parametrize("method", ["greedy", "mip"])
+def test_bucket_cure_that_the_minimum_pledge_makes_a_whole_pledge_is_held(method: str) -> None:
+    """Found while fixing the ISIN cap's count (the same cause, in the bucket rule). O0
+    requires 600 million, minimum pledge 3 lots, and holds one 3-lot pledge (303.75
+    million) in the 10-year-plus bucket, capped at 50% (300 million), and two short
+    3-lot pledges (591 million); there is no free collateral. The bucket is 3.75 million
+    over, but a cure of one lot would leave 2 lots, under the minimum, so it releases
+    the whole pledge and O0 falls to 591 million: the breach must be held. The bucket
+    rule counted the excess plus one lot (105 million, O0 would stay covered at 789.75
+    million), so both methods cured it and the ledger refused the step; now it counts
+    the excess plus the largest step a pledge there allows (ledger_rule.cure_step)."""
+    data = problem(
+        [bond(0, opportunity_cost_bp=0.5, price=101.25, maturity="2046-12-20"),
+         bond(1, opportunity_cost_bp=0.5, price=98.5, maturity="2027-03-20"),
+         bond(2, opportunity_cost_bp=0.5, price=98.5, maturity="2027-03-20")],
+        [holding(0, 3, pledged_to="O0"), holding(1, 3, pledged_to="O0"),
+         holding(2, 3, pledged_to="O0")],
+        [obligation("O0", 6, min_pledge_face=3 * LOT)],
+        schedules=[schedule(bucket_limits=[
+            {"min_residual_years": 10, "max_residual_years": None, "max_share": 0.5}])],
+    )  # fmt: skip
+    data["solver"] = {"time_limit_s": 5, "mip_rel_gap": 1e-6}
+    p = parse_problem(data)
+    report = verify(p, optimize(p, method))
+    assert report.ok, str(report)
