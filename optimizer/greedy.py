@@ -177,12 +177,16 @@ def _repair(state: _State) -> None:
     cm = state.cm
     rho = cm.cost_per_value
     over = np.flatnonzero(state.group_used > cm.group_cap * (1 + 1e-12) + 1e-6)
-    for g in over.tolist():
+    order = np.argsort(cm.pair_group, kind="stable") if over.size else over
+    starts = np.searchsorted(cm.pair_group[order], over)
+    ends = np.searchsorted(cm.pair_group[order], over, side="right")
+    for g, lo, hi in zip(over.tolist(), starts.tolist(), ends.tolist(), strict=True):
         # The least cure (ledger_rule.cure_releases: no release under the minimum
         # transfer, no pledge left under the minimum), the count may_hold judged by.
         # Cutting the largest pledge first could leave a partial release that
         # _restore_floor then shrank under the minimum transfer (found by Hypothesis).
-        members = np.flatnonzero((cm.pair_group == g) & (state.lots > 0))
+        members = order[lo:hi]
+        members = members[state.lots[members] > 0]
         value = float(cm.value_per_lot[members].max(initial=0.0))
         if value <= 0:
             continue
@@ -283,7 +287,7 @@ def _restore_floor(state: _State) -> None:
         for j in range(int(state.starts[o]), int(state.starts[o + 1])):
             released = int(cm.current_lots[j] - state.lots[j])
             back = min(released, state.room(j))
-            if 0 < released - back < int(cm.min_move_lots[j]) and back < released:
+            if 0 < released - back < int(cm.min_move_lots[j]):
                 # What stays released must still be a whole pledge or a minimum
                 # transfer (found by Hypothesis: a cap cure of 2 lots given back 1).
                 back = released - int(cm.min_move_lots[j])
