@@ -291,6 +291,19 @@ def keep_uncurable(cm: CostModel) -> CostModel:
     contested = (
         demand[cm.pair_position] > np.maximum(cm.position_face - pledged, 0)[cm.pair_position]
     )
+    # The same for the room under an ISIN or bucket cap (found by Hypothesis: two
+    # pledges of one ISIN each with room to reach the minimum, not both; the waterfall
+    # topped up one and released the other below the ledger's floor).
+    wanted = np.where(under, top_up * value, 0.0)
+    group_demand = np.zeros(out.group_cap.size)
+    np.add.at(group_demand, cm.pair_group, wanted)
+    group_room = np.maximum(out.group_cap - used, 0.0) * (1 + 1e-12)
+    contested |= (group_demand > group_room)[cm.pair_group]
+    if cm.bucket_pair.size:
+        row_demand = np.zeros(out.row_cap.size)
+        np.add.at(row_demand, cm.bucket_row, wanted[cm.bucket_pair])
+        row_room = np.maximum(out.row_cap - rows, 0.0) * (1 + 1e-12)
+        np.logical_or.at(contested, cm.bucket_pair, (row_demand > row_room)[cm.bucket_row])
     small = under & ((room < top_up) | contested)
     if cm.held_small is not None:
         small |= cm.held_small

@@ -226,3 +226,30 @@ def test_bucket_cure_that_the_minimum_pledge_makes_a_whole_pledge_is_held(method
     p = parse_problem(data)
     report = verify(p, optimize(p, method))
     assert report.ok, str(report)
+
+
+@pytest.mark.parametrize("method", ["greedy", "mip"])
+def test_pledges_under_minimum_competing_for_one_cap_are_held(method: str) -> None:
+    """Found by Hypothesis (explore profile, three accounts). O1 requires 1.4 billion,
+    minimum pledge 4 lots, 60% ISIN cap (840 million), and is short holding ISIN 0 in
+    three pledges under the minimum: A1 1 lot (no free face: held), A2 2 lots (2 free),
+    A3 3 lots (1 free): 591 million. A2's top-up (2 lots) and A3's (1 lot) each fit
+    under the cap's 249 million of room, not both. keep_uncurable judged each alone, so
+    neither was held; the waterfall topped up A2 first, then had to release A3 whole
+    and O1 fell to 492.5 million, under the ledger's floor (591 million). Now pledges
+    whose top-ups together exceed an ISIN's or a bucket's room are all held, as those
+    competing for one position's free face were (conservative: the MIP had found a
+    plan topping up both after releasing A1 whole)."""
+    data = problem(
+        [bond(n, opportunity_cost_bp=0.5, price=98.5, maturity="2027-03-20") for n in range(2)],
+        [holding(0, 1, pledged_to="O1"), holding(0, 2, account="A2", pledged_to="O1"),
+         holding(0, 2, account="A2"), holding(0, 3, account="A3", pledged_to="O1"),
+         holding(0, 1, account="A3"), holding(1, 1), holding(1, 1, account="A2"),
+         holding(1, 1, account="A3")],
+        [obligation("O0", 0), obligation("O1", 14, min_pledge_face=4 * LOT)],
+        schedules=[schedule(max_share_per_isin=0.6)],
+    )  # fmt: skip
+    data["solver"] = {"time_limit_s": 5, "mip_rel_gap": 1e-6}
+    p = parse_problem(data)
+    report = verify(p, optimize(p, method))
+    assert report.ok, str(report)
