@@ -181,13 +181,30 @@ def _repair(state: _State) -> None:
     cm = state.cm
     rho = cm.cost_per_value
     over = np.flatnonzero(state.group_used > cm.group_cap * (1 + 1e-12) + 1e-6)
-    if over.size:
-        members = np.flatnonzero(np.isin(cm.pair_group, over) & (state.lots > 0))
-        for j in members[np.argsort(-state.lots[members], kind="stable")].tolist():
-            g = cm.pair_group[j]
-            excess = state.group_used[g] - cm.group_cap[g]
-            if excess > 1e-6:
-                _cut(state, j, math.ceil(excess / cm.value_per_lot[j] - 1e-12))
+    order = np.argsort(cm.pair_group, kind="stable") if over.size else over
+    starts = np.searchsorted(cm.pair_group[order], over)
+    ends = np.searchsorted(cm.pair_group[order], over, side="right")
+    for g, lo, hi in zip(over.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        # The least cure (ledger_rule.cure_releases: no release under the minimum
+        # transfer, no pledge left under the minimum), the count may_hold judged by.
+        # Cutting the largest pledge first could leave a partial release that
+        # _restore_floor then shrank under the minimum transfer (found by Hypothesis).
+        members = order[lo:hi]
+        members = members[state.lots[members] > 0]
+        value = float(cm.value_per_lot[members].max(initial=0.0))
+        if value <= 0:
+            continue
+        o = int(cm.group_obligation[g])
+        excess = state.group_used[g] - cm.group_cap[g]
+        releases = ledger_rule.cure_releases(
+            state.lots[members],
+            math.ceil(excess / value - 1e-12),
+            cm.min_move_lots[members],
+            int(cm.min_pledge_lots[o]),
+        )
+        for j, drop in zip(members.tolist(), releases.tolist(), strict=True):
+            if drop > 0 and (state.changed(j) or state.moves_left >= 1):
+                state.shift(j, -drop)
     for b in np.flatnonzero(state.row_used > cm.row_cap + 1e-6).tolist():
         members = cm.bucket_pair[(cm.bucket_row == b) & (state.lots[cm.bucket_pair] > 0)]
         for j in members[np.argsort(-rho[members], kind="stable")].tolist():
@@ -272,7 +289,12 @@ def _restore_floor(state: _State) -> None:
     least = cm.pair_min_pledge()
     for o in np.flatnonzero(ledger_rule.breaks_floor(cm, state.lots)).tolist():
         for j in range(int(state.starts[o]), int(state.starts[o + 1])):
-            back = min(int(cm.current_lots[j] - state.lots[j]), state.room(j))
+            released = int(cm.current_lots[j] - state.lots[j])
+            back = min(released, state.room(j))
+            if 0 < released - back < int(cm.min_move_lots[j]):
+                # What stays released must still be a whole pledge or a minimum
+                # transfer (found by Hypothesis: a cap cure of 2 lots given back 1).
+                back = released - int(cm.min_move_lots[j])
             if back <= 0:
                 continue
             state.shift(j, back)

@@ -22,9 +22,11 @@ base value,
 .. math:: \text{cover}_\text{now} - \text{release}_\text{now} < R_o
 
 the release being what a cure may take out in whole lots (:func:`release_to_cure`):
-above each ISIN cap the excess rounded up to whole lots of that ISIN and at least the
-minimum transfer (or all of a smaller pledge), above each bucket
-cap the excess plus one lot of the dearest ISIN held there, the smallest ISINs beyond
+above each ISIN cap the fewest whole lots at least the excess that its pledges can
+release, each release at least the minimum transfer and leaving none or at least the
+minimum pledge behind (:func:`cure_releases`), above each bucket
+cap the excess plus the largest :func:`cure_step` of a pledge there (one lot where no
+minimum pledge or transfer binds), at most all of it, the smallest ISINs beyond
 ``max_isins``, the pledges under the minimum pledge. ``optimizer.verify`` re-derives the
 same rule from the problem. Then
 :func:`keep_uncurable` holds the breach at today's level (ISIN and bucket caps raised
@@ -91,12 +93,73 @@ def breaks_floor(cm: CostModel, lots: IntArray) -> BoolArray:
     return result
 
 
+def cure_releases(held: IntArray, need: int, min_move: IntArray, min_pledge: int) -> IntArray:
+    """Per pledge of ``held`` lots (one ISIN's accounts pledged to one obligation), the
+    lots to release so that together they take out the fewest lots at least ``need``,
+    each release either the whole pledge or at least its minimum transfer
+    (``min_move`` lots) leaving at least ``min_pledge`` lots behind: a pledge left
+    under the minimum is a new breach, so a cure that would leave one must take the
+    whole pledge (found by Hypothesis: three 2-lot pledges over a cap, minimum pledge
+    2 lots, each cured only by releasing all of it). Exact, over every reachable total
+    (``held.sum()`` is a few hundred lots at most in practice); the waterfall cures an
+    ISIN cap with it and :func:`release_to_cure` counts it."""
+    total = int(held.sum())
+    release = np.zeros(held.size, dtype=np.int64)
+    if need <= 0:
+        return release
+    reach = np.zeros(total + 1, dtype=np.bool_)  # totals some releases add up to
+    reach[0] = True
+    totals = np.arange(total + 1)
+    steps = []  # reach before each pledge, to read the releases back
+    for pledge, move in zip(held.tolist(), min_move.tolist(), strict=True):
+        steps.append(reach)
+        after = reach.copy()
+        after[pledge:] |= reach[: total + 1 - pledge]  # the whole pledge
+        smallest, largest = min(max(move, 1), pledge), pledge - max(min_pledge, 1)
+        if smallest <= largest:  # part of it: any total in [s - largest, s - smallest]
+            count = np.concatenate(([0], np.cumsum(reach)))
+            left = np.clip(totals - largest, 0, total + 1)
+            right = np.clip(totals - smallest + 1, 0, total + 1)
+            after |= count[right] > count[left]
+        reach = after
+    found = np.flatnonzero(reach[min(need, total) :])
+    target = min(need, total) + int(found[0])  # releasing everything reaches ``total``
+    for k in range(held.size - 1, -1, -1):  # the last pledge first: what it took
+        before, pledge = steps[k], int(held[k])
+        smallest, largest = min(max(int(min_move[k]), 1), pledge), pledge - max(min_pledge, 1)
+        ways = [0, *range(smallest, largest + 1), pledge]
+        taken = next(r for r in ways if r <= target and before[target - r])
+        release[k] = taken
+        target -= taken
+    return release
+
+
+def cure_step(cm: CostModel) -> FloatArray:
+    """Per pair, the most (yen, base) a release from today's pledge can overshoot what
+    it is asked to take out: a release is the whole pledge or at least the minimum
+    transfer leaving at least the minimum pledge, so one asked for less than the pledge
+    takes out at most one lot more, the minimum transfer or the minimum pledge more
+    (all of the pledge where no partial release is allowed). The bucket cure's margin
+    in :func:`release_to_cure` (before: one lot, which a minimum pledge or transfer can
+    exceed: found while fixing the ISIN cap's count)."""
+    lots = cm.current_lots
+    smallest = np.minimum(np.maximum(cm.min_move_lots, 1), lots)
+    kept = np.maximum(cm.min_pledge_lots[cm.pair_obligation], 1)
+    partial = smallest <= lots - kept
+    result: FloatArray = np.where(partial, np.maximum(smallest, kept), lots) * base_value_per_lot(
+        cm
+    )
+    return result
+
+
 def release_to_cure(cm: CostModel) -> FloatArray:
     """Per obligation, the value (yen, base) that bringing today's pledges within its
     limits may release, as :func:`may_hold` and ``optimizer.verify`` count it: above
-    each ISIN cap, the excess rounded up to whole lots of the ISIN, at least the
-    minimum transfer (or all of a smaller pledge) in lots; above each bucket
-    cap, the excess plus one lot of the dearest ISIN held in the bucket; the smallest
+    each ISIN cap, the fewest whole lots of the ISIN, at least the excess, that its
+    pledges can release (:func:`cure_releases`: a release is at least the
+    minimum transfer and leaves none or at least the minimum pledge); above each bucket
+    cap, the excess plus the largest :func:`cure_step` of a pledge held there, at most
+    all the bucket holds; the smallest
     ISINs beyond ``max_isins``; the pledges under the minimum pledge (lots above a
     pair's bound where no cap is exceeded: an ineligible or unheld pledge)."""
     lots, value = cm.current_lots, base_value_per_lot(cm)
@@ -115,21 +178,34 @@ def release_to_cure(cm: CostModel) -> FloatArray:
     lot = np.zeros(cm.group_cap.size)  # an ISIN's lots are worth the same in any account
     np.maximum.at(lot, cm.pair_group, value)
     over = np.maximum(used - cap, 0.0)
-    least = np.zeros(cm.group_cap.size, dtype=np.int64)  # a release's minimum transfer
-    np.maximum.at(least, cm.pair_group, np.where(lots > 0, np.minimum(cm.min_move_lots, lots), 0))
-    whole = np.maximum(np.ceil(over / np.where(lot > 0, lot, 1.0) - 1e-9), least) * lot
-    np.add.at(excess, cm.group_obligation, np.where(over > 0, np.maximum(whole, over), 0.0))
+    need = np.ceil(over / np.where(lot > 0, lot, 1.0) - 1e-9).astype(np.int64)
+    cured = np.zeros(cm.group_cap.size)
+    over_groups = np.flatnonzero((over > 0) & (lot > 0))
+    if over_groups.size:
+        order = np.argsort(cm.pair_group, kind="stable")
+        starts = np.searchsorted(cm.pair_group[order], over_groups)
+        ends = np.searchsorted(cm.pair_group[order], over_groups, side="right")
+        for g, lo, hi in zip(over_groups.tolist(), starts.tolist(), ends.tolist(), strict=True):
+            pairs = order[lo:hi]
+            pairs = pairs[lots[pairs] > 0]
+            least = int(cm.min_pledge_lots[cm.group_obligation[g]])
+            releases = cure_releases(lots[pairs], int(need[g]), cm.min_move_lots[pairs], least)
+            cured[g] = int(releases.sum()) * lot[g]
+    np.add.at(excess, cm.group_obligation, np.where(over > 0, np.maximum(cured, over), 0.0))
     if cm.bucket_pair.size:
         rows = np.zeros(cm.row_cap.size)
         np.add.at(rows, cm.bucket_row, lots[cm.bucket_pair] * value[cm.bucket_pair])
         row_factor = np.ones(cm.row_cap.size)
         np.minimum.at(row_factor, cm.bucket_row, factor[cm.bucket_pair])
         row_cap = cm.row_cap / np.maximum(row_factor, 1e-12)
-        dearest = np.zeros(cm.row_cap.size)
+        # Releasing the bucket's pledges one after another (whole while the excess
+        # left is at least the pledge, then as little of the next as it allows) takes
+        # out the excess plus less than one pledge's step (cure_step); at most all.
+        step = np.zeros(cm.row_cap.size)
         held = lots[cm.bucket_pair] > 0
-        np.maximum.at(dearest, cm.bucket_row[held], value[cm.bucket_pair][held])
+        np.maximum.at(step, cm.bucket_row[held], cure_step(cm)[cm.bucket_pair][held])
         over = np.maximum(rows - row_cap, 0.0)
-        np.add.at(excess, cm.row_obligation, np.where(over > 0, over + dearest, 0.0))
+        np.add.at(excess, cm.row_obligation, np.where(over > 0, np.minimum(over + step, rows), 0.0))
     out = np.where(excess > 0, excess, forced)  # per-pair bounds overcount a shared cap
     under = (lots > 0) & (lots < cm.min_pledge_lots[cm.pair_obligation])
     np.add.at(out, cm.pair_obligation[under], (lots * value)[under])
@@ -216,6 +292,19 @@ def keep_uncurable(cm: CostModel) -> CostModel:
     contested = (
         demand[cm.pair_position] > np.maximum(cm.position_face - pledged, 0)[cm.pair_position]
     )
+    # The same for the room under an ISIN or bucket cap (found by Hypothesis: two
+    # pledges of one ISIN each with room to reach the minimum, not both; the waterfall
+    # topped up one and released the other below the ledger's floor).
+    wanted = np.where(under, top_up * value, 0.0)
+    group_demand = np.zeros(out.group_cap.size)
+    np.add.at(group_demand, cm.pair_group, wanted)
+    group_room = np.maximum(out.group_cap - used, 0.0) * (1 + 1e-12)
+    contested |= (group_demand > group_room)[cm.pair_group]
+    if cm.bucket_pair.size:
+        row_demand = np.zeros(out.row_cap.size)
+        np.add.at(row_demand, cm.bucket_row, wanted[cm.bucket_pair])
+        row_room = np.maximum(out.row_cap - rows, 0.0) * (1 + 1e-12)
+        np.logical_or.at(contested, cm.bucket_pair, (row_demand > row_room)[cm.bucket_row])
     small = under & ((room < top_up) | contested)
     if cm.held_small is not None:
         small |= cm.held_small

@@ -265,7 +265,12 @@ def optimize_mip(
 
     def merge(k: int, result_lots: IntArray | None, session: MipSession) -> None:
         nonlocal lots
-        if result_lots is not None and session.scope_cost(result_lots) < session.scope_cost(lots):
+        if result_lots is None:
+            return
+        # A feasible result also replaces a plan as dear that breaks a limit (the
+        # waterfall's, should it ever: found by Hypothesis, a waterfall cap cure under
+        # the minimum transfer kept over the MIP's equal-cost cure and called optimal).
+        if session.scope_cost(result_lots) < session.scope_cost(lots) or cm.infeasibility(lots):
             merged = np.where(in_groups[k], result_lots, lots)
             if not cm.infeasibility(merged):
                 lots = merged
@@ -392,7 +397,8 @@ def optimize_mip(
     broken = cm.infeasibility(lots)
     if broken:
         messages.append(f"internal check: the MIP plan broke {broken}; reporting the waterfall")
-    if total > baseline_total or broken:  # never worse than the desk, never infeasible
+    # Never worse than the desk, never infeasible (the desk's plan neither, if it is).
+    if broken or (total > baseline_total and not cm.infeasibility(baseline)):
         lots, total = baseline, baseline_total
     bound, note = checked_bound(bound, total)
     if note:

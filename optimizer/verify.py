@@ -24,9 +24,11 @@ here): with today's pledges at base value, an obligation *may hold* its breaches
     cover now - release now < required
 
 where the release is what a cure may take out in whole lots: above each ISIN cap the
-excess rounded up to whole lots of that ISIN and at least the minimum transfer (or all
-of a smaller pledge), above each bucket cap the excess plus one
-lot of the dearest ISIN held there, the smallest ISINs beyond ``max_isins``, the
+fewest whole lots of that ISIN, at least the excess, that its pledges can release, each
+release the whole pledge or at least the minimum transfer leaving at least the minimum
+pledge, above each bucket cap the excess plus the largest step of a pledge there
+(a lot, the minimum transfer or the minimum pledge; all of a pledge that cannot be
+released in part), at most all of it, the smallest ISINs beyond ``max_isins``, the
 pledges under the minimum pledge. Held at today's level: an ISIN's or a bucket's value
 no more than today's, no more ISINs than today, a pledge under the minimum kept at its
 face.
@@ -137,6 +139,29 @@ def _bucket_cap(limit: MaturityBucketLimit, obligation: Obligation) -> float | N
         limit.max_value,
     ) if c is not None]  # fmt: skip
     return min(caps) if caps else None
+
+
+def _fewest_lots(pledges: list[int], need: int, least: int, kept: int) -> int:
+    """The fewest lots, at least ``need``, that releases from ``pledges`` (lots, one
+    ISIN's accounts pledged to one obligation) can take out in all, each release the
+    whole pledge or at least ``least`` lots (the minimum transfer) leaving at least
+    ``kept`` (the minimum pledge): a cure may not leave a pledge under the minimum, so
+    where it would, it takes the whole pledge. Reachable totals are kept as disjoint
+    closed ranges."""
+    reach = [(0, 0)]
+    for lots in pledges:
+        ways = [(lots, lots)]  # the whole pledge, or part of it
+        if min(least, lots) <= lots - kept:
+            ways.append((min(least, lots), lots - kept))
+        spans = sorted(reach + [(a + c, b + d) for a, b in reach for c, d in ways])
+        reach = [spans[0]]
+        for a, b in spans[1:]:
+            if a <= reach[-1][1] + 1:
+                reach[-1] = (reach[-1][0], max(reach[-1][1], b))
+            else:
+                reach.append((a, b))
+    need = min(need, sum(pledges))  # releasing all of them always cures
+    return min(max(a, need) for a, b in reach if b >= need)
 
 
 def _haircut(schedule: HaircutSchedule, security: Security, years: float) -> float | None:
@@ -439,6 +464,7 @@ class _Checker:
         per_isin: dict[str, float] = defaultdict(float)
         lot: dict[str, float] = {}
         least: dict[str, int] = {}  # lots a release moves at least (minimum transfer)
+        pledges: dict[str, list[int]] = defaultdict(list)  # lots, one entry an account
         excess = 0.0
         for (o2, _owner, _account, isin), face in self.current.items():
             if o2 != oid or face <= 0:
@@ -446,7 +472,8 @@ class _Checker:
             unit, h = self.unit_value(obligation, isin)
             per_isin[isin] += unit * face * (1 - h)
             lot[isin] = unit * obligation.lot_face * (1 - h)
-            moved = (
+            pledges[isin].append(face // obligation.lot_face)
+            least[isin] = (
                 max(
                     1,
                     math.ceil(
@@ -456,15 +483,24 @@ class _Checker:
                 if unit > 0
                 else 1
             )
-            least[isin] = max(least.get(isin, 0), min(moved, face // obligation.lot_face))
             if obligation.min_pledge_face and face < obligation.min_pledge_face:
                 excess += unit * face * (1 - h)
         cap = _isin_cap(schedule, obligation)
+        kept = -(-(obligation.min_pledge_face or 0) // obligation.lot_face)
         for isin, v in per_isin.items():
             over = v - cap if cap is not None else 0.0
-            if over > 0:  # whole lots of the ISIN
+            if over > 0:  # whole lots of the ISIN, none leaving a pledge under the minimum
                 excess += (
-                    max(max(math.ceil(over / lot[isin] - 1e-9), least[isin]) * lot[isin], over)
+                    max(
+                        _fewest_lots(
+                            pledges[isin],
+                            math.ceil(over / lot[isin] - 1e-9),
+                            least[isin],
+                            max(kept, 1),
+                        )
+                        * lot[isin],
+                        over,
+                    )
                     if lot[isin] > 0
                     else over
                 )
@@ -475,8 +511,17 @@ class _Checker:
                 if _in_bucket(limit, _years(self.problem, self.securities[isin]))
             ]  # fmt: skip
             inside = sum(per_isin[isin] for isin in members)
-            if bucket_cap is not None and inside > bucket_cap:  # plus one lot: whole lots
-                excess += inside - bucket_cap + max(lot[isin] for isin in members)
+            if bucket_cap is not None and inside > bucket_cap:
+                # Released pledge by pledge, the last overshoots by less than its step:
+                # a lot, the minimum transfer or the minimum pledge (the whole pledge
+                # where no part of it may go); never more than the bucket holds.
+                steps = []
+                for isin in members:
+                    for lots in pledges[isin]:
+                        smallest = min(least[isin], lots)
+                        partial = smallest <= lots - max(kept, 1)
+                        steps.append(lot[isin] * (max(smallest, kept) if partial else lots))
+                excess += min(inside - bucket_cap + max(steps), inside)
         if obligation.max_isins is not None:
             values = sorted(v for v in per_isin.values() if v > 0)
             excess += sum(values[: max(len(values) - obligation.max_isins, 0)])

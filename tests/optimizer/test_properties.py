@@ -148,18 +148,16 @@ def test_pledges_under_minimum_competing_for_one_position_are_held(method: str) 
     assert min(cover["O0"], cover["O1"]) >= 98.5 * LOT / 100 - 1.0
 
 
-@pytest.mark.xfail(
-    strict=True, reason="release_to_cure counts a partial cure a minimum pledge forbids"
-)
-@pytest.mark.parametrize("method", ["greedy"])
+@pytest.mark.parametrize("method", ["greedy", "mip"])
 def test_cap_cure_that_the_minimum_pledge_makes_total_is_held(method: str) -> None:
-    """Found by Hypothesis (explore profile), not yet fixed. O0 requires 200 million
-    and holds three 2-lot pledges (197 million each) over a 60% per-ISIN cap (120
-    million), minimum pledge 2 lots. Curing a cap takes one lot, which leaves a pledge
-    under the minimum, so the cure must release all of it, and all three cures leave O0
-    at 0: the breach should be held. ledger_rule.release_to_cure (and verify's twin)
-    count one lot per ISIN (295.5 million, O0 would stay covered), so the waterfall
-    cures all three and the ledger refuses the step (cover 591 million -> 0)."""
+    """Found by Hypothesis (explore profile). O0 requires 200 million and holds three
+    2-lot pledges (197 million each) over a 60% per-ISIN cap (120 million), minimum
+    pledge 2 lots. Curing a cap takes one lot, which leaves a pledge under the minimum,
+    so the cure must release all of it, and all three cures leave O0 at 0: the breach
+    must be held. ledger_rule.release_to_cure (and verify's twin) counted one lot per
+    ISIN (295.5 million, O0 would stay covered), so both methods cured all three and
+    the ledger refused the step (cover 591 million -> 0). Both now count the fewest
+    lots a cure can release without leaving a pledge under the minimum."""
     data = problem(
         [bond(n, opportunity_cost_bp=0.5, price=98.5, maturity="2027-03-20") for n in range(5)],
         [holding(0, 1), holding(0, 1, account="A2"), holding(1, 1), holding(1, 1, account="A2"),
@@ -167,6 +165,88 @@ def test_cap_cure_that_the_minimum_pledge_makes_total_is_held(method: str) -> No
          holding(3, 2, account="A2", pledged_to="O0"), holding(4, 1),
          holding(4, 2, account="A2", pledged_to="O0")],
         [obligation("O0", 2, min_pledge_face=2 * LOT), obligation("O1", 0), obligation("O2", 0)],
+        schedules=[schedule(max_share_per_isin=0.6)],
+    )  # fmt: skip
+    data["solver"] = {"time_limit_s": 5, "mip_rel_gap": 1e-6}
+    p = parse_problem(data)
+    report = verify(p, optimize(p, method))
+    assert report.ok, str(report)
+
+
+@pytest.mark.parametrize("method", ["greedy", "mip"])
+def test_cap_cure_releases_a_whole_small_pledge_not_too_little_of_a_large_one(
+    method: str,
+) -> None:
+    """Found by Hypothesis (explore profile) once cap cures were counted exactly. O0
+    requires 500 million (minimum transfer 150 million: 2 lots) and holds ISIN 3 in
+    two accounts, 1 + 3 lots (394 million) over a 60% cap (300 million). The least cure
+    is A1's whole 1-lot pledge (a whole release may be under the minimum transfer). The
+    waterfall cut the largest pledge first (2 lots of A2's 3, the minimum transfer),
+    left O0 short, and _restore_floor gave one lot back: a 1-lot release under the
+    minimum transfer. The MIP found A1's cure at the same cost but kept the waterfall's
+    plan (it replaced it only when cheaper) and called it optimal. Now the waterfall
+    cures a cap with ledger_rule.cure_releases, _restore_floor never leaves a release
+    under the minimum transfer, and the MIP replaces a baseline that breaks a limit."""
+    data = problem(
+        [bond(n, opportunity_cost_bp=0.5, price=98.5, maturity="2027-03-20") for n in range(4)],
+        [holding(0, 1, pledged_to="O0"), holding(0, 1, account="A2"), holding(1, 1),
+         holding(1, 1, account="A2"), holding(2, 1), holding(2, 2, account="A2", pledged_to="O0"),
+         holding(3, 1, pledged_to="O0"), holding(3, 3, account="A2", pledged_to="O0")],
+        [obligation("O0", 5, min_transfer_value=1.5e8)],
+        schedules=[schedule(max_share_per_isin=0.6)],
+    )  # fmt: skip
+    data["solver"] = {"time_limit_s": 5, "mip_rel_gap": 1e-6}
+    p = parse_problem(data)
+    report = verify(p, optimize(p, method))
+    assert report.ok, str(report)
+
+
+@pytest.mark.parametrize("method", ["greedy", "mip"])
+def test_bucket_cure_that_the_minimum_pledge_makes_a_whole_pledge_is_held(method: str) -> None:
+    """Found while fixing the ISIN cap's count (the same cause, in the bucket rule). O0
+    requires 600 million, minimum pledge 3 lots, and holds one 3-lot pledge (303.75
+    million) in the 10-year-plus bucket, capped at 50% (300 million), and two short
+    3-lot pledges (591 million); there is no free collateral. The bucket is 3.75 million
+    over, but a cure of one lot would leave 2 lots, under the minimum, so it releases
+    the whole pledge and O0 falls to 591 million: the breach must be held. The bucket
+    rule counted the excess plus one lot (105 million, O0 would stay covered at 789.75
+    million), so both methods cured it and the ledger refused the step; now it counts
+    the excess plus the largest step a pledge there allows (ledger_rule.cure_step)."""
+    data = problem(
+        [bond(0, opportunity_cost_bp=0.5, price=101.25, maturity="2046-12-20"),
+         bond(1, opportunity_cost_bp=0.5, price=98.5, maturity="2027-03-20"),
+         bond(2, opportunity_cost_bp=0.5, price=98.5, maturity="2027-03-20")],
+        [holding(0, 3, pledged_to="O0"), holding(1, 3, pledged_to="O0"),
+         holding(2, 3, pledged_to="O0")],
+        [obligation("O0", 6, min_pledge_face=3 * LOT)],
+        schedules=[schedule(bucket_limits=[
+            {"min_residual_years": 10, "max_residual_years": None, "max_share": 0.5}])],
+    )  # fmt: skip
+    data["solver"] = {"time_limit_s": 5, "mip_rel_gap": 1e-6}
+    p = parse_problem(data)
+    report = verify(p, optimize(p, method))
+    assert report.ok, str(report)
+
+
+@pytest.mark.parametrize("method", ["greedy", "mip"])
+def test_pledges_under_minimum_competing_for_one_cap_are_held(method: str) -> None:
+    """Found by Hypothesis (explore profile, three accounts). O1 requires 1.4 billion,
+    minimum pledge 4 lots, 60% ISIN cap (840 million), and is short holding ISIN 0 in
+    three pledges under the minimum: A1 1 lot (no free face: held), A2 2 lots (2 free),
+    A3 3 lots (1 free): 591 million. A2's top-up (2 lots) and A3's (1 lot) each fit
+    under the cap's 249 million of room, not both. keep_uncurable judged each alone, so
+    neither was held; the waterfall topped up A2 first, then had to release A3 whole
+    and O1 fell to 492.5 million, under the ledger's floor (591 million). Now pledges
+    whose top-ups together exceed an ISIN's or a bucket's room are all held, as those
+    competing for one position's free face were (conservative: the MIP had found a
+    plan topping up both after releasing A1 whole)."""
+    data = problem(
+        [bond(n, opportunity_cost_bp=0.5, price=98.5, maturity="2027-03-20") for n in range(2)],
+        [holding(0, 1, pledged_to="O1"), holding(0, 2, account="A2", pledged_to="O1"),
+         holding(0, 2, account="A2"), holding(0, 3, account="A3", pledged_to="O1"),
+         holding(0, 1, account="A3"), holding(1, 1), holding(1, 1, account="A2"),
+         holding(1, 1, account="A3")],
+        [obligation("O0", 0), obligation("O1", 14, min_pledge_face=4 * LOT)],
         schedules=[schedule(max_share_per_isin=0.6)],
     )  # fmt: skip
     data["solver"] = {"time_limit_s": 5, "mip_rel_gap": 1e-6}
