@@ -22,9 +22,14 @@ class Explainer:
         problem = cm.problem
         opportunity = np.array([s.opportunity_cost_bp for s in problem.securities])
         self.pair_isin = cm.pair_isin
+        # Rates of the pairs that move (the only ones a reason names); inf elsewhere.
+        moved = np.flatnonzero(self.delta)
+        self.rate_bp = np.full(cm.n_pairs, np.inf)
         with np.errstate(divide="ignore"):
-            self.rate_bp = np.where(
-                cm.value_per_lot > 0, opportunity[self.pair_isin] / (1.0 - cm.haircut), np.inf
+            self.rate_bp[moved] = np.where(
+                cm.value_per_lot[moved] > 0,
+                opportunity[self.pair_isin[moved]] / (1.0 - cm.haircut[moved]),
+                np.inf,
             )
         self.starts = cm.obligation_slices()
         self.start_cover = np.zeros(len(problem.obligations))
@@ -37,7 +42,11 @@ class Explainer:
         self.final_cover += np.bincount(
             cm.pair_obligation, weights=lots * cm.value_per_lot, minlength=self.final_cover.size
         )
-        self._room: IntArray | None = None
+        self._free: IntArray | None = None
+        self._group_used: FloatArray | None = None
+        self._row_used: FloatArray = np.zeros(0)
+        self._bucket_order: IntArray = np.zeros(0, dtype=np.int64)
+        self._bucket_sorted: IntArray = np.zeros(0, dtype=np.int64)
         added = np.flatnonzero(self.delta > 0)
         self.pledged_position = dict(
             zip(cm.pair_position[added].tolist(), added.tolist(), strict=True)
@@ -117,34 +126,61 @@ class Explainer:
         excess = self.final_cover[o] - cm.required_value[o]
         return f"released: excess cover ({rate:.2f} bp/yr per yen of collateral value; {excess:,.0f} yen above required after release)"
 
-    def room(self) -> IntArray:
-        """Lots each pair could still take, given the allocation and every limit."""
-        if self._room is not None:
-            return self._room
-        cm, lots = self.cm, self.lots
-        pair_lot = cm.lot_face[cm.pair_obligation]
-        free = cm.position_face.copy()
-        np.subtract.at(free, cm.pair_position, lots * pair_lot)
-        room = np.minimum(cm.max_lots - lots, free[cm.pair_position] // pair_lot).astype(np.float64)
-        used = np.zeros(cm.group_cap.size)
-        used += np.bincount(cm.pair_group, weights=lots * cm.value_per_lot, minlength=used.size)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            value = np.where(cm.value_per_lot > 0, cm.value_per_lot, np.nan)
-            room = np.fmin(
-                room, np.floor((cm.group_cap - used)[cm.pair_group] / value * (1 + 1e-12))
+    def _free_face(self) -> IntArray:
+        """Each position's face left free by the allocation (computed once)."""
+        if self._free is None:
+            cm = self.cm
+            pledged = np.bincount(  # exact: float64 sums of whole yen far below 2**53
+                cm.pair_position,
+                weights=self.lots * cm.lot_face[cm.pair_obligation],
+                minlength=cm.position_face.size,
             )
-            if cm.bucket_pair.size:
-                row_used = np.zeros(cm.row_cap.size)
-                np.add.at(
-                    row_used, cm.bucket_row, lots[cm.bucket_pair] * cm.value_per_lot[cm.bucket_pair]
-                )
+            self._free = cm.position_face - np.rint(pledged).astype(np.int64)
+        return self._free
+
+    def room(self, o: int) -> IntArray:
+        """Lots each pair of obligation ``o`` could still take, given the allocation and
+        every limit (position face, the pair's bound, ISIN and bucket caps). Per
+        obligation: the plan needs it only for the few covered exactly or short, and
+        the book-wide version (every pair, every call) was the slowest part of an
+        intraday margin call's plan."""
+        cm, lots = self.cm, self.lots
+        lo, hi = int(self.starts[o]), int(self.starts[o + 1])
+        mine = lots[lo:hi]
+        pair_lot = int(cm.lot_face[o])
+        if self._group_used is None:
+            self._group_used = np.bincount(
+                cm.pair_group, weights=lots * cm.value_per_lot, minlength=cm.group_cap.size
+            ).astype(np.float64, copy=False)
+            order = np.argsort(cm.bucket_pair, kind="stable")
+            self._bucket_order = order
+            self._bucket_sorted = cm.bucket_pair[order]
+            self._row_used = np.bincount(
+                cm.bucket_row,
+                weights=lots[cm.bucket_pair] * cm.value_per_lot[cm.bucket_pair],
+                minlength=cm.row_cap.size,
+            ).astype(np.float64, copy=False)
+        free = self._free_face()[cm.pair_position[lo:hi]] // pair_lot
+        room = np.minimum(cm.max_lots[lo:hi] - mine, free).astype(np.float64)
+        groups = cm.pair_group[lo:hi]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = np.where(cm.value_per_lot[lo:hi] > 0, cm.value_per_lot[lo:hi], np.nan)
+            room = np.fmin(
+                room,
+                np.floor((cm.group_cap[groups] - self._group_used[groups]) / value * (1 + 1e-12)),
+            )
+            first, last = np.searchsorted(self._bucket_sorted, [lo, hi])
+            edges = self._bucket_order[first:last]
+            if edges.size:
+                rows = cm.bucket_row[edges]
+                local = cm.bucket_pair[edges] - lo
                 slack = np.floor(
-                    (cm.row_cap - row_used)[cm.bucket_row] / value[cm.bucket_pair] * (1 + 1e-12)
+                    (cm.row_cap[rows] - self._row_used[rows]) / value[local] * (1 + 1e-12)
                 )
-                np.minimum.at(room, cm.bucket_pair, slack)
+                np.minimum.at(room, local, slack)
         room = np.where(np.isnan(value), 0.0, room)
-        self._room = np.maximum(room, 0).astype(np.int64)
-        return self._room
+        result: IntArray = np.maximum(room, 0).astype(np.int64)
+        return result
 
     def marginal_costs(self) -> FloatArray:
         """Yen of cost per extra yen of required value, per obligation: the marginal
@@ -163,7 +199,6 @@ class Explainer:
           step's fixed part, not its slope).
         """
         cm = self.cm
-        room = self.room()
         penalty = cm.problem.costs.shortfall_penalty_per_yen
         per_yen = cm.cost_per_value
         lots = self.lots
@@ -179,11 +214,12 @@ class Explainer:
             if cover[o] >= cm.required_value[o] + 1.0:
                 continue
             pairs = self._pairs(o)
+            room = self.room(o)[cm.value_per_lot[pairs] > 0]
             pairs = pairs[cm.value_per_lot[pairs] > 0]
             needs = np.maximum(cm.min_move_lots[pairs], 1)
             fresh = lots[pairs] == 0
             needs[fresh] = np.maximum(needs[fresh], cm.min_pledge_lots[o])
-            open_ = room[pairs] >= needs
+            open_ = room >= needs
             if cm.max_isins[o] != NO_LIMIT:
                 held = np.unique(self.pair_isin[pairs][lots[pairs] > 0])
                 if held.size >= cm.max_isins[o]:
@@ -199,8 +235,8 @@ class Explainer:
         pairs = pairs[cm.value_per_lot[pairs] > 0]
         if pairs.size == 0:
             return f"shortfall: no eligible position: schedule {obligation.schedule} takes none of {obligation.pledgor}'s holdings"
-        room = self.room()
-        if np.any(room[pairs] > 0):
+        room = self.room(o)[cm.value_per_lot[self._pairs(o)] > 0]
+        if np.any(room > 0):
             isins = {int(i) for i in self.pair_isin[pairs][self.lots[pairs] > 0]}
             max_moves = cm.problem.limits.max_moves
             moves = int(np.count_nonzero(self.delta))
@@ -210,9 +246,7 @@ class Explainer:
                 return f"shortfall: max_isins {int(cm.max_isins[o])} binds"
             return "shortfall: lot size, minimum pledge or minimum transfer leaves it short"
         pair_lot = cm.lot_face[cm.pair_obligation[pairs]]
-        free = cm.position_face.copy()
-        np.subtract.at(free, cm.pair_position, self.lots * cm.lot_face[cm.pair_obligation])
-        no_face = free[cm.pair_position[pairs]] < pair_lot
+        no_face = self._free_face()[cm.pair_position[pairs]] < pair_lot
         capped = ~no_face
         parts = []
         if capped.any():
