@@ -21,7 +21,8 @@ from optimizer.lower_bound import (
     obligation_bounds,
 )
 from optimizer.optimize import components, optimize
-from optimizer.plan import PlanStatus
+from optimizer.plan import PlanStatus, cost_of
+from optimizer.verify import verify
 from tests.optimizer.factory import bond, holding, obligation, problem, schedule
 from tests.optimizer.test_properties import books
 
@@ -33,6 +34,33 @@ def test_whole_lots_rounds_a_cap_down_to_whole_lots() -> None:
     caps = np.array([400e6, 400e6, 400e6, math.inf, 400e6])
     lots = np.array([98.5e6, 100e6, 101.25e6, 98.5e6, 0.0])
     assert whole_lots(caps, lots).tolist() == [394e6, 400e6, 303.75e6, math.inf, 400e6]
+
+
+def test_whole_lots_never_drops_a_lot_the_cap_gate_takes() -> None:
+    """Cause: ``whole_lots`` rounded ``cap / lot x (1 + tol)`` down while the gate
+    (``CostModel.infeasibility``) compares a float sum of lots x value with ``cap x (1 +
+    tol)``: at a cap within an ulp of that edge they disagreed by a lot. Here a 1 bp bond
+    at 100.3 (lots of 100.3 million yen) under a max_value_per_isin of 300,899,999.6990999
+    yen, 2 lots in each of two accounts, 300.9 million required: the gate takes 2 + 1
+    lots (cost 30,090 yen), whole_lots only 2, so the quick bound and the model's cap row
+    charged a lot of shortfall (100.3 million yen) and the plan was reported optimal at
+    100.32 million."""
+    data = problem(
+        [bond(0, opportunity_cost_bp=1.0, price=100.3)],
+        [holding(0, 2, account="A1"), holding(0, 2, account="A2")],
+        [obligation("O0", 3.009)],
+        schedules=[schedule(max_value_per_isin=300899999.6990999)],
+    )
+    p = parse_problem(data)
+    cm = resolve(p)
+    lots = np.array([2, 1])
+    assert cm.infeasibility(lots) == ""
+    cost = cost_of(cm, lots).total
+    assert cost == pytest.approx(30_090.0, rel=1e-9)
+    assert sum(component_bounds(cm, components(cm))) <= cost * (1 + 1e-9)
+    plan = optimize(p)
+    assert plan.cost.total == pytest.approx(cost, rel=1e-9)
+    assert verify(p, plan).ok
 
 
 def _two_isin_book() -> dict[str, Any]:
