@@ -109,6 +109,23 @@ def test_aggregate_bound_counts_face_two_obligations_share() -> None:
     assert optimize(p).cost.total == pytest.approx(120_000.0, rel=1e-9)
 
 
+def test_a_quick_bound_that_raises_leaves_a_plan_with_the_mip_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The quick bounds call HiGHS outside the MIP sessions' guard: a failure there (a
+    fault injected in their place) is a message on a plan, never an exception."""
+
+    def fail(*_: object) -> list[float]:
+        raise RuntimeError("injected HiGHS failure")
+
+    monkeypatch.setattr("optimizer.lower_bound.component_bounds", fail)
+    p = parse_problem(_two_isin_book())
+    plan = optimize(p)
+    assert "quick bounds: RuntimeError: injected HiGHS failure" in plan.message
+    assert plan.cost.total == pytest.approx(206e6, abs=1e-3)
+    assert verify(p, plan).ok
+
+
 def _fill_cheapest_twin(
     starts: Any, order: Any, reach: Any, rho: Any, group: Any, room: Any, target: Any,
     required: Any, penalty: float,
