@@ -547,10 +547,10 @@ def _max_lots(
         value = np.where(value_per_lot > 0, value_per_lot, np.nan)
         by_cap = np.floor(group_cap[pair_group] / value * (1 + 1e-12))
         need = np.ceil(required[pair_obligation] / value - 1e-9)
-    cap = by_cap.copy()
-    if bucket_pair.size:
-        bucket_lots = np.floor(row_cap[bucket_row] / value[bucket_pair] * (1 + 1e-12))
-        np.minimum.at(cap, bucket_pair, bucket_lots)
+        cap = by_cap.copy()
+        if bucket_pair.size:  # an ineligible pair's NaN stays NaN (handled below)
+            bucket_lots = np.floor(row_cap[bucket_row] / value[bucket_pair] * (1 + 1e-12))
+            np.minimum.at(cap, bucket_pair, bucket_lots)
     need = np.maximum(
         need, np.maximum(min_pledge_lots[pair_obligation], current_lots + min_move_lots)
     )
