@@ -311,10 +311,16 @@ def whole_lots(cap: FloatArray, lot_value: FloatArray) -> FloatArray:
     the 100 x 20,000 benchmark book every large ISIN reaches a 9.6 bn cap in value, so
     ranking by the cap alone tied them all, while in whole lots they bring 9,575 to
     9,599 million, and an obligation with two ISIN slots is short by the difference.
-    Rounded with :data:`CAP_TOLERANCE`, as :meth:`CostModel.infeasibility` checks caps,
-    so a bound built on it stays a bound."""
-    with np.errstate(divide="ignore", invalid="ignore"):  # the gate's tolerance: no looser
-        lots = np.floor(cap / lot_value * (1 + CAP_TOLERANCE)) * lot_value
+
+    Never fewer lots than :meth:`CostModel.infeasibility` takes (a float sum of lots x
+    value against ``cap x (1 + CAP_TOLERANCE)``), so a bound or relaxation built on it
+    stays one: rounded with twice that tolerance, as the float errors of both sides can
+    put a cap within an ulp of the gate's edge on either side of it (found: a 300,899,999.70
+    yen cap, lots of 100.3 million: the gate takes 3 lots, ``floor(cap / lot x (1 +
+    tol))`` gave 2). At a cap within 1e-9 of a whole lot this may allow one lot the gate
+    refuses: a bound weaker by it, never wrong."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lots = np.floor(cap * (1 + 2 * CAP_TOLERANCE) / lot_value) * lot_value
     result: FloatArray = np.where(np.isfinite(cap) & (lot_value > 0), lots, cap)
     return result
 
@@ -541,10 +547,10 @@ def _max_lots(
         value = np.where(value_per_lot > 0, value_per_lot, np.nan)
         by_cap = np.floor(group_cap[pair_group] / value * (1 + 1e-12))
         need = np.ceil(required[pair_obligation] / value - 1e-9)
-    cap = by_cap.copy()
-    if bucket_pair.size:
-        bucket_lots = np.floor(row_cap[bucket_row] / value[bucket_pair] * (1 + 1e-12))
-        np.minimum.at(cap, bucket_pair, bucket_lots)
+        cap = by_cap.copy()
+        if bucket_pair.size:  # an ineligible pair's NaN stays NaN (handled below)
+            bucket_lots = np.floor(row_cap[bucket_row] / value[bucket_pair] * (1 + 1e-12))
+            np.minimum.at(cap, bucket_pair, bucket_lots)
     need = np.maximum(
         need, np.maximum(min_pledge_lots[pair_obligation], current_lots + min_move_lots)
     )

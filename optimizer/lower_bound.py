@@ -113,9 +113,7 @@ def reaches(cm: CostModel) -> Reaches:
     lot_value = np.zeros(cm.group_cap.size)
     lot_value[cm.pair_group] = value  # one value per lot per (obligation, ISIN)
     room = whole_lots(cm.group_cap, lot_value)
-    most = np.zeros(cm.group_cap.size)
-    np.add.at(most, cm.pair_group, reach)
-    most = np.minimum(most, room)
+    most = np.minimum(np.bincount(cm.pair_group, weights=reach, minlength=room.size), room)
     target = cm.required_value.astype(np.float64).copy()
     for o in np.flatnonzero(cm.max_isins != NO_LIMIT).tolist():
         per_isin = np.sort(most[cm.group_obligation == o])[::-1]
@@ -202,8 +200,11 @@ def aggregate_bound(cm: CostModel, obligations: IntArray, r: Reaches | None = No
     n_sec = len(cm.problem.securities)
     owner_isin = cm.pledgor[group_o] * n_sec + cm.group_isin[groups]
     keys, row = np.unique(owner_isin, return_inverse=True)
-    face = np.zeros(int(cm.position_owner.max(initial=0) + 1) * n_sec)
-    np.add.at(face, cm.position_owner * n_sec + cm.position_isin, cm.position_face)
+    face = np.bincount(
+        cm.position_owner * n_sec + cm.position_isin,
+        weights=cm.position_face.astype(np.float64),
+        minlength=int(cm.position_owner.max(initial=0) + 1) * n_sec,
+    )
     add_rows(
         row, np.arange(n_g), cm.lot_face[group_o] / lot_value, np.full(keys.size, -inf),
         face[keys] / VALUE_UNIT,

@@ -259,7 +259,11 @@ def optimize_mip(
     # Every component starts with a bound from the aggregated LP (milliseconds): one
     # whose MIP finds none in its time still has one (optimizer.lower_bound).
     t = time.perf_counter()
-    bounds: list[float | None] = list(component_bounds(cm, parts))
+    bounds: list[float | None] = [None] * len(parts)
+    try:
+        bounds = list(component_bounds(cm, parts))
+    except Exception as exc:  # a plan, never an exception: the MIPs' bounds alone
+        messages.append(f"quick bounds: {type(exc).__name__}: {exc}")
     timings["lower_bound"] = time.perf_counter() - t
     from optimizer.solve import MIN_RUN_SECONDS, MipSession
 
