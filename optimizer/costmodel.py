@@ -407,9 +407,10 @@ def resolve(problem: Problem) -> CostModel:
         k = schedule_index[obligation.schedule]
         own = by_owner.get(int(pledgor[o_index]), np.zeros(0, dtype=np.int64))
         mask = eligible[position_isin[own], k]
-        chosen = set(own[mask].tolist()) | set(pledged_now.get(o_index, {}))
-        pair_pos_parts.append(np.array(sorted(chosen), dtype=np.int64))
-        pair_obl_parts.append(np.full(len(chosen), o_index, dtype=np.int64))
+        pledged = np.fromiter(pledged_now.get(o_index, {}), dtype=np.int64)
+        chosen = np.union1d(own[mask], pledged).astype(np.int64)  # sorted, unique
+        pair_pos_parts.append(chosen)
+        pair_obl_parts.append(np.full(chosen.size, o_index, dtype=np.int64))
     pair_position = np.concatenate(pair_pos_parts) if pair_pos_parts else np.zeros(0, np.int64)
     pair_obligation = np.concatenate(pair_obl_parts) if pair_obl_parts else np.zeros(0, np.int64)
 
@@ -424,13 +425,19 @@ def resolve(problem: Problem) -> CostModel:
     value_per_lot = np.where(pair_eligible, market_per_lot * (1.0 - haircut), 0.0)
     horizon = problem.costs.horizon_days / 365.0
     cost_per_lot = opportunity[pair_sec] / 1e4 * market_per_lot * horizon
-    current_lots = np.array(
-        [
-            pledged_now.get(int(o), {}).get(int(p), 0) // int(lot[o])
-            for p, o in zip(pair_position, pair_obligation, strict=True)
-        ],
-        dtype=np.int64,
-    )
+    # Today's pledges onto their pairs: pairs are sorted by (obligation, position) and
+    # every pledge is a pair (a per-pair dict look-up took 4.8 s at 6.7M pairs).
+    current_lots = np.zeros(pair_position.size, dtype=np.int64)
+    entries = [(o, p, face) for o, by_p in pledged_now.items() for p, face in by_p.items()]
+    if entries:
+        e_obl, e_pos, e_face = (
+            np.array(column, dtype=np.int64) for column in zip(*entries, strict=True)
+        )
+        n_positions = max(len(positions), 1)
+        where = np.searchsorted(
+            pair_obligation * n_positions + pair_position, e_obl * n_positions + e_pos
+        )
+        current_lots[where] = e_face // lot[e_obl]
 
     # Concentration groups per (ISIN, obligation).
     group_key = pair_obligation * n_sec + pair_sec
@@ -450,9 +457,8 @@ def resolve(problem: Problem) -> CostModel:
     for o_index, obligation in enumerate(obligations):
         for limit, cap in _bucket_caps(problem, obligation):
             members = np.arange(starts[o_index], starts[o_index + 1], dtype=np.int64)
-            inside = np.array(
-                [limit.contains(float(years[s])) for s in pair_sec[members]], dtype=bool
-            )
+            in_limit = np.array([limit.contains(float(y)) for y in years], dtype=bool)
+            inside = in_limit[pair_sec[members]]
             upper = "inf" if limit.max_residual_years is None else f"{limit.max_residual_years:g}"
             row = len(row_obligation)
             row_obligation.append(o_index)

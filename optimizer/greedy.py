@@ -113,6 +113,21 @@ def _top_up(state: _State, o: int, pairs: IntArray) -> None:
     max_isins = int(cm.max_isins[o])
     min_pledge = int(cm.min_pledge_lots[o])
     pair_isin = state.pair_isin
+    # Only pairs with room now can take lots: adding never frees face or cap room, so a
+    # vectorized upper bound of room (position, bound, ISIN cap) prunes the loop (at
+    # 1,000 obligations x 20,000 positions room() ran 3.5M times, 15 s).
+    value = cm.value_per_lot[pairs]
+    held = state.lots[pairs]
+    upper = np.minimum(
+        cm.max_lots[pairs] - held, state.free_face[cm.pair_position[pairs]] // cm.lot_face[o]
+    )
+    groups = cm.pair_group[pairs]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        by_cap = np.floor(
+            (cm.group_cap[groups] - state.group_used[groups]) / np.where(value > 0, value, 1.0)
+            * (1 + 1e-12)
+        )  # fmt: skip
+    pairs = pairs[(value > 0) & (held >= cm.current_lots[pairs]) & (upper > 0) & (by_cap > 0)]
     for j in pairs.tolist():
         deficit = required - state.cover[o]
         if deficit <= 0:
