@@ -115,8 +115,10 @@ def reaches(cm: CostModel) -> Reaches:
     room = whole_lots(cm.group_cap, lot_value)
     most = np.minimum(np.bincount(cm.pair_group, weights=reach, minlength=room.size), room)
     target = cm.required_value.astype(np.float64).copy()
+    # Groups are numbered by (obligation, ISIN), so an obligation's are one slice.
+    edges = np.searchsorted(cm.group_obligation, np.arange(cm.required_value.size + 1))
     for o in np.flatnonzero(cm.max_isins != NO_LIMIT).tolist():
-        per_isin = np.sort(most[cm.group_obligation == o])[::-1]
+        per_isin = np.sort(most[edges[o] : edges[o + 1]])[::-1]
         target[o] = min(target[o], float(per_isin[: int(cm.max_isins[o])].sum()))
     return Reaches(reach, room, most, target)
 
