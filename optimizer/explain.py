@@ -25,8 +25,8 @@ class Explainer:
         # Rates of the pairs that move (the only ones a reason names); inf elsewhere.
         moved = np.flatnonzero(self.delta)
         self.rate_bp = np.full(cm.n_pairs, np.inf)
-        with np.errstate(divide="ignore"):
-            self.rate_bp[moved] = np.where(
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0 bp / 0 of a released
+            self.rate_bp[moved] = np.where(  # ineligible pledge (haircut 1): inf below
                 cm.value_per_lot[moved] > 0,
                 opportunity[self.pair_isin[moved]] / (1.0 - cm.haircut[moved]),
                 np.inf,
