@@ -216,12 +216,25 @@ def _repair(state: _State) -> None:
         while len(state.isins[o]) > cm.max_isins[o]:
             pairs = np.arange(state.starts[o], state.starts[o + 1])
             pairs = pairs[state.lots[pairs] > 0]
-            # The dearest ISIN whose release leaves o covered (the ledger refuses a
-            # release that leaves it short), else the dearest.
+            # The dearest ISIN whose release, with the smallest others the excess still
+            # needs, leaves o covered (the ledger refuses a release that leaves it short;
+            # found by Hypothesis: releasing the dearest alone left too little for the
+            # second ISIN over the cap, where the two smallest together fit), else the
+            # dearest.
             per_isin = np.bincount(
                 state.pair_isin[pairs], weights=state.lots[pairs] * cm.value_per_lot[pairs]
             )
-            spare = per_isin[state.pair_isin[pairs]] <= state.cover[o] - cm.cover_target[o]
+            held = np.sort(per_isin[per_isin > 0])
+            more = len(state.isins[o]) - int(cm.max_isins[o]) - 1  # to release after it
+            own = per_isin[state.pair_isin[pairs]]
+            if more <= 0:
+                others = np.zeros(own.size)
+            elif more < held.size:  # the ``more`` smallest of the other ISINs
+                among = own <= held[more - 1]
+                others = np.where(among, held[: more + 1].sum() - own, held[:more].sum())
+            else:
+                others = np.full(own.size, np.inf)
+            spare = own + others <= state.cover[o] - cm.cover_target[o]
             pick = pairs[spare] if spare.any() else pairs
             dearest = int(state.pair_isin[pick[np.argmax(rho[pick])]])
             before = len(state.isins[o])
