@@ -120,6 +120,7 @@ def pair_deltas(  # noqa: PLR0917
     group_dual: FloatArray,
     bucket_ptr: IntArray,
     bucket_rows: IntArray,
+    bucket_coef: FloatArray,
     bucket_dual: FloatArray,
     moves_dual: float,
     cut_count_dual: FloatArray,
@@ -130,7 +131,8 @@ def pair_deltas(  # noqa: PLR0917
 
     In the model's units, a new lot of pair ``j`` costs ``lot_cost`` and enters the
     cover row (coefficient ``lot_value``), its ISIN cap row (``lot_value``), its bucket
-    rows (``lot_value``) and its position's capacity row (``lot_face``); its move
+    rows (``bucket_coef``, per edge: the base value per lot, which a stressed
+    obligation's bucket caps) and its position's capacity row (``lot_face``); its move
     indicator costs ``move_cost`` and enters ``max_moves`` and the obligation's two
     move-cover cuts (1 and ``knap_coef``). With ``y`` the row duals (HiGHS sign
     convention, ``rc = c - A^T y``):
@@ -151,7 +153,7 @@ def pair_deltas(  # noqa: PLR0917
         dual = lot_value[j] * (cover_dual[o] + group_dual[pair_group[j]])
         dual += lot_face[j] * capacity_dual[pair_position[j]]
         for k in range(bucket_ptr[j], bucket_ptr[j + 1]):
-            dual += lot_value[j] * bucket_dual[bucket_rows[k]]
+            dual += bucket_coef[k] * bucket_dual[bucket_rows[k]]
         rc_lot = lot_cost[j] - dual
         rc_move = move_cost - moves_dual - cut_count_dual[o] - knap_coef[j] * cut_knap_dual[o]
         u = max(add_lots[j], 1)

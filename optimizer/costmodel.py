@@ -75,8 +75,11 @@ class CostModel:
     pair_group, group_obligation, group_isin, group_cap
         Per-(ISIN, obligation) concentration group of each pair and its cap in yen
         (``inf``: none).
-    bucket_pair, bucket_row, row_obligation, row_cap, row_label
-        Maturity-bucket limits: membership edges (pair, row) and each row's cap.
+    bucket_pair, bucket_row, bucket_value, row_obligation, row_cap, row_label
+        Maturity-bucket limits: membership edges (pair, row), each edge's coefficient
+        (the pair's collateral value per lot at base prices: the contract caps a
+        bucket's base value, also for a stressed obligation, :mod:`optimizer.stress`)
+        and each row's cap in yen of base value.
     held_small, kept
         Per pair, a pledge under the minimum pledge held at its face; per obligation,
         whether it holds a breach of today's pledges (:func:`ledger_rule.keep_uncurable`);
@@ -112,6 +115,7 @@ class CostModel:
     group_cap: FloatArray
     bucket_pair: IntArray
     bucket_row: IntArray
+    bucket_value: FloatArray
     row_obligation: IntArray
     row_cap: FloatArray
     row_label: tuple[str, ...]
@@ -196,7 +200,8 @@ class CostModel:
         ]
         min_move = np.maximum(1, np.ceil(mta / market - 1e-9)).astype(np.int64)
         updated = replace(self, problem=problem, dirty_price=dirty, market_per_lot=market,
-                          value_per_lot=value, cost_per_lot=cost, min_move_lots=min_move)  # fmt: skip
+                          value_per_lot=value, cost_per_lot=cost, min_move_lots=min_move,
+                          bucket_value=value[self.bucket_pair])  # fmt: skip
         return ledger_rule.keep_uncurable(
             replace(updated, max_lots=updated._bounds(0, self.n_pairs))
         )
@@ -211,7 +216,7 @@ class CostModel:
             min_pledge_lots=self.min_pledge_lots, min_move_lots=self.min_move_lots[lo:hi],
             pair_group=self.pair_group[lo:hi], group_cap=self.group_cap,
             bucket_pair=self.bucket_pair[edges] - lo, bucket_row=self.bucket_row[edges],
-            row_cap=self.row_cap,
+            bucket_value=self.bucket_value[edges], row_cap=self.row_cap,
         )  # fmt: skip
 
     def pair_min_pledge(self) -> IntArray:
@@ -234,9 +239,7 @@ class CostModel:
         broken[self.group_obligation[used > self.group_cap * (1 + CAP_TOLERANCE)]] = True
         if self.bucket_pair.size:
             rows = np.zeros(self.row_cap.size)
-            np.add.at(
-                rows, self.bucket_row, lots[self.bucket_pair] * self.value_per_lot[self.bucket_pair]
-            )
+            np.add.at(rows, self.bucket_row, lots[self.bucket_pair] * self.bucket_value)
             broken[self.row_obligation[rows > self.row_cap * (1 + CAP_TOLERANCE)]] = True
         held = lots > 0
         broken[self.pair_obligation[held & (lots < self.pair_min_pledge())]] = True
@@ -266,9 +269,7 @@ class CostModel:
             return "an ISIN concentration cap"
         if self.bucket_pair.size:
             rows = np.zeros(self.row_cap.size)
-            np.add.at(
-                rows, self.bucket_row, lots[self.bucket_pair] * self.value_per_lot[self.bucket_pair]
-            )
+            np.add.at(rows, self.bucket_row, lots[self.bucket_pair] * self.bucket_value)
             if np.any(rows > self.row_cap * (1 + CAP_TOLERANCE)):
                 return "a maturity-bucket cap"
         held = lots > 0
@@ -479,13 +480,14 @@ def resolve(problem: Problem) -> CostModel:
 
     bp_arr = np.concatenate(bucket_pair) if bucket_pair else np.zeros(0, np.int64)
     br_arr = np.concatenate(bucket_row) if bucket_row else np.zeros(0, np.int64)
+    bv_arr = value_per_lot[bp_arr]  # base prices: stress.apply_worst_case leaves it
     max_lots = _max_lots(
         pair_position=pair_position, pair_obligation=pair_obligation,
         position_face=position_face, lot=lot, required=required,
         value_per_lot=value_per_lot, current_lots=current_lots,
         min_pledge_lots=min_pledge_lots, min_move_lots=min_move_lots,
         pair_group=pair_group, group_cap=group_cap, bucket_pair=bp_arr,
-        bucket_row=br_arr, row_cap=np.array(row_cap, dtype=np.float64),
+        bucket_row=br_arr, bucket_value=bv_arr, row_cap=np.array(row_cap, dtype=np.float64),
     )  # fmt: skip
     return ledger_rule.keep_uncurable(stress.apply_worst_case(CostModel(
         problem=problem,
@@ -517,6 +519,7 @@ def resolve(problem: Problem) -> CostModel:
         group_cap=group_cap,
         bucket_pair=bp_arr,
         bucket_row=br_arr,
+        bucket_value=bv_arr,
         row_obligation=np.array(row_obligation, dtype=np.int64),
         row_cap=np.array(row_cap, dtype=np.float64),
         row_label=tuple(row_label),
@@ -538,11 +541,13 @@ def _max_lots(
     group_cap: FloatArray,
     bucket_pair: IntArray,
     bucket_row: IntArray,
+    bucket_value: FloatArray,
     row_cap: FloatArray,
 ) -> IntArray:
     """Tight upper bound on each pair's final lots.
 
-    ``min(position face / lot, cap / value per lot, lots any cover could need)``, where
+    ``min(position face / lot, cap / value per lot, lots any cover could need)`` (a
+    bucket cap over the pair's base value per lot, ``bucket_value``), where
     the last is ``max(ceil(required / value), min pledge, current + min move)``: a pair
     pledged beyond it could drop lots (still covering alone, still a move or one fewer)
     at lower cost. Never below 0; an ineligible pledge (value 0) keeps its current lots.
@@ -555,7 +560,8 @@ def _max_lots(
         need = np.ceil(required[pair_obligation] / value - 1e-9)
         cap = by_cap.copy()
         if bucket_pair.size:  # an ineligible pair's NaN stays NaN (handled below)
-            bucket_lots = np.floor(row_cap[bucket_row] / value[bucket_pair] * (1 + 1e-12))
+            base = np.where(bucket_value > 0, bucket_value, np.nan)
+            bucket_lots = np.floor(row_cap[bucket_row] / base * (1 + 1e-12))
             np.minimum.at(cap, bucket_pair, bucket_lots)
     need = np.maximum(
         need, np.maximum(min_pledge_lots[pair_obligation], current_lots + min_move_lots)

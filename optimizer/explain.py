@@ -25,8 +25,8 @@ class Explainer:
         # Rates of the pairs that move (the only ones a reason names); inf elsewhere.
         moved = np.flatnonzero(self.delta)
         self.rate_bp = np.full(cm.n_pairs, np.inf)
-        with np.errstate(divide="ignore"):
-            self.rate_bp[moved] = np.where(
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0 bp / 0 of a released
+            self.rate_bp[moved] = np.where(  # ineligible pledge (haircut 1): inf below
                 cm.value_per_lot[moved] > 0,
                 opportunity[self.pair_isin[moved]] / (1.0 - cm.haircut[moved]),
                 np.inf,
@@ -157,7 +157,7 @@ class Explainer:
             self._bucket_sorted = cm.bucket_pair[order]
             self._row_used = np.bincount(
                 cm.bucket_row,
-                weights=lots[cm.bucket_pair] * cm.value_per_lot[cm.bucket_pair],
+                weights=lots[cm.bucket_pair] * cm.bucket_value,  # base value
                 minlength=cm.row_cap.size,
             ).astype(np.float64, copy=False)
         free = self._free_face()[cm.pair_position[lo:hi]] // pair_lot
@@ -174,9 +174,8 @@ class Explainer:
             if edges.size:
                 rows = cm.bucket_row[edges]
                 local = cm.bucket_pair[edges] - lo
-                slack = np.floor(
-                    (cm.row_cap[rows] - self._row_used[rows]) / value[local] * (1 + 1e-12)
-                )
+                base = np.where(cm.bucket_value[edges] > 0, cm.bucket_value[edges], np.nan)
+                slack = np.floor((cm.row_cap[rows] - self._row_used[rows]) / base * (1 + 1e-12))
                 np.minimum.at(room, local, slack)
         room = np.where(np.isnan(value), 0.0, room)
         result: IntArray = np.maximum(room, 0).astype(np.int64)

@@ -37,13 +37,10 @@ class _State:
         )
         self.row_used = np.zeros(cm.row_cap.size)
         if cm.bucket_pair.size:
-            np.add.at(
-                self.row_used,
-                cm.bucket_row,
-                self.lots[cm.bucket_pair] * cm.value_per_lot[cm.bucket_pair],
-            )
+            np.add.at(self.row_used, cm.bucket_row, self.lots[cm.bucket_pair] * cm.bucket_value)
         order = np.argsort(cm.bucket_pair, kind="stable")
         self.bucket_rows = cm.bucket_row[order]
+        self.bucket_value = cm.bucket_value[order]  # base value per lot (CostModel)
         self.bucket_ptr = np.searchsorted(cm.bucket_pair[order], np.arange(cm.n_pairs + 1))
         self.cover = np.zeros(len(cm.problem.obligations))
         self.cover += np.bincount(
@@ -59,9 +56,12 @@ class _State:
         for key in np.unique(cm.pair_obligation[held] * width + self.pair_isin[held]).tolist():
             self.isins[key // width].add(key % width)
 
-    def rows_of(self, j: int) -> list[int]:
-        """Bucket rows pair ``j`` counts in."""
-        return self.bucket_rows[self.bucket_ptr[j] : self.bucket_ptr[j + 1]].tolist()  # type: ignore[no-any-return]
+    def rows_of(self, j: int) -> list[tuple[int, float]]:
+        """Bucket rows pair ``j`` counts in, each with its value per lot there."""
+        edges = slice(self.bucket_ptr[j], self.bucket_ptr[j + 1])
+        return list(
+            zip(self.bucket_rows[edges].tolist(), self.bucket_value[edges].tolist(), strict=True)
+        )
 
     def changed(self, j: int) -> bool:
         return bool(self.lots[j] != self.cm.current_lots[j])
@@ -80,8 +80,8 @@ class _State:
         slack = cm.group_cap[cm.pair_group[j]] - self.group_used[cm.pair_group[j]]
         if math.isfinite(slack):
             room = min(room, math.floor(slack / value * (1 + 1e-12)))
-        for b in self.rows_of(j):
-            room = min(room, math.floor((cm.row_cap[b] - self.row_used[b]) / value * (1 + 1e-12)))
+        for b, base in self.rows_of(j):
+            room = min(room, math.floor((cm.row_cap[b] - self.row_used[b]) / base * (1 + 1e-12)))
         return max(room, 0)
 
     def shift(self, j: int, delta: int) -> None:
@@ -93,8 +93,8 @@ class _State:
         self.lots[j] += delta
         self.free_face[cm.pair_position[j]] -= delta * cm.lot_face[o]
         self.group_used[cm.pair_group[j]] += delta * value
-        for b in self.rows_of(j):
-            self.row_used[b] += delta * value
+        for b, base in self.rows_of(j):
+            self.row_used[b] += delta * base
         self.cover[o] += delta * value
         isin = int(self.pair_isin[j])
         if self.lots[j] > 0:
@@ -221,21 +221,35 @@ def _repair(state: _State) -> None:
             if drop > 0 and (state.changed(j) or state.moves_left >= 1):
                 state.shift(j, -drop)
     for b in np.flatnonzero(state.row_used > cm.row_cap + 1e-6).tolist():
-        members = cm.bucket_pair[(cm.bucket_row == b) & (state.lots[cm.bucket_pair] > 0)]
-        for j in members[np.argsort(-rho[members], kind="stable")].tolist():
+        edges = (cm.bucket_row == b) & (state.lots[cm.bucket_pair] > 0)
+        members, base = cm.bucket_pair[edges], cm.bucket_value[edges]
+        for k in np.argsort(-rho[members], kind="stable").tolist():
             excess = state.row_used[b] - cm.row_cap[b]
             if excess > 1e-6:
-                _cut(state, j, math.ceil(excess / cm.value_per_lot[j] - 1e-12))
+                _cut(state, int(members[k]), math.ceil(excess / base[k] - 1e-12))
     for o in np.flatnonzero(cm.max_isins != NO_LIMIT).tolist():
         while len(state.isins[o]) > cm.max_isins[o]:
             pairs = np.arange(state.starts[o], state.starts[o + 1])
             pairs = pairs[state.lots[pairs] > 0]
-            # The dearest ISIN whose release leaves o covered (the ledger refuses a
-            # release that leaves it short), else the dearest.
+            # The dearest ISIN whose release, with the smallest others the excess still
+            # needs, leaves o covered (the ledger refuses a release that leaves it short;
+            # found by Hypothesis: releasing the dearest alone left too little for the
+            # second ISIN over the cap, where the two smallest together fit), else the
+            # dearest.
             per_isin = np.bincount(
                 state.pair_isin[pairs], weights=state.lots[pairs] * cm.value_per_lot[pairs]
             )
-            spare = per_isin[state.pair_isin[pairs]] <= state.cover[o] - cm.cover_target[o]
+            held = np.sort(per_isin[per_isin > 0])
+            more = len(state.isins[o]) - int(cm.max_isins[o]) - 1  # to release after it
+            own = per_isin[state.pair_isin[pairs]]
+            if more <= 0:
+                others = np.zeros(own.size)
+            elif more < held.size:  # the ``more`` smallest of the other ISINs
+                among = own <= held[more - 1]
+                others = np.where(among, held[: more + 1].sum() - own, held[:more].sum())
+            else:
+                others = np.full(own.size, np.inf)
+            spare = own + others <= state.cover[o] - cm.cover_target[o]
             pick = pairs[spare] if spare.any() else pairs
             dearest = int(state.pair_isin[pick[np.argmax(rho[pick])]])
             before = len(state.isins[o])

@@ -163,8 +163,8 @@ def release_to_cure(cm: CostModel) -> FloatArray:
     ISINs beyond ``max_isins``; the pledges under the minimum pledge (lots above a
     pair's bound where no cap is exceeded: an ineligible or unheld pledge)."""
     lots, value = cm.current_lots, base_value_per_lot(cm)
-    # Caps are in the cost model's values (worst case for a stressed obligation, an
-    # ISIN's cap scaled by its factor, a bucket's by its members' least): back to base.
+    # ISIN caps are in the cost model's values (worst case for a stressed obligation,
+    # the cap scaled by the ISIN's factor): back to base. Bucket rows are base already.
     factor = np.where(value > 0, cm.value_per_lot / np.where(value > 0, value, 1.0), 1.0)
     n = cm.required_value.size
     forced = np.zeros(n)
@@ -194,17 +194,14 @@ def release_to_cure(cm: CostModel) -> FloatArray:
     np.add.at(excess, cm.group_obligation, np.where(over > 0, np.maximum(cured, over), 0.0))
     if cm.bucket_pair.size:
         rows = np.zeros(cm.row_cap.size)
-        np.add.at(rows, cm.bucket_row, lots[cm.bucket_pair] * value[cm.bucket_pair])
-        row_factor = np.ones(cm.row_cap.size)
-        np.minimum.at(row_factor, cm.bucket_row, factor[cm.bucket_pair])
-        row_cap = cm.row_cap / np.maximum(row_factor, 1e-12)
+        np.add.at(rows, cm.bucket_row, lots[cm.bucket_pair] * cm.bucket_value)
         # Releasing the bucket's pledges one after another (whole while the excess
         # left is at least the pledge, then as little of the next as it allows) takes
         # out the excess plus less than one pledge's step (cure_step); at most all.
         step = np.zeros(cm.row_cap.size)
         held = lots[cm.bucket_pair] > 0
         np.maximum.at(step, cm.bucket_row[held], cure_step(cm)[cm.bucket_pair][held])
-        over = np.maximum(rows - row_cap, 0.0)
+        over = np.maximum(rows - cm.row_cap, 0.0)
         np.add.at(excess, cm.row_obligation, np.where(over > 0, np.minimum(over + step, rows), 0.0))
     out = np.where(excess > 0, excess, forced)  # per-pair bounds overcount a shared cap
     under = (lots > 0) & (lots < cm.min_pledge_lots[cm.pair_obligation])
@@ -247,9 +244,9 @@ def keep_uncurable(cm: CostModel) -> CostModel:
     mine = kept[cm.group_obligation]
     group_cap[mine] = np.maximum(group_cap[mine], used[mine])
     row_cap = cm.row_cap.copy()
+    rows = np.zeros(cm.row_cap.size)  # bucket rows: base value (CostModel.bucket_value)
     if cm.bucket_pair.size:
-        rows = np.zeros(cm.row_cap.size)
-        np.add.at(rows, cm.bucket_row, lots[cm.bucket_pair] * value[cm.bucket_pair])
+        np.add.at(rows, cm.bucket_row, lots[cm.bucket_pair] * cm.bucket_value)
         mine = kept[cm.row_obligation]
         row_cap[mine] = np.maximum(row_cap[mine], rows[mine])
     max_isins = cm.max_isins.copy()
@@ -270,12 +267,17 @@ def keep_uncurable(cm: CostModel) -> CostModel:
     used = np.zeros(out.group_cap.size)
     np.add.at(used, cm.pair_group, lots * value)
     slack = np.maximum(out.group_cap - used, 0.0)[cm.pair_group]
-    if cm.bucket_pair.size:  # a bucket held at today's use has no room either
-        rows = np.zeros(out.row_cap.size)
-        np.add.at(rows, cm.bucket_row, lots[cm.bucket_pair] * value[cm.bucket_pair])
-        np.minimum.at(slack, cm.bucket_pair, np.maximum(out.row_cap - rows, 0.0)[cm.bucket_row])
     with np.errstate(divide="ignore", invalid="ignore"):
         room = np.where(value > 0, np.floor(slack / value * (1 + 1e-12)), 0.0)
+        if cm.bucket_pair.size:  # a bucket held at today's use has no room either
+            row_slack = np.maximum(out.row_cap - rows, 0.0)[cm.bucket_row]
+            np.minimum.at(
+                room,
+                cm.bucket_pair,
+                np.where(
+                    cm.bucket_value > 0, np.floor(row_slack / cm.bucket_value * (1 + 1e-12)), 0.0
+                ),
+            )
     room = np.minimum(np.minimum(bounds - lots, np.maximum(free, 0)), room)
     top_up = np.maximum(least - lots, cm.min_move_lots)  # from face free today, in one move
     under = kept[cm.pair_obligation] & (lots > 0) & (lots < least)
@@ -302,7 +304,9 @@ def keep_uncurable(cm: CostModel) -> CostModel:
     contested |= (group_demand > group_room)[cm.pair_group]
     if cm.bucket_pair.size:
         row_demand = np.zeros(out.row_cap.size)
-        np.add.at(row_demand, cm.bucket_row, wanted[cm.bucket_pair])
+        np.add.at(
+            row_demand, cm.bucket_row, np.where(under, top_up, 0)[cm.bucket_pair] * cm.bucket_value
+        )
         row_room = np.maximum(out.row_cap - rows, 0.0) * (1 + 1e-12)
         np.logical_or.at(contested, cm.bucket_pair, (row_demand > row_room)[cm.bucket_row])
     small = under & ((room < top_up) | contested)

@@ -26,14 +26,15 @@ HiGHS's relaxation gets only after branching on the ISIN slots.
 
 :func:`aggregate_bound` adds back what ties a pledgor's obligations together: one
 column per (obligation, ISIN) (its accounts summed), the owner's face per ISIN shared
-between them, bucket caps, the same ``max_isins`` inequality; still no moves, lots or
-ledger rule. Some 35,000 columns for 100 obligations over 20,000 positions, solved by
-HiGHS in ~0.1 s, where the component's MIP can take longer than its time to finish
-its root (measured on the 300 x 20,000 benchmark book, move cost 0, a loaded machine:
-the two covered pledgors' MIP bounds 0.88 million yen and none, this LP 2.02 and 1.60
-million, their plans 2.62 and 1.89). Its value is taken from the duals by weak duality
-(any duals of the right signs give a bound), not from HiGHS's objective, so solver
-tolerances cannot make it exceed the true LP optimum.
+between them, bucket caps (on base value, as the contract caps a bucket), the same
+``max_isins`` inequality; still no moves, lots or ledger rule. Some 35,000 columns
+for 100 obligations over 20,000 positions, solved by HiGHS in ~0.1 s, where the
+component's MIP can take longer than its time to finish its root (measured on the 300
+x 20,000 benchmark book, move cost 0, a loaded machine: the two covered pledgors' MIP
+bounds 0.88 million yen and none, this LP 2.02 and 1.60 million, their plans 2.62 and
+1.89). Its value is taken from the duals by weak duality (any duals of the right signs
+give a bound), not from HiGHS's objective, so solver tolerances cannot make it exceed
+the true LP optimum.
 """
 
 from __future__ import annotations
@@ -211,18 +212,26 @@ def aggregate_bound(cm: CostModel, obligations: IntArray, r: Reaches | None = No
         row, np.arange(n_g), cm.lot_face[group_o] / lot_value, np.full(keys.size, -inf),
         face[keys] / VALUE_UNIT,
     )  # fmt: skip
-    # Bucket caps: a group is in a bucket row when its pairs are.
+    # Bucket caps: a group is in a bucket row when its pairs are, with its base value
+    # per unit of (worst-case) value: 1 unstressed; under stress the ISIN's one factor's
+    # inverse, the least over its pairs (a smaller coefficient only relaxes the row).
     if cm.bucket_pair.size:
         column = np.full(cm.group_cap.size, -1, dtype=np.int64)
         column[groups] = np.arange(n_g)
-        edge = np.unique(cm.bucket_row * cm.group_cap.size + cm.pair_group[cm.bucket_pair])
+        worst = cm.value_per_lot[cm.bucket_pair]
+        ratio = np.where(worst > 0, cm.bucket_value / np.where(worst > 0, worst, 1.0), 1.0)
+        edge, inverse = np.unique(
+            cm.bucket_row * cm.group_cap.size + cm.pair_group[cm.bucket_pair], return_inverse=True
+        )
+        per_edge = np.full(edge.size, np.inf)
+        np.minimum.at(per_edge, inverse, ratio)
         b_row, b_group = edge // cm.group_cap.size, edge % cm.group_cap.size
         ok = column[b_group] >= 0
-        b_row, b_group = b_row[ok], b_group[ok]
+        b_row, b_group, per_edge = b_row[ok], b_group[ok], per_edge[ok]
         if b_row.size:
             used, b_row = np.unique(b_row, return_inverse=True)
             add_rows(
-                b_row, column[b_group], np.ones(b_row.size), np.full(used.size, -inf),
+                b_row, column[b_group], per_edge, np.full(used.size, -inf),
                 cm.row_cap[used] / VALUE_UNIT,
             )  # fmt: skip
 

@@ -16,8 +16,8 @@ release_j`` lots; only the added and released parts cost a move (``pledge_move_j
     \\sum_{j \\in o} v_j (a_j + add_j - rel_j) + \\sum_{q \\in o} pv_q + s_o \\ge R_o
 
 with ``U_j`` the tight bound of :mod:`optimizer.costmodel`, position capacity, ISIN and
-maturity-bucket concentration, ``max_isins``, minimum pledge and transfer and
-``max_moves``. Two devices make it strong and honest:
+maturity-bucket concentration (a bucket on base value, ``CostModel.bucket_value``),
+``max_isins``, minimum pledge and transfer and ``max_moves``. Two devices make it strong and honest:
 
 * **Pools** ``q``: every pair *left out* of the candidate set is relaxed into a pool,
   one per candidate (obligation, ISIN) for that ISIN's other accounts (same cost per
@@ -115,6 +115,7 @@ class CollateralModel:
         self.buckets_of: dict[str, set[tuple[str, str]]] = defaultdict(set)
         self.pools_of: dict[str, list[PoolKey]] = defaultdict(list)
         self.pool_base_ratio: dict[PoolKey, float] = {}
+        self.pool_bucket_ratio: dict[PoolKey, float] = {}
         self.bucket_isins: dict[tuple[str, str], set[str]] = defaultdict(set)
         self.isin_faces: dict[tuple[str, str], float] = defaultdict(float)
         self.isin_positions: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
@@ -123,7 +124,12 @@ class CollateralModel:
             self.isin_positions[(position.owner, position.isin)].append(position.key)
         order = np.argsort(cm.bucket_pair, kind="stable")
         self.bucket_rows_sorted = cm.bucket_row[order]
+        self.bucket_value_sorted = cm.bucket_value[order] / VALUE_UNIT
         self.bucket_ptr = np.searchsorted(cm.bucket_pair[order], np.arange(cm.n_pairs + 1))
+        # A bucket caps base value (CostModel.bucket_value): an edge's coefficient, the
+        # cover's value parameter where the two agree (no stress: the rows as before).
+        self.edge_value: dict[tuple[tuple[str, str], Key], float] = {}
+        self.bucket_own_coef = not np.array_equal(cm.bucket_value, cm.value_per_lot[cm.bucket_pair])
         self._set_derived(cm)
         self.pair_min_pledge = cm.pair_min_pledge()
         in_scope = np.zeros(len(self.problem.obligations), dtype=np.bool_)
@@ -300,9 +306,15 @@ class CollateralModel:
             self.by_group[(o, isin)].append(k)
             self.isins_of[o].add(isin)
             self.by_position[position.key].append(k)
-            for b in self.bucket_rows_sorted[self.bucket_ptr[j] : self.bucket_ptr[j + 1]].tolist():
+            edges = slice(self.bucket_ptr[j], self.bucket_ptr[j + 1])
+            for b, base in zip(
+                self.bucket_rows_sorted[edges].tolist(),
+                self.bucket_value_sorted[edges].tolist(),
+                strict=True,
+            ):
                 self.by_bucket[(o, cm.row_label[b])].append(k)
                 self.buckets_of[o].add((o, cm.row_label[b]))
+                self.edge_value[((o, cm.row_label[b]), k)] = base
             a = int(cm.current_lots[j])
             m.value[k] = float(self.value[j])
             m.lot_cost[k] = float(cm.cost_per_lot[j] / COST_UNIT)
@@ -409,6 +421,10 @@ class CollateralModel:
                 # floor at base prices, which is at least as much.
                 self.pool_base_ratio[q] = (
                     float(np.max(self.base[members] / self.value[members])) if members.size else 1.0
+                )
+                # In a bucket row (a cap on base value), its least: the row stays relaxed.
+                self.pool_bucket_ratio[q] = (
+                    float(np.min(self.base[members] / self.value[members])) if members.size else 1.0
                 )
                 if isin != GENERAL_POOL and members.size:
                     j0 = int(members[0])  # every account of the ISIN: the same face per value
@@ -555,8 +571,14 @@ class CollateralModel:
             if not members:
                 continue
             m.bucket_cap_value[bk] = float(cm.row_cap[b] / VALUE_UNIT)
-            variable, constant = self._valued(members, self._value_param)
-            pool = sum(m.pool_value[q] for q in in_pools)
+            if self.bucket_own_coef:
+                variable, constant = self._valued(
+                    members, lambda k, bk=bk: self.edge_value[(bk, k)]
+                )
+                pool = sum(self.pool_bucket_ratio[q] * m.pool_value[q] for q in in_pools)
+            else:
+                variable, constant = self._valued(members, self._value_param)
+                pool = sum(m.pool_value[q] for q in in_pools)
             put(m.bucket_cap, bk, variable + pool <= m.bucket_cap_value[bk] - constant)
         lot_face = cm.lot_face / VALUE_UNIT
         owner_of = {o.id: o.pledgor for o in self.problem.obligations}

@@ -338,7 +338,7 @@ class MipSession:
             cm.lot_face[cm.pair_obligation] / VALUE_UNIT, problem.costs.move_cost / COST_UNIT,
             least.astype(np.int64), add_lots.astype(np.int64), cm.pair_obligation, cm.pair_position,
             cm.pair_group, cover, capacity, group, bucket_ptr, cm.bucket_row[order].astype(np.int64),
-            bucket, float(moves), count_cut, cover_cut, knap,
+            cm.bucket_value[order] / VALUE_UNIT, bucket, float(moves), count_cut, cover_cut, knap,
         )  # fmt: skip
         # max_isins: a pair whose ISIN the obligation does not use in the model needs a
         # new ISIN slot, priced by the max_isins row's dual.

@@ -23,8 +23,12 @@ waterfall, fix-and-optimize and repair all see it without knowing about scenario
 Market value and opportunity cost stay at base prices (DOMAIN.md section 5: the cost of
 pledging is today's market value). Concentration caps stay what the schedule says at
 base prices: an (ISIN, obligation) group's pairs share one factor, so its cap is scaled
-by that factor exactly; a maturity-bucket cap is scaled by the smallest factor among its
-members, which is conservative (never lets base value exceed the cap).
+by that factor exactly; a maturity-bucket row holds bonds of different factors, so no
+one factor fits it: its rows keep their own coefficient per member, the base value per
+lot (``CostModel.bucket_value``), against the cap as the schedule says it. (Before, the
+cap was scaled by the least factor among the members: stricter than the contract, so
+the optimizer refused plans ``verify`` accepts and its bounds certified the stricter
+problem; ``test_bounds_stay_below_a_plan_verify_accepts_under_a_stressed_bucket_cap``.)
 
 :func:`add_parallel_scenarios` computes scenario prices with part 1's numba core where
 the caller has none: the book repriced on a zero curve shifted in parallel
@@ -108,21 +112,16 @@ def worst_case_factors(
 
 def apply_worst_case(cm: CostModel) -> CostModel:
     """``cm`` with each pair's collateral value per lot at its worst case over its
-    obligation's scenarios, caps rescaled to match and bounds recomputed (module
-    docstring). ``cm`` itself when no obligation names a scenario."""
+    obligation's scenarios, ISIN caps rescaled to match and bounds recomputed; bucket
+    rows stay on base value (module docstring). ``cm`` itself when no obligation names
+    a scenario."""
     factors = worst_case_factors(cm.problem, cm.pair_isin, cm.pair_obligation)
     if np.all(factors == 1.0):
         return cm
     group_factor = np.ones(cm.group_cap.size)
     group_factor[cm.pair_group] = factors
-    row_factor = np.ones(cm.row_cap.size)
-    if cm.bucket_pair.size:
-        np.minimum.at(row_factor, cm.bucket_row, factors[cm.bucket_pair])
     stressed = replace(
-        cm,
-        value_per_lot=cm.value_per_lot * factors,
-        group_cap=cm.group_cap * group_factor,
-        row_cap=cm.row_cap * row_factor,
+        cm, value_per_lot=cm.value_per_lot * factors, group_cap=cm.group_cap * group_factor
     )
     return replace(stressed, max_lots=stressed._bounds(0, stressed.n_pairs))
 

@@ -340,9 +340,12 @@ def _solve(  # noqa: PLR0917 - one call site, all arguments needed
         in_chosen = np.zeros(hi - lo, dtype=np.bool_)
         in_chosen[chosen] = True
         for b in np.flatnonzero(cm.row_obligation == o).tolist():
-            members = cm.bucket_pair[cm.bucket_row == b] - lo
+            edges = cm.bucket_row == b
+            members = cm.bucket_pair[edges] - lo
+            base = np.zeros(hi - lo)  # a bucket caps base value (CostModel.bucket_value)
+            base[members] = cm.bucket_value[edges] / VALUE_UNIT
             members = members[in_chosen[members]]
-            cols, vals, fixed = terms(members.tolist(), value)
+            cols, vals, fixed = terms(members.tolist(), base)
             if cols or fixed:
                 lp.row(-INF, cm.row_cap[b] / VALUE_UNIT - fixed, cols, vals)
     if cm.max_isins[o] != NO_LIMIT:
@@ -402,8 +405,9 @@ def _exactly_feasible(cm: CostModel, o: int, lo: int, old: IntArray, new: IntArr
     if np.any(used[groups] > cm.group_cap[groups] * (1 + CAP_TOLERANCE)):
         return False
     for b in np.flatnonzero(cm.row_obligation == o).tolist():
-        members = cm.bucket_pair[cm.bucket_row == b] - lo
-        if float(new[members] @ value[members]) > cm.row_cap[b] * (1 + CAP_TOLERANCE):
+        edges = cm.bucket_row == b
+        members = cm.bucket_pair[edges] - lo
+        if float(new[members] @ cm.bucket_value[edges]) > cm.row_cap[b] * (1 + CAP_TOLERANCE):
             return False
     return True
 

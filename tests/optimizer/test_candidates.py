@@ -94,8 +94,23 @@ def test_pair_deltas_by_hand() -> None:
     amortized, delta = pair_deltas(
         np.array([2.0]), np.array([10.0]), np.array([100.0]), 10.0, np.array([1], i), np.array([5], i),
         np.array([0], i), np.array([0], i), np.array([0], i), np.array([0.3]), np.array([-0.001]),
-        np.array([0.0]), np.array([0, 0], i), np.zeros(0, i), np.zeros(0, f), 0.0, np.array([0.5]),
-        np.array([0.01]), np.array([4.0]),
+        np.array([0.0]), np.array([0, 0], i), np.zeros(0, i), np.zeros(0, f), np.zeros(0, f), 0.0,
+        np.array([0.5]), np.array([0.01]), np.array([4.0]),
     )  # fmt: skip
     assert amortized[0] == pytest.approx(0.992)
     assert delta[0] == pytest.approx(4.96)
+
+
+def test_pair_deltas_price_a_bucket_row_by_its_own_coefficient() -> None:
+    """The pair of the test above in one bucket row (dual -0.1) where it counts 12 a lot
+    (its base value; its cover value is 10, a stressed obligation's worst case): rc_lot
+    = -0.9 + 12 x 0.1 = 0.3, not -0.9 + 10 x 0.1; amortized 0.3 + 9.46 / 5 = 2.192."""
+    i = np.int64
+    amortized, delta = pair_deltas(
+        np.array([2.0]), np.array([10.0]), np.array([100.0]), 10.0, np.array([1], i), np.array([5], i),
+        np.array([0], i), np.array([0], i), np.array([0], i), np.array([0.3]), np.array([-0.001]),
+        np.array([0.0]), np.array([0, 1], i), np.array([0], i), np.array([12.0]), np.array([-0.1]),
+        0.0, np.array([0.5]), np.array([0.01]), np.array([4.0]),
+    )  # fmt: skip
+    assert amortized[0] == pytest.approx(2.192)
+    assert delta[0] == pytest.approx(9.46 + 0.3)

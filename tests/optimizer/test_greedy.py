@@ -57,3 +57,23 @@ def test_waterfall_keeps_pledges_and_releases_excess_only_when_it_pays() -> None
     dear = parse_problem(problem(securities, holdings, [obligation("IM", 3)], move_cost=200_000))
     plan = optimize(dear, "greedy")
     assert verify(dear, plan).ok and plan.moves == ()
+
+
+def test_waterfall_cures_max_isins_with_releases_that_fit_together() -> None:
+    """O0 needs 950 million, takes 3 ISINs at most and holds 5 today (1,300 million: 1,
+    3, 3, 2 and 4 lots, bond 2 the dearest at 1 bp). Two ISINs must go, and only the
+    two smallest (bonds 0 and 3, 300 million) leave it covered (1,000 million). Found
+    by Hypothesis: the waterfall released bond 2 alone (it fits: 1,000 million left),
+    then no ISIN fit (bond 0 would leave 900 million), and the plan kept 5 ISINs,
+    which ``verify`` refuses. It now picks the dearest ISIN whose release, with the
+    smallest others still needed, leaves the obligation covered."""
+    holdings = [holding(n, lots, pledged_to="O0") for n, lots in enumerate((1, 3, 3, 2, 4))]
+    data = problem(
+        [bond(n, opportunity_cost_bp=1.0 if n == 2 else 0.5) for n in range(5)],
+        holdings + [holding(n, 1, account="A2") for n in range(5)],
+        [obligation("O0", 9.5, max_isins=3, min_transfer_value=1.5 * LOT)],
+    )
+    p = parse_problem(data)
+    plan = optimize(p, "greedy")
+    assert verify(p, plan).ok, str(verify(p, plan))
+    assert len({a.isin for a in plan.allocations}) <= 3

@@ -197,10 +197,10 @@ def _stressed_bucket_book() -> dict[str, Any]:
 
     The contract caps the bucket at base value: 500 lots of bond 0 (500 million today,
     495 million under ``up``) and 505 of bond 2 cover 1,000 million in both, for 500 x 50
-    + 505 x 300 = 176,500 yen. The cost model caps the bucket's worst-case value at 500
+    + 505 x 300 = 176,500 yen, the optimum (fewer lots of bond 0 need more of the dearer
+    bond 2 or 1). The cost model once capped the bucket's worst-case value at 500
     million x 0.85, the least factor among its members (bond 1's): at most 429 lots of
-    bond 0 (424.71 million under ``up``), so every plan it accepts costs at least
-    429 x 50 + 576 x 300 = 194,250 yen."""
+    bond 0, so every plan it accepted cost at least 429 x 50 + 576 x 300 = 194,250 yen."""
     a, b, c = (bond(0, opportunity_cost_bp=0.5, maturity="2046-09-20"),
                bond(1, opportunity_cost_bp=20.0, maturity="2056-09-20"),
                bond(2, opportunity_cost_bp=3.0, maturity="2028-09-20"))  # fmt: skip
@@ -225,32 +225,40 @@ def _cheaper_plan_verify_accepts(p: Problem) -> tuple[CostModel, Plan]:
     return cm, plan
 
 
-def test_stressed_bucket_cap_is_tighter_in_the_cost_model_than_in_the_contract() -> None:
-    """The premise of the xfail below: ``verify`` accepts the 176,500 yen plan, the
-    cost model's gate refuses it (bond 0 above its bound of 429 lots)."""
+def test_stressed_bucket_cap_holds_base_value_as_the_contract_does() -> None:
+    """``verify`` accepts the 176,500 yen plan and so does the cost model's gate: the
+    bucket row sums base value per lot (``CostModel.bucket_value``: 1 million a lot of
+    bond 0, not its worst case 0.99 million) against the schedule's cap unscaled, so
+    bond 0 is bounded by 500 lots, and 430 of bond 0 with 70 of bond 1 fill the cap
+    (500 million of base value; 485.2 million worst case, above the old 425 million)."""
     p = parse_problem(_stressed_bucket_book())
     cm, plan = _cheaper_plan_verify_accepts(p)
     assert verify(p, plan).ok, str(verify(p, plan))
     assert plan.cost.total == pytest.approx(176_500.0, rel=1e-9)
-    assert cm.infeasibility(np.array([500, 0, 505])) != ""
+    assert cm.infeasibility(np.array([500, 0, 505])) == ""
+    assert cm.row_cap.tolist() == [500e6]
+    assert cm.bucket_value.tolist() == [1e6, 1e6]
+    assert cm.value_per_lot.tolist() == pytest.approx([0.99e6, 0.85e6, 1e6], rel=1e-12)
+    assert cm.max_lots[0] == 500
+    assert cm.infeasibility(np.array([430, 70, 500])) == ""  # 500 million of base value
+    assert cm.infeasibility(np.array([430, 71, 500])) == "a maturity-bucket cap"
+    assert greedy_lots(cm).tolist() == [500, 0, 505]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="design: a stressed obligation's bucket cap is held on worst-case value "
-    "against the cap x the least factor among the bucket's members (optimizer.stress), "
-    "stricter than the contract's cap on base value that verify checks; the bounds "
-    "(quick and MIP) certify the stricter problem, so they can exceed a plan verify "
-    "accepts. Exact: bucket rows on base value (a coefficient per edge) in the cost model",
-)
 def test_bounds_stay_below_a_plan_verify_accepts_under_a_stressed_bucket_cap() -> None:
-    """Cause: the conservative bucket cap of :mod:`optimizer.stress` (see
-    :func:`_stressed_bucket_book`): the quick bound is 194,037 yen and the MIP reports
-    194,250 as optimal, above the 176,500 yen plan ``verify`` accepts."""
+    """Cause (fixed): the bucket cap of :mod:`optimizer.stress` was scaled by the least
+    factor among the bucket's members (see :func:`_stressed_bucket_book`): the quick
+    bound was 194,037 yen and the MIP reported 194,250 as optimal, above the 176,500 yen
+    plan ``verify`` accepts. Now both bounds are at most it and the MIP finds it."""
     p = parse_problem(_stressed_bucket_book())
     cm, plan = _cheaper_plan_verify_accepts(p)
     assert sum(component_bounds(cm, components(cm))) <= plan.cost.total * (1 + 1e-9)
-    assert optimize(p).cost.total <= plan.cost.total * (1 + 1e-9)
+    best = optimize(p)
+    assert verify(p, best).ok, str(verify(p, best))
+    assert best.status is PlanStatus.OPTIMAL
+    assert best.cost.total == pytest.approx(176_500.0, rel=1e-9)
+    assert best.objective_bound is not None
+    assert best.objective_bound <= plan.cost.total * (1 + 1e-9)
 
 
 def _tiny_book(rng: np.random.Generator) -> dict[str, Any]:
