@@ -33,7 +33,7 @@ import numpy as np
 
 from optimizer.costmodel import CostModel, FloatArray, IntArray, resolve
 from optimizer.greedy import greedy_lots
-from optimizer.plan import Plan, PlanStatus, build_plan, cost_of
+from optimizer.plan import Plan, PlanStatus, build_plan, cost_of, error_plan
 from optimizer.problem import Problem
 from valuation.closed_set import ClosedSet
 
@@ -175,6 +175,13 @@ def optimize(problem: Problem, method: Method | str = Method.MIP) -> Plan:
     baseline_total = cost_of(cm, baseline).total
     t = lap("greedy", t)
     if method is Method.GREEDY:
+        broken = cm.infeasibility(baseline)
+        if broken:
+            return error_plan(
+                cm, f"the waterfall found no plan that meets every limit ({broken}); today's"
+                " allocation kept, nothing to execute", method=method.value,
+                termination_condition="infeasible", solve_seconds=time.perf_counter() - started,
+            )  # fmt: skip
         return build_plan(
             cm, baseline, method=method.value, status=PlanStatus.FEASIBLE,
             termination_condition="heuristic", objective_bound=None,
@@ -404,6 +411,14 @@ def optimize_mip(
     # Never worse than the desk, never infeasible (the desk's plan neither, if it is).
     if broken or (total > baseline_total and not cm.infeasibility(baseline)):
         lots, total = baseline, baseline_total
+    still = cm.infeasibility(lots)
+    if still:  # the waterfall broke a limit too and the MIP found nothing that does not
+        plan = error_plan(
+            cm, f"no plan meets every limit ({still}); today's allocation kept, nothing to"
+            " execute", method=Method.MIP.value, termination_condition="infeasible",
+            solve_seconds=time.perf_counter() - started,
+        )  # fmt: skip
+        return MipRun(plan, cm.current_lots, sessions)
     bound, note = checked_bound(bound, total)
     if note:
         messages.append(note)

@@ -281,3 +281,27 @@ def test_inflation_linked_value_includes_the_index_ratio(method: str) -> None:
     flat = optimize(_inflation_linked(1.0), method)
     assert faces(flat) == {("IM", isin(1)): 8, ("IM", isin(2)): 2}
     assert flat.cost.total == pytest.approx(200_000.0)
+
+
+@pytest.mark.parametrize("method", ["greedy", "mip"])
+def test_a_book_no_plan_can_meet_is_an_error_plan_with_nothing_to_execute(method: str) -> None:
+    """O0 requires 100 million and holds 3 lots of bond 0 (300 million) and 1 of bond 1
+    over a 150 million per-ISIN cap; releasing 2 lots of bond 0 would cure it and keep
+    O0 covered, so the ledger's rule does not let the breach be held, but max_moves 0
+    allows no move. No plan meets every limit: the plan says so (status error,
+    termination infeasible), proposes nothing, and verify accepts it as such."""
+    data = problem(
+        [bond(0, opportunity_cost_bp=1.0), bond(1, opportunity_cost_bp=1.0)],
+        [holding(0, 3, pledged_to="O0"), holding(1, 1, pledged_to="O0")],
+        [obligation("O0", 1)],
+        schedules=[schedule(max_value_per_isin=150_000_000)],
+        max_moves=0,
+    )
+    p = parse_problem(data)
+    plan = optimize(p, method)
+    assert plan.status.value == "error"
+    assert plan.termination_condition == "infeasible"
+    assert not plan.moves
+    assert "an ISIN concentration cap" in plan.message
+    report = verify(p, plan)
+    assert report.ok, str(report)
