@@ -93,17 +93,36 @@ arguments JSON, signatories, observers."""
 
 
 _ROWS_PER_STATEMENT = 100
-"""Contract rows deleted or inserted by one statement (500 parameters: under SQLite's
-and PostgreSQL's limits)."""
-_DELETE_ONE = "DELETE FROM active_contracts WHERE contract_key = ?"
-_DELETE_BATCH = (
-    f"DELETE FROM active_contracts WHERE contract_key IN ({', '.join('?' * _ROWS_PER_STATEMENT)})"
+"""Contract rows deleted or inserted by one statement at most (500 parameters: under
+SQLite's and PostgreSQL's limits)."""
+
+
+@functools.cache
+def _delete_rows(n: int) -> str:
+    """The statement deleting ``n`` contract rows by key (an ``IN`` list)."""
+    return f"DELETE FROM active_contracts WHERE contract_key IN ({', '.join('?' * n)})"
+
+
+@functools.cache
+def _insert_rows(n: int) -> str:
+    """The statement inserting ``n`` contract rows (a multi-row ``VALUES``)."""
+    return (
+        "INSERT INTO active_contracts (contract_key, discriminator, template, party_set,"
+        " arguments) VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * n)
+    )
+
+
+_CLAIM = (
+    "INSERT INTO command_dedup (user_id, act_as, command_id, ledger_offset, submission_id,"
+    " recorded_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, act_as, command_id) DO NOTHING"
 )
-_INSERT_ONE = (
-    "INSERT INTO active_contracts (contract_key, discriminator, template, party_set, arguments)"
-    " VALUES (?, ?, ?, ?, ?)"
+"""A submission's change id, claimed before interpretation (one statement: the row is
+new, as it is for all but a resubmission; a rollback takes it back)."""
+_RECLAIM = (
+    "UPDATE command_dedup SET ledger_offset = ?, submission_id = ?, recorded_at = ?"
+    " WHERE user_id = ? AND act_as = ? AND command_id = ?"
 )
-_INSERT_BATCH = _INSERT_ONE + ", (?, ?, ?, ?, ?)" * (_ROWS_PER_STATEMENT - 1)
+"""The change id taken over from a commit outside the deduplication window."""
 
 
 def _now() -> datetime:
@@ -279,21 +298,12 @@ class EmbeddedLedger:
             end, head = self._head()
             self._cache.at((end, head))  # another writer committed: forget what we knew
             now = self._clock()
-            dup = db.query(
-                "SELECT ledger_offset, recorded_at, submission_id FROM command_dedup"
-                " WHERE user_id = ? AND act_as = ? AND command_id = ?",
-                (user_id, act_key, command_id),
-            )
-            if dup and now - datetime.fromisoformat(dup[0][1]) <= window:
-                db.rollback()
-                original = self.transaction_at(dup[0][0], acting | reading, transaction_shape)
-                raise DuplicateCommand(
-                    command_id,
-                    original=original,
-                    completion_offset=dup[0][0],
-                    submission_id=dup[0][2],
-                )
+            effective_at = now.isoformat()
             offset = int(end) + 1
+            change = (user_id, act_key, command_id)
+            if not db.execute(_CLAIM, (*change, offset, submission_id, effective_at)):
+                self._seen_before(change, now, window, acting | reading, transaction_shape)
+                db.execute(_RECLAIM, (offset, submission_id, effective_at, *change))
             if offset > MAX_OFFSET:
                 raise InterpretationError(f"the ledger is full: offset {offset} > {MAX_OFFSET}")
             seed = os.urandom(16)
@@ -309,7 +319,6 @@ class EmbeddedLedger:
                 fused=self._fused,
             )
             update_id = "1220" + hashlib.sha256(seed + offset.to_bytes(8, "big")).hexdigest()
-            effective_at = now.isoformat()
             nodes_json = orjson.dumps(result.nodes)
             row: LogRow = (
                 offset,
@@ -331,14 +340,6 @@ class EmbeddedLedger:
                 (*row[:8], head, tx_hash, stored_nodes(nodes_json)),
             )
             self._write_contracts(result.created, result.archived)
-            db.execute(
-                "INSERT INTO command_dedup (user_id, act_as, command_id, ledger_offset,"
-                " submission_id, recorded_at) VALUES (?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (user_id, act_as, command_id) DO UPDATE SET"
-                " ledger_offset = excluded.ledger_offset, submission_id = excluded.submission_id,"
-                " recorded_at = excluded.recorded_at",
-                (user_id, act_key, command_id, offset, submission_id, effective_at),
-            )
             self._cache.invalidate()  # until the commit is known to have landed
             db.commit()
         except BaseException:
@@ -361,14 +362,39 @@ class EmbeddedLedger:
             deferred=True,
         )
 
+    def _seen_before(
+        self,
+        change: tuple[str, str, str],
+        now: datetime,
+        window: timedelta,
+        parties: frozenset[str],
+        shape: TransactionShape,
+    ) -> None:
+        """The change id ``change`` was committed before: raise
+        :class:`~ledger_adapter.errors.DuplicateCommand` (rolling back) if that was
+        within ``window``; else return (its entry is then the caller's to take over)."""
+        (offset, recorded_at, submission_id), *_ = self._db.query(
+            "SELECT ledger_offset, recorded_at, submission_id FROM command_dedup"
+            " WHERE user_id = ? AND act_as = ? AND command_id = ?",
+            change,
+        )
+        if now - datetime.fromisoformat(recorded_at) <= window:
+            self._db.rollback()
+            raise DuplicateCommand(
+                change[2],
+                original=self.transaction_at(offset, parties, shape),
+                completion_offset=offset,
+                submission_id=submission_id,
+            )
+
     def _write_contracts(self, created: Mapping[str, Contract], archived: Sequence[str]) -> None:
         """Delete the archived contracts' rows, insert the created ones' (in creation
         order: their keys ascend, so the inserts append to the b-tree).
 
-        Whole batches of :data:`_ROWS_PER_STATEMENT` rows go as one statement each (an
-        ``IN`` list, a multi-row ``VALUES``), the rest one row a statement: a plan's
-        1,426 deletes and 2,842 inserts took 5.8 ms as one statement a row, 4.6 ms so
-        (*ad hoc*, SQLite; the same rows). The values are built a column at a time into
+        Up to :data:`_ROWS_PER_STATEMENT` rows go as one statement (an ``IN`` list, a
+        multi-row ``VALUES``), the rest too: a plan's 1,426 deletes and 2,842 inserts
+        took 5.8 ms as one statement a row, 4.6 ms so (*ad hoc*, SQLite; the same
+        rows), and a one-move transaction's three inserts are one statement. The values are built a column at a time into
         one flat list (2.5 -> 1.9 ms for those rows: no tuple per row).
         """
         codes = self._codes
@@ -386,19 +412,18 @@ class EmbeddedLedger:
         ]
         row_values[4::5] = [orjson.dumps(c.args).decode() for c in contracts]
         keys: list[Any] = [int(cid[2:20], 16) for cid in archived]
-        self._write_batched(_DELETE_BATCH, _DELETE_ONE, keys, 1)
-        self._write_batched(_INSERT_BATCH, _INSERT_ONE, row_values, 5)
+        self._write_batched(_delete_rows, keys, 1)
+        self._write_batched(_insert_rows, row_values, 5)
 
-    def _write_batched(self, batch_sql: str, one_sql: str, values: list[Any], width: int) -> None:
-        """Run ``batch_sql`` over whole batches of rows (``values``: ``width`` values a
-        row, one row after the other), then ``one_sql`` for each of the rest."""
+    def _write_batched(
+        self, statement: Callable[[int], str], values: list[Any], width: int
+    ) -> None:
+        """Run ``statement(n)`` over the rows of ``values`` (``width`` values a row, one
+        row after the other), :data:`_ROWS_PER_STATEMENT` rows at a time."""
         n = _ROWS_PER_STATEMENT * width
-        whole = len(values) - len(values) % n
-        for start in range(0, whole, n):
-            self._db.execute(batch_sql, values[start : start + n])
-        if whole < len(values):
-            rest = values[whole:]
-            self._db.executemany(one_sql, zip(*(rest[i::width] for i in range(width)), strict=True))
+        for start in range(0, len(values), n):
+            chunk = values[start : start + n]
+            self._db.execute(statement(len(chunk) // width), chunk)
 
     def _head(self) -> Head:
         """(offset, tx_hash) of the newest log row (inside a transaction)."""

@@ -219,6 +219,31 @@ def test_deduplication_window_expires(tmp_path: Path) -> None:
         assert_sound(ledger)
 
 
+def test_a_failed_submission_claims_no_change_id(tmp_path: Path) -> None:
+    """The change id is claimed before interpretation: a failure must take the claim
+    back, both for a new id and for the takeover of an expired one."""
+    now = [datetime(2026, 7, 1, tzinfo=UTC)]
+    with EmbeddedLedger(str(tmp_path / "f.db"), clock=lambda: now[0]) as ledger:
+        cid = issue(ledger)
+        ledger.submit([split(cid, 10)], act_as=["MIZUHO"], command_id="old")
+        dedup = "SELECT command_id, ledger_offset, recorded_at FROM command_dedup ORDER BY 1"
+        before = ledger.backend.query(dedup)
+        now[0] += timedelta(minutes=10)
+        for command_id in ("new", "old"):  # a new id; an expired one taken over
+            with pytest.raises(ContractNotFound):
+                ledger.submit(
+                    [split(cid, 20)],
+                    act_as=["MIZUHO"],
+                    command_id=command_id,
+                    deduplication_window=timedelta(minutes=5),
+                )
+        assert ledger.backend.query(dedup) == before
+        fresh = issue(ledger, cid="fresh")
+        tx = ledger.submit([split(fresh, 20)], act_as=["MIZUHO"], command_id="new")
+        assert tx.offset == 4
+        assert_sound(ledger)
+
+
 def test_offsets_increase_and_history_is_queryable(ledger: EmbeddedLedger) -> None:
     cid = issue(ledger)
     tx = ledger.submit([split(cid, 10)], act_as=["MIZUHO"], command_id="s")
