@@ -99,6 +99,13 @@ _ROWS_PER_STATEMENT = 100
 SQLite's and PostgreSQL's limits)."""
 
 
+_FEW_ROWS = 10
+"""Up to this many rows left over go as one statement of their own size (a one-move
+transaction's three inserts: 22,000 instructions less than three steps of one); more
+would each be a statement to prepare (~300,000 instructions for a 42-row ``VALUES``)
+for little gain, so they go one row a statement."""
+
+
 @functools.cache
 def _delete_rows(n: int) -> str:
     """The statement deleting ``n`` contract rows by key (an ``IN`` list)."""
@@ -394,9 +401,9 @@ class EmbeddedLedger:
         order: their keys ascend, so the inserts append to the b-tree).
 
         Up to :data:`_ROWS_PER_STATEMENT` rows go as one statement (an ``IN`` list, a
-        multi-row ``VALUES``), the rest too: a plan's 1,426 deletes and 2,842 inserts
-        took 5.8 ms as one statement a row, 4.6 ms so (*ad hoc*, SQLite; the same
-        rows), and a one-move transaction's three inserts are one statement. The values are built a column at a time into
+        multi-row ``VALUES``; :meth:`_write_batched`): a plan's 1,426 deletes and 2,842
+        inserts took 5.8 ms as one statement a row, 4.6 ms so (*ad hoc*, SQLite; the
+        same rows), and a one-move transaction's three inserts are one statement. The values are built a column at a time into
         one flat list (2.5 -> 1.9 ms for those rows: no tuple per row).
         """
         codes = self._codes
@@ -421,11 +428,18 @@ class EmbeddedLedger:
         self, statement: Callable[[int], str], values: list[Any], width: int
     ) -> None:
         """Run ``statement(n)`` over the rows of ``values`` (``width`` values a row, one
-        row after the other), :data:`_ROWS_PER_STATEMENT` rows at a time."""
+        row after the other): :data:`_ROWS_PER_STATEMENT` rows at a time, then the rest
+        as one statement if they are few (:data:`_FEW_ROWS`), else one row a statement."""
         n = _ROWS_PER_STATEMENT * width
-        for start in range(0, len(values), n):
-            chunk = values[start : start + n]
-            self._db.execute(statement(len(chunk) // width), chunk)
+        whole = len(values) - len(values) % n
+        for start in range(0, whole, n):
+            self._db.execute(statement(_ROWS_PER_STATEMENT), values[start : start + n])
+        rest = values[whole:]
+        if len(rest) > _FEW_ROWS * width:
+            rows = zip(*(rest[i::width] for i in range(width)), strict=True)
+            self._db.executemany(statement(1), rows)
+        elif rest:
+            self._db.execute(statement(len(rest) // width), rest)
 
     def _head(self) -> Head:
         """(offset, tx_hash) of the newest log row (inside a transaction)."""

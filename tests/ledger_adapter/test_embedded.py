@@ -244,6 +244,20 @@ def test_a_failed_submission_claims_no_change_id(tmp_path: Path) -> None:
         assert_sound(ledger)
 
 
+@pytest.mark.parametrize("n", [3, 57, 105, 213])
+def test_contract_rows_of_any_count(ledger: EmbeddedLedger, n: int) -> None:
+    """Rows go 100 to a statement, a few left over as one statement, more one a
+    statement: every count lands (the fixture verifies the tables against the log)."""
+    tx = ledger.submit(
+        [holding(face=i + 1) for i in range(n)], act_as=["BOJ", "MIZUHO"], command_id="mint"
+    )
+    cids = [e.contract_id for e in tx.created()]
+    assert len(cids) == n
+    archive = [ExerciseCommand(H, cid, "Archive", {}) for cid in cids[: n - 2]]
+    ledger.submit(archive, act_as=["BOJ", "MIZUHO"], command_id="burn")
+    assert [c.contract_id for c in ledger.active_contracts("MIZUHO")] == cids[n - 2 :]
+
+
 def test_offsets_increase_and_history_is_queryable(ledger: EmbeddedLedger) -> None:
     cid = issue(ledger)
     tx = ledger.submit([split(cid, 10)], act_as=["MIZUHO"], command_id="s")
