@@ -86,12 +86,10 @@ MAX_DEDUPLICATION_WINDOW = timedelta(days=7)
 _CHUNK = 500  # ids per IN (...) query
 
 _CONTRACT_ROWS = (
-    "SELECT c.contract_key, c.discriminator, t.template_id, c.arguments, p.signatories,"
-    " p.observers FROM active_contracts c JOIN templates t ON t.code = c.template"
-    " JOIN party_sets p ON p.code = c.party_set"
+    "SELECT contract_key, discriminator, template, party_set, arguments FROM active_contracts"
 )
-"""A stored contract with its codes resolved: key, discriminator, template id,
-arguments JSON, signatories, observers."""
+"""A stored contract: key, discriminator, template and party-set codes (resolved by
+:class:`~ledger_adapter.codes.Codes`), arguments JSON."""
 
 
 _ROWS_PER_STATEMENT = 100
@@ -460,16 +458,20 @@ class EmbeddedLedger:
                 wanted.setdefault(parsed[0], []).append((parsed[1], cid))
         keys = list(wanted)
         read: dict[str, Contract] = {}
+        codes = self._codes
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
-            for key, discriminator, *rest in self._db.query(
-                f"{_CONTRACT_ROWS} WHERE c.contract_key IN ({','.join('?' * len(chunk))})",
-                chunk,
+            for key, discriminator, template_code, party_code, arguments in self._db.query(
+                f"{_CONTRACT_ROWS} WHERE contract_key IN ({','.join('?' * len(chunk))})", chunk
             ):
+                template_id = codes.template_id(template_code)
+                columns = codes.party_columns(party_code)
+                if template_id is None or columns is None:
+                    continue  # a code no table holds: as the join it replaces, not found
                 for asked, cid in wanted[key]:
                     if asked != bytes(discriminator):
                         continue
-                    row: ContractRow = (cid, *rest, key >> 24)
+                    row: ContractRow = (cid, template_id, arguments, *columns, key >> 24)
                     contract = self._cache.parse(row)
                     if contract is not None:  # else a template this build does not know
                         read[cid] = contract

@@ -258,6 +258,17 @@ def test_contract_rows_of_any_count(ledger: EmbeddedLedger, n: int) -> None:
     assert [c.contract_id for c in ledger.active_contracts("MIZUHO")] == cids[n - 2 :]
 
 
+def test_contracts_with_codes_another_writer_made_are_read(ledger_url: str) -> None:
+    """Contract rows are read without joining the code tables: a template and party set
+    coded by another writer are looked up, then remembered."""
+    with EmbeddedLedger(ledger_url) as first, EmbeddedLedger(ledger_url) as second:
+        issue(first)  # first knows the Holding template and (BOJ, MIZUHO)
+        cid = issue(second, "NOMURA", cid="by-second")  # a party set first never coded
+        tx = first.submit([split(cid, 10)], act_as=["NOMURA"], command_id="split")
+        assert sorted(e.arguments["face"] for e in tx.created()) == ["10", "990"]
+        assert_sound(first)
+
+
 def test_offsets_increase_and_history_is_queryable(ledger: EmbeddedLedger) -> None:
     cid = issue(ledger)
     tx = ledger.submit([split(cid, 10)], act_as=["MIZUHO"], command_id="s")
