@@ -23,6 +23,7 @@ session.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -31,7 +32,8 @@ import numpy as np
 
 from optimizer.costmodel import CostModel, IntArray, resolve
 from optimizer.greedy import greedy_lots
-from optimizer.optimize import MipRun, checked_bound, optimize_mip
+from optimizer.lower_bound import component_bounds
+from optimizer.optimize import MipRun, checked_bound, components, optimize_mip
 from optimizer.plan import Plan, PlanStatus, build_plan, cost_of
 from optimizer.problem import Problem
 from optimizer.subproblem import improve
@@ -100,10 +102,11 @@ class IntradaySession:
 
     def refine(self, time_limit: float = 10.0) -> Plan:
         """Re-solve the persistent MIP sessions, warm-started from the standing plan:
-        a better plan where one exists, and a bound for it."""
+        a better plan where one exists, and a bound for it: per component the better
+        of its session's and its quick bound (:mod:`optimizer.lower_bound`), so a
+        component without a session (none after :meth:`reprice`) still has one."""
         cm, lots = self._warm()
         started = time.perf_counter()
-        bound: float | None = 0.0
         sessions = self._sessions()
         for obligation_id in self.pending:  # margin calls since the last refine
             o = cm.problem.obligation_index(obligation_id)
@@ -111,6 +114,7 @@ class IntradaySession:
                 if o in group.tolist():
                     session.update_requirement(cm, obligation_id)
         self.pending = []
+        solved: dict[tuple[int, ...], float | None] = {}
         for group, session in sessions:
             share = time_limit / max(len(sessions), 1)
             result = session.solve(
@@ -123,13 +127,17 @@ class IntradaySession:
                 merged = np.where(in_group, result.lots, lots)
                 if not cm.infeasibility(merged):
                     lots = merged
-            bound = (
-                None
-                if bound is None or result.objective_bound is None
-                else bound + result.objective_bound
-            )
-        if not sessions:
-            bound = None
+            solved[tuple(group.tolist())] = result.objective_bound
+        parts = components(cm)
+        try:
+            quick = component_bounds(cm, parts)
+        except Exception:  # a plan, never an exception: the sessions' bounds alone
+            quick = [-math.inf] * len(parts)
+        bound: float | None = 0.0
+        for part, floor in zip(parts, quick, strict=True):
+            own = solved.get(tuple(part.tolist()))
+            best = max(floor, -math.inf if own is None else own)
+            bound = None if bound is None or not math.isfinite(best) else bound + best
         self.lots = lots
         return self._plan(cm, lots, started, bound)
 

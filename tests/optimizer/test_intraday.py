@@ -65,12 +65,21 @@ def test_margin_calls_and_reprice_stay_verified_and_beat_the_desk(book: Problem)
         )
         assert verify(problem, plan).ok
         assert plan.baseline_total is not None and plan.cost.total <= plan.baseline_total + 1e-6
+    assert session.pending == [book.obligations[k].id for k in (0, 5, 9)]
+    refined = session.refine(time_limit=5)  # the sessions take the three calls here
+    assert session.pending == []
+    assert verify(session.cm.problem, refined).ok
+    assert refined.objective_bound is not None
+    assert refined.objective_bound <= refined.cost.total * (1 + 1e-9) + 1e-6
     plan = session.reprice({s.isin: s.dirty_price * 1.02 for s in book.securities[::3]})
     assert session.cm is not None
     assert verify(session.cm.problem, plan).ok
     refined = session.refine(time_limit=5)
     assert verify(session.cm.problem, refined).ok
     assert refined.cost.total <= plan.cost.total + 1e-6
+    # No session survives a price move; the quick bounds still bound the plan.
+    assert refined.objective_bound is not None
+    assert refined.objective_bound <= refined.cost.total * (1 + 1e-9) + 1e-6
 
 
 def test_persistent_session_takes_a_margin_call_in_place(book: Problem) -> None:
