@@ -74,7 +74,7 @@ def test_margin_calls_and_reprice_stay_verified_and_beat_the_desk(book: Problem)
         assert plan.baseline_total is not None and plan.cost.total <= plan.baseline_total + 1e-6
     assert session.pending == [book.obligations[k].id for k in (0, 5, 9)]
     refined = session.refine(time_limit=5)  # the sessions take the three calls here
-    assert session.pending == []
+    assert session.pending == [] and session.cm is not None
     assert verify(session.cm.problem, refined).ok
     assert refined.objective_bound is not None
     assert refined.objective_bound <= refined.cost.total * (1 + 1e-9) + 1e-6
