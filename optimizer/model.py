@@ -722,17 +722,14 @@ class CollateralModel:
         self.bucket_own_coef = not np.array_equal(cm.bucket_value, cm.value_per_lot[cm.bucket_pair])
         self._set_derived(cm)
         self.pair_min_pledge = cm.pair_min_pledge()
-        pair_moved = (
-            (old.cost_per_lot != cm.cost_per_lot)
-            | (old.min_move_lots != cm.min_move_lots)
-            | (old.max_lots != cm.max_lots)
-        )
-        now = {
-            "value": self.value, "base": self.base, "add_lots": self.add_lots,
-            "forced": self.forced, "pair_min_pledge": self.pair_min_pledge,
-        }  # fmt: skip
-        for name, array in before.items():
-            pair_moved |= array != now[name]
+        # A pair's own rows follow its bounds, minimum move and minimum pledge; its
+        # obligation's rows also its value, base value and cost.
+        rows_moved = old.min_move_lots != cm.min_move_lots
+        for name in ("add_lots", "forced", "pair_min_pledge"):
+            rows_moved |= before[name] != getattr(self, name)
+        pair_moved = rows_moved | (old.cost_per_lot != cm.cost_per_lot)
+        pair_moved |= (before["value"] != self.value) | (before["base"] != self.base)
+        pair_moved |= old.max_lots != cm.max_lots
         edge_moved = np.zeros(cm.n_pairs, dtype=np.bool_)
         edge_moved[cm.bucket_pair[old.bucket_value != cm.bucket_value]] = True
         n_obligations = len(self.problem.obligations)
@@ -770,7 +767,7 @@ class CollateralModel:
                     strict=True,
                 ):
                     self.edge_value[((o, cm.row_label[b]), k)] = base
-                if not pair_moved[j]:
+                if not rows_moved[j]:
                     continue
                 for name in self._PAIR_ROWS:
                     drop(getattr(m, name), k)
