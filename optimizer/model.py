@@ -679,9 +679,12 @@ class CollateralModel:
             if k in m.release:
                 m.release[k].setlb(int(self.forced[j]))
                 bounded.append(m.release[k])
+        existing = set(self.pools_of.get(obligation_id, []))
         changes.added += self._refresh_pools({obligation_id})
         for q in self.pools_of.get(obligation_id, []):  # their data moved with the requirement
             bounded.append(m.pool_value[q])
+            if q not in existing:  # created just now, its links with it (not yet in HiGHS)
+                continue
             if q in m.pool_link:
                 changes.removed.append(m.pool_link[q])
                 changes.added.append(

@@ -191,3 +191,30 @@ def test_a_bound_above_the_plan_is_clamped_only_within_float_noise() -> None:
     assert checked_bound(1e9 * (1 + 1e-12), 1e9) == (1e9, "")
     bound, note = checked_bound(101.0, 100.0)
     assert bound == 101.0 and "not a valid bound" in note
+
+
+def test_a_margin_call_that_opens_new_pools_is_taken_in_place(book: Problem) -> None:
+    """An obligation requiring nothing has no pools (no pair can add anything); a call
+    to a real requirement creates them. Their links are new rows, not rows to replace:
+    the update must not ask HiGHS to remove what it never had (it did, found in the
+    price-move review), and the in-place model must still bound a fresh one's plan."""
+    from optimizer.candidates import candidate_mask
+    from optimizer.greedy import greedy_lots
+    from optimizer.solve import MipSession
+
+    target = book.obligations[4]
+    cm = resolve(book).with_required_value(target.id, 0.0)
+    lots = greedy_lots(cm)
+    session = MipSession(cm, np.flatnonzero(candidate_mask(cm, lots)))
+    pools_before = len(session.cmodel.pools_of.get(target.id, []))
+    updated = cm.with_required_value(target.id, target.required_value * 1.5)
+    session.update_requirement(updated, target.id)
+    assert len(session.cmodel.pools_of.get(target.id, [])) > pools_before
+    warm = greedy_lots(updated)
+    in_place = session.solve([warm, updated.current_lots], time_limit=10, gap=1e-6)
+    fresh = MipSession(updated, np.flatnonzero(candidate_mask(updated, warm))).solve(
+        [warm, updated.current_lots], time_limit=10, gap=1e-6
+    )
+    assert in_place.objective_bound is not None and fresh.objective_value is not None
+    assert in_place.objective_bound <= fresh.objective_value * (1 + 1e-9) + 1e-6
+    assert in_place.lots is not None and not updated.infeasibility(in_place.lots)
