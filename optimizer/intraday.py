@@ -11,10 +11,12 @@ once, then answers each change from where it stands instead of starting over:
   (:func:`optimizer.subproblem.improve`), starting from the standing plan -- the answer
   within the second;
 * the persistent HiGHS session of the component takes the new parameters in place
-  (mutable ``Param`` values, a few rewritten rows; no rebuild) when :meth:`refine`
-  needs it (~0.4 s of Pyomo per call on the 300 x 20,000 book, kept out of the
-  call's answer), and re-solves
-  warm-started from that answer, for a better plan and a fresh bound.
+  (mutable ``Param`` values, bounds, the rewritten rows of the obligations touched; no
+  rebuild) when :meth:`refine` needs it, kept out of the call's answer: a margin call
+  its obligation's rows (~0.4 s of Pyomo per call on the 300 x 20,000 book), a price
+  move every datum that moved (:meth:`~optimizer.solve.MipSession.update_prices`);
+  then it re-solves warm-started from that answer, for a better plan and a fresh
+  bound.
 
 Plans are relative to the allocation the session started from (the problem's
 holdings): a plan already carried out on the ledger makes a new problem, and a new
@@ -23,6 +25,7 @@ session.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -31,7 +34,8 @@ import numpy as np
 
 from optimizer.costmodel import CostModel, IntArray, resolve
 from optimizer.greedy import greedy_lots
-from optimizer.optimize import MipRun, checked_bound, optimize_mip
+from optimizer.lower_bound import component_bounds
+from optimizer.optimize import MipRun, checked_bound, components, optimize_mip
 from optimizer.plan import Plan, PlanStatus, build_plan, cost_of
 from optimizer.problem import Problem
 from optimizer.subproblem import improve
@@ -57,13 +61,15 @@ class IntradaySession:
         self.baseline: IntArray | None = None
         self.pending: list[str] = []
         """Obligations whose new requirement the MIP sessions have not taken yet."""
+        self.repriced = False
+        """Whether prices moved since the MIP sessions last took the cost model."""
 
     def optimize(self) -> Plan:
         """The full optimization (waterfall, fix-and-optimize, MIP); keeps it warm."""
         started = time.perf_counter()
         timings: dict[str, float] = {}
         self.cm = resolve(self.problem)
-        self.pending = []
+        self.pending, self.repriced = [], False
         timings["resolve"] = time.perf_counter() - started
         self.baseline = greedy_lots(self.cm)
         baseline_total = cost_of(self.cm, self.baseline).total
@@ -87,30 +93,27 @@ class IntradaySession:
     def reprice(self, dirty_prices: Mapping[str, float], *, time_limit: float = 1.0) -> Plan:
         """Dirty prices moved (ISIN -> price per 100): the obligations holding or
         drawing on those bonds re-solved within ``time_limit`` seconds. The persistent
-        MIP sessions are not repriced in place (every value coefficient moves): a new
-        session does that."""
+        MIP sessions take the new prices in place at :meth:`refine`
+        (:meth:`~optimizer.solve.MipSession.update_prices`), out of this call's answer."""
         cm, lots = self._warm()
         started = time.perf_counter()
         cm = cm.with_prices(dirty_prices)
         moved = np.isin(cm.pair_isin, [cm.problem.security_index(i) for i in dirty_prices])
         touched = np.unique(cm.pair_obligation[moved & ((lots > 0) | (cm.current_lots > 0))])
-        if self.run is not None:
-            self.run.sessions = []  # their coefficients are stale now
+        self.repriced = True  # the sessions take it in refine()
         return self._resolve_locally(cm, lots, touched, started, time_limit)
 
     def refine(self, time_limit: float = 10.0) -> Plan:
         """Re-solve the persistent MIP sessions, warm-started from the standing plan:
-        a better plan where one exists, and a bound for it."""
+        a better plan where one exists, and a bound for it: per component the better
+        of its session's and its quick bound (:mod:`optimizer.lower_bound`), so a
+        component without a session (one whose time ran out at the start) still has
+        one. Margin calls and price moves since the last refine reach the sessions
+        here, in place."""
         cm, lots = self._warm()
         started = time.perf_counter()
-        bound: float | None = 0.0
-        sessions = self._sessions()
-        for obligation_id in self.pending:  # margin calls since the last refine
-            o = cm.problem.obligation_index(obligation_id)
-            for group, session in sessions:
-                if o in group.tolist():
-                    session.update_requirement(cm, obligation_id)
-        self.pending = []
+        sessions = self._take_changes(cm)
+        solved: dict[tuple[int, ...], float | None] = {}
         for group, session in sessions:
             share = time_limit / max(len(sessions), 1)
             result = session.solve(
@@ -123,13 +126,17 @@ class IntradaySession:
                 merged = np.where(in_group, result.lots, lots)
                 if not cm.infeasibility(merged):
                     lots = merged
-            bound = (
-                None
-                if bound is None or result.objective_bound is None
-                else bound + result.objective_bound
-            )
-        if not sessions:
-            bound = None
+            solved[tuple(group.tolist())] = result.objective_bound
+        parts = components(cm)
+        try:
+            quick = component_bounds(cm, parts)
+        except Exception:  # a plan, never an exception: the sessions' bounds alone
+            quick = [-math.inf] * len(parts)
+        bound: float | None = 0.0
+        for part, floor in zip(parts, quick, strict=True):
+            own = solved.get(tuple(part.tolist()))
+            best = max(floor, -math.inf if own is None else own)
+            bound = None if bound is None or not math.isfinite(best) else bound + best
         self.lots = lots
         return self._plan(cm, lots, started, bound)
 
@@ -141,6 +148,36 @@ class IntradaySession:
 
     def _sessions(self) -> list[tuple[IntArray, MipSession]]:
         return [] if self.run is None else self.run.sessions
+
+    def _take_changes(self, cm: CostModel) -> list[tuple[IntArray, MipSession]]:
+        """The sessions, after taking what changed since they last saw the cost model:
+        after a price move every datum that moved (prices and margin calls alike,
+        :meth:`~optimizer.solve.MipSession.update_prices`), else each margin call's
+        obligation alone. A session whose cost model no longer has the same pairs (it
+        cannot be updated in place) is built afresh over its candidates."""
+        from optimizer.model import same_structure
+        from optimizer.solve import MipSession
+
+        sessions = self._sessions()
+        if self.repriced:
+            for k, (group, session) in enumerate(sessions):
+                if same_structure(session.cm, cm):
+                    session.update_prices(cm)
+                else:
+                    options = cm.problem.solver
+                    sessions[k] = (group, MipSession(
+                        cm, session.cmodel.pairs, obligations=group, seed=options.seed,
+                        threads=options.threads, pools=session.cmodel.use_pools,
+                        cuts=session.cmodel.use_cuts, relaxed_lots=session.relax_lots,
+                    ))  # fmt: skip
+        else:
+            for obligation_id in self.pending:  # margin calls since the last refine
+                o = cm.problem.obligation_index(obligation_id)
+                for group, session in sessions:
+                    if o in group.tolist():
+                        session.update_requirement(cm, obligation_id)
+        self.pending, self.repriced = [], False
+        return sessions
 
     def _resolve_locally(
         self,

@@ -315,52 +315,61 @@ class CollateralModel:
                 self.by_bucket[(o, cm.row_label[b])].append(k)
                 self.buckets_of[o].add((o, cm.row_label[b]))
                 self.edge_value[((o, cm.row_label[b]), k)] = base
-            a = int(cm.current_lots[j])
             m.value[k] = float(self.value[j])
             m.lot_cost[k] = float(cm.cost_per_lot[j] / COST_UNIT)
-            add_lots = int(self.add_lots[j])
-            m.add[k].setub(add_lots)
-            m.pledge_move[k]
-            added.append(self._set(m.add_link, k, m.add[k] - add_lots * m.pledge_move[k] <= 0))
-            least = int(cm.min_move_lots[j])
-            min_pledge = int(self.pair_min_pledge[j])
-            if a == 0:
-                least = max(least, min_pledge)
-            if least > 1 and self.add_lots[j] > 0:
+            added += self._pair_rows(j, k)
+        return added
+
+    _PAIR_ROWS = (
+        "add_link", "least_add", "release_link", "least_release", "one_way", "min_pledge",
+        "full_release_lots", "full_release_move",
+    )  # fmt: skip
+    """The constraint components indexed by pair (:meth:`_pair_rows`)."""
+
+    def _pair_rows(self, j: int, k: Key) -> list[Any]:
+        """Bounds and rows of pair ``j`` (key ``k``) alone; returns the rows."""
+        cm, m = self.cm, self.model
+        added: list[Any] = []
+        a = int(cm.current_lots[j])
+        add_lots = int(self.add_lots[j])
+        m.add[k].setub(add_lots)
+        m.pledge_move[k]
+        added.append(self._set(m.add_link, k, m.add[k] - add_lots * m.pledge_move[k] <= 0))
+        least = int(cm.min_move_lots[j])
+        min_pledge = int(self.pair_min_pledge[j])
+        if a == 0:
+            least = max(least, min_pledge)
+        if least > 1 and self.add_lots[j] > 0:
+            added.append(
+                self._set(
+                    m.least_add,
+                    k,
+                    m.add[k] >= least * m.pledge_move[k],
+                )
+            )
+        if a > 0:
+            m.release[k].setlb(int(self.forced[j]))
+            m.release[k].setub(a)
+            added.append(self._set(m.release_link, k, m.release[k] - a * m.release_move[k] <= 0))
+            least_release = min(int(cm.min_move_lots[j]), a)
+            if least_release > 1:
+                added.append(
+                    self._set(m.least_release, k, m.release[k] >= least_release * m.release_move[k])
+                )
+            if least > 1 or least_release > 1 or min_pledge > 1:
+                added.append(self._set(m.one_way, k, m.pledge_move[k] + m.release_move[k] <= 1))
+            if min_pledge > 1:
                 added.append(
                     self._set(
-                        m.least_add,
-                        k,
-                        m.add[k] >= least * m.pledge_move[k],
+                        m.min_pledge, k, self._lots(k) >= min_pledge * (1 - m.full_release[k])
                     )
                 )
-            if a > 0:
-                m.release[k].setlb(int(self.forced[j]))
-                m.release[k].setub(a)
                 added.append(
-                    self._set(m.release_link, k, m.release[k] - a * m.release_move[k] <= 0)
+                    self._set(m.full_release_lots, k, m.release[k] - a * m.full_release[k] >= 0)
                 )
-                least_release = min(int(cm.min_move_lots[j]), a)
-                if least_release > 1:
-                    added.append(
-                        self._set(
-                            m.least_release, k, m.release[k] >= least_release * m.release_move[k]
-                        )
-                    )
-                if least > 1 or least_release > 1 or min_pledge > 1:
-                    added.append(self._set(m.one_way, k, m.pledge_move[k] + m.release_move[k] <= 1))
-                if min_pledge > 1:
-                    added.append(
-                        self._set(
-                            m.min_pledge, k, self._lots(k) >= min_pledge * (1 - m.full_release[k])
-                        )
-                    )
-                    added.append(
-                        self._set(m.full_release_lots, k, m.release[k] - a * m.full_release[k] >= 0)
-                    )
-                    added.append(
-                        self._set(m.full_release_move, k, m.full_release[k] <= m.release_move[k])
-                    )
+                added.append(
+                    self._set(m.full_release_move, k, m.full_release[k] <= m.release_move[k])
+                )
         return added
 
     @staticmethod
@@ -670,9 +679,12 @@ class CollateralModel:
             if k in m.release:
                 m.release[k].setlb(int(self.forced[j]))
                 bounded.append(m.release[k])
+        existing = set(self.pools_of.get(obligation_id, []))
         changes.added += self._refresh_pools({obligation_id})
         for q in self.pools_of.get(obligation_id, []):  # their data moved with the requirement
             bounded.append(m.pool_value[q])
+            if q not in existing:  # created just now, its links with it (not yet in HiGHS)
+                continue
             if q in m.pool_link:
                 changes.removed.append(m.pool_link[q])
                 changes.added.append(
@@ -685,6 +697,110 @@ class CollateralModel:
         rows = self._rebuild_rows({obligation_id}, set(), set(), set())
         changes.removed += rows.removed
         changes.added += rows.added
+        return changes, bounded
+
+    def update_prices(self, cm: CostModel) -> tuple[Changes, list[Any]]:
+        """A price move: ``cm`` is this model's cost model after
+        :meth:`CostModel.with_prices` (or any update over the same pairs, obligations,
+        ISIN groups and bucket edges: :func:`same_structure`). Every datum that follows
+        from the prices is taken in place: derived arrays, value and cost parameters,
+        pools, bounds; the rows of each obligation some datum of which moved (its pairs'
+        links, cover, floor, move cuts, ISIN, bucket and pool rows) are rewritten, the
+        others kept. A pair's or obligation's conditional row (a minimum move, a move
+        cut, the ledger floor) is dropped or added as the fresh model would have it.
+        Returns the rows touched and the variables whose bounds changed; the objective
+        is replaced (``model.objective``)."""
+        if not same_structure(self.cm, cm):
+            raise ValueError("update_prices needs a cost model over the same pairs")
+        m, old = self.model, self.cm
+        before = {
+            "value": self.value, "base": self.base, "add_lots": self.add_lots,
+            "forced": self.forced, "pair_min_pledge": self.pair_min_pledge,
+        }  # fmt: skip
+        old_floor, old_needed = self.floor, self.needed.copy()
+        old_alpha, old_deficit = self.alpha.copy(), self.deficit.copy()
+        self.cm, self.problem = cm, cm.problem
+        order = np.argsort(cm.bucket_pair, kind="stable")
+        self.bucket_value_sorted = cm.bucket_value[order] / VALUE_UNIT
+        self.bucket_own_coef = not np.array_equal(cm.bucket_value, cm.value_per_lot[cm.bucket_pair])
+        self._set_derived(cm)
+        self.pair_min_pledge = cm.pair_min_pledge()
+        # A pair's own rows follow its bounds, minimum move and minimum pledge; its
+        # obligation's rows also its value, base value and cost.
+        rows_moved = old.min_move_lots != cm.min_move_lots
+        for name in ("add_lots", "forced", "pair_min_pledge"):
+            rows_moved |= before[name] != getattr(self, name)
+        pair_moved = rows_moved | (old.cost_per_lot != cm.cost_per_lot)
+        pair_moved |= (before["value"] != self.value) | (before["base"] != self.base)
+        pair_moved |= old.max_lots != cm.max_lots
+        edge_moved = np.zeros(cm.n_pairs, dtype=np.bool_)
+        edge_moved[cm.bucket_pair[old.bucket_value != cm.bucket_value]] = True
+        n_obligations = len(self.problem.obligations)
+        moved = np.zeros(n_obligations, dtype=np.bool_)
+        moved[cm.pair_obligation[pair_moved | edge_moved]] = True
+        moved[cm.group_obligation[old.group_cap != cm.group_cap]] = True
+        moved[cm.row_obligation[old.row_cap != cm.row_cap]] = True
+        moved |= (old.cover_target != cm.cover_target) | (old.max_isins != cm.max_isins)
+        moved |= (old.min_pledge_lots != cm.min_pledge_lots) | (old_floor != self.floor)
+        moved |= (old_needed != self.needed) | (old_alpha != self.alpha)
+        moved |= old_deficit != self.deficit
+        touched = {o.id for o in self.scope if moved[self.index[o.id]]}
+        changes = Changes()
+        bounded: list[Any] = []
+
+        def drop(component: Any, index: Any) -> None:
+            if index in component:
+                changes.removed.append(component[index])
+                del component[index]
+
+        for o in touched:
+            i = self.index[o]
+            m.required[o] = float(cm.cover_target[i]) / VALUE_UNIT
+            m.cut_needed[o] = int(self.needed[i])
+            m.cut_alpha[o] = float(self.alpha[i])
+            m.cut_deficit[o] = float(self.deficit[i])
+            for k in self.by_obligation.get(o, []):
+                j = self.j_of[k]
+                m.value[k] = float(self.value[j])
+                m.lot_cost[k] = float(cm.cost_per_lot[j] / COST_UNIT)
+                edges = slice(self.bucket_ptr[j], self.bucket_ptr[j + 1])
+                for b, base in zip(
+                    self.bucket_rows_sorted[edges].tolist(),
+                    self.bucket_value_sorted[edges].tolist(),
+                    strict=True,
+                ):
+                    self.edge_value[((o, cm.row_label[b]), k)] = base
+                if not rows_moved[j]:
+                    continue
+                for name in self._PAIR_ROWS:
+                    drop(getattr(m, name), k)
+                changes.added += self._pair_rows(j, k)
+                bounded.append(m.add[k])
+                if k in m.release:
+                    bounded.append(m.release[k])
+        existing = set(m.pool_reach)
+        changes.added += self._refresh_pools(sorted(touched))
+        for o in touched:
+            for q in self.pools_of.get(o, []):  # their data moved with the prices
+                bounded.append(m.pool_value[q])
+                if q not in existing:
+                    continue  # its rows are new (in changes.added)
+                if q in m.pool_link:
+                    changes.removed.append(m.pool_link[q])
+                    changes.added.append(
+                        self._set(
+                            m.pool_link, q, m.pool_value[q] <= m.pool_chunk[q] * m.pool_moves[q]
+                        )
+                    )
+                if q in m.pool_isin_link:
+                    changes.removed.append(m.pool_isin_link[q])
+                    changes.added.append(self._set(m.pool_isin_link, q, m.pool_isin_link[q].expr))
+            for name in ("ledger_floor", "move_count_cut", "move_cover_cut"):
+                drop(getattr(m, name), o)  # written again below where they still hold
+        rows = self._rebuild_rows(touched, set(), set(), set())
+        changes.removed += rows.removed
+        changes.added += rows.added
+        self._set_objective()
         return changes, bounded
 
     def add_pairs(self, pairs: IntArray) -> Changes:
@@ -709,6 +825,25 @@ class CollateralModel:
         changes.added += rows.added
         self._set_objective()
         return changes
+
+
+_STRUCTURE = (
+    "pair_position", "pair_obligation", "pair_isin", "pair_group", "current_lots",
+    "group_obligation", "group_isin", "bucket_pair", "bucket_row", "row_obligation",
+    "lot_face", "position_face",
+)  # fmt: skip
+"""Cost-model arrays that fix a model's variables and rows (:func:`same_structure`)."""
+
+
+def same_structure(a: CostModel, b: CostModel) -> bool:
+    """Whether ``b`` has ``a``'s pairs, ISIN groups and bucket edges in the same order
+    (what :meth:`CollateralModel.update_prices` needs: only the numbers moved)."""
+    return (
+        a.n_pairs == b.n_pairs
+        and len(a.problem.obligations) == len(b.problem.obligations)
+        and list(a.row_label) == list(b.row_label)
+        and all(np.array_equal(getattr(a, name), getattr(b, name)) for name in _STRUCTURE)
+    )
 
 
 def _split(keys: IntArray, values: IntArray) -> tuple[list[int], list[IntArray]]:

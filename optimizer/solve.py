@@ -230,6 +230,24 @@ class MipSession:
         self._refresh()
         self.timings["update"] = time.perf_counter() - t
 
+    def update_prices(self, cm: CostModel) -> None:
+        """Take a price move in place (:meth:`CollateralModel.update_prices`: parameters,
+        bounds, the rows of the obligations it touched, the objective; no rebuild).
+        ``cm`` may also carry margin calls since the session's cost model: every datum
+        that moved is taken."""
+        t = time.perf_counter()
+        changes, bounded = self.cmodel.update_prices(cm)
+        self.cm = cm
+        if changes.removed:
+            self.solver.remove_constraints(changes.removed)
+        if changes.added:
+            self.solver.add_constraints(changes.added)
+        if bounded:
+            self.solver.update_variables(bounded)
+        self.solver.set_objective(self.cmodel.model.objective)
+        self._refresh()
+        self.timings["update"] = time.perf_counter() - t
+
     # -- solution vectors ------------------------------------------------------------
 
     def warm_vector(self, lots: IntArray) -> FloatArray:
