@@ -10,7 +10,10 @@ codes this object has seen committed stay valid whatever other writers do. Codes
 assigns inside a write transaction are *pending* until :meth:`Codes.committed`: a
 rolled-back transaction's codes are forgotten (:meth:`Codes.rolled_back`), as the
 database forgets them, and another writer may then give those numbers other meanings.
-A new code is the largest plus one, assigned under the ledger's write lock.
+A new code is the largest plus one, assigned under the ledger's write lock. Reading
+contracts, the codes of their rows are resolved here too (:meth:`Codes.template_id`,
+:meth:`Codes.party_columns`: a row's codes are committed ones), not by joining the code
+tables in every query.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ledger_adapter.templates import Stakeholders
 
 _LIMIT = 100_000  # remembered entries at most (then looked up again)
 K = TypeVar("K")
+V = TypeVar("V")
 
 
 class Codes:
@@ -36,6 +40,33 @@ class Codes:
         """Committed party-set codes by the shared :class:`Stakeholders` instance."""
         self._pending_templates: dict[str, int] = {}
         self._pending_party_sets: dict[Stakeholders, int] = {}
+        self._template_ids: dict[int, str] = {}
+        self._party_columns: dict[int, tuple[str, str]] = {}
+
+    def template_id(self, code: int) -> str | None:
+        """The template id of a committed ``code`` (``None``: no such code)."""
+        found = self._template_ids.get(code)
+        if found is None:
+            rows = self._db.query("SELECT template_id FROM templates WHERE code = ?", (code,))
+            if not rows:
+                return None
+            found = str(rows[0][0])
+            self._remember(self._template_ids, code, found)
+        return found
+
+    def party_columns(self, code: int) -> tuple[str, str] | None:
+        """The (signatories, observers) columns of a committed party-set ``code``
+        (``None``: no such code)."""
+        found = self._party_columns.get(code)
+        if found is None:
+            rows = self._db.query(
+                "SELECT signatories, observers FROM party_sets WHERE code = ?", (code,)
+            )
+            if not rows:
+                return None
+            found = (str(rows[0][0]), str(rows[0][1]))
+            self._remember(self._party_columns, code, found)
+        return found
 
     def template(self, template_id: str) -> int:
         """The code of ``template_id`` (inside a write transaction: may assign one)."""
@@ -94,7 +125,7 @@ class Codes:
         return int(self._db.query(f"SELECT COALESCE(MAX(code), 0) + 1 FROM {table}")[0][0])
 
     @staticmethod
-    def _remember(memo: dict[K, int], key: K, code: int) -> None:
+    def _remember(memo: dict[K, V], key: K, value: V) -> None:
         if len(memo) >= _LIMIT:
             memo.clear()
-        memo[key] = code
+        memo[key] = value

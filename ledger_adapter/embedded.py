@@ -2,11 +2,13 @@
 
 ``EmbeddedLedger("sqlite:///book.db")`` is all it takes: the schema is created on first
 use. One :meth:`~EmbeddedLedger.submit` is one database transaction holding the
-ledger's write lock: check deduplication, interpret the commands
-(:mod:`ledger_adapter.engine`), append the transaction to the hash-chained log, update
-the contract table, commit (one fsync). Interpretation failures roll everything back,
-so a transaction applies entirely or not at all; a crash at any instant leaves the
-database as before or as after the commit (SQLite WAL / PostgreSQL WAL recovery).
+ledger's write lock: claim the command's change id (deduplication: one insert that
+finds a resubmission by its key), interpret the commands (:mod:`ledger_adapter.engine`),
+append the transaction to the hash-chained log, update the contract table, commit
+(one fsync): seven statements for a small transaction. Interpretation failures roll
+everything back, the claim included, so a transaction applies entirely or not at all;
+a crash at any instant leaves the database as before or as after the commit (SQLite
+WAL / PostgreSQL WAL recovery).
 
 Reads are projections for the parties asked (:mod:`ledger_adapter.projection`).
 
@@ -84,26 +86,50 @@ MAX_DEDUPLICATION_WINDOW = timedelta(days=7)
 _CHUNK = 500  # ids per IN (...) query
 
 _CONTRACT_ROWS = (
-    "SELECT c.contract_key, c.discriminator, t.template_id, c.arguments, p.signatories,"
-    " p.observers FROM active_contracts c JOIN templates t ON t.code = c.template"
-    " JOIN party_sets p ON p.code = c.party_set"
+    "SELECT contract_key, discriminator, template, party_set, arguments FROM active_contracts"
 )
-"""A stored contract with its codes resolved: key, discriminator, template id,
-arguments JSON, signatories, observers."""
+"""A stored contract: key, discriminator, template and party-set codes (resolved by
+:class:`~ledger_adapter.codes.Codes`), arguments JSON."""
 
 
 _ROWS_PER_STATEMENT = 100
-"""Contract rows deleted or inserted by one statement (500 parameters: under SQLite's
-and PostgreSQL's limits)."""
-_DELETE_ONE = "DELETE FROM active_contracts WHERE contract_key = ?"
-_DELETE_BATCH = (
-    f"DELETE FROM active_contracts WHERE contract_key IN ({', '.join('?' * _ROWS_PER_STATEMENT)})"
+"""Contract rows deleted or inserted by one statement at most (500 parameters: under
+SQLite's and PostgreSQL's limits)."""
+
+
+_FEW_ROWS = 10
+"""Up to this many rows left over go as one statement of their own size (a one-move
+transaction's three inserts: 22,000 instructions less than three steps of one); more
+would each be a statement to prepare (~300,000 instructions for a 42-row ``VALUES``)
+for little gain, so they go one row a statement."""
+
+
+@functools.cache
+def _delete_rows(n: int) -> str:
+    """The statement deleting ``n`` contract rows by key (an ``IN`` list)."""
+    return f"DELETE FROM active_contracts WHERE contract_key IN ({', '.join('?' * n)})"
+
+
+@functools.cache
+def _insert_rows(n: int) -> str:
+    """The statement inserting ``n`` contract rows (a multi-row ``VALUES``)."""
+    return (
+        "INSERT INTO active_contracts (contract_key, discriminator, template, party_set,"
+        " arguments) VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * n)
+    )
+
+
+_CLAIM = (
+    "INSERT INTO command_dedup (user_id, act_as, command_id, ledger_offset, submission_id,"
+    " recorded_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, act_as, command_id) DO NOTHING"
 )
-_INSERT_ONE = (
-    "INSERT INTO active_contracts (contract_key, discriminator, template, party_set, arguments)"
-    " VALUES (?, ?, ?, ?, ?)"
+"""A submission's change id, claimed before interpretation (one statement: the row is
+new, as it is for all but a resubmission; a rollback takes it back)."""
+_RECLAIM = (
+    "UPDATE command_dedup SET ledger_offset = ?, submission_id = ?, recorded_at = ?"
+    " WHERE user_id = ? AND act_as = ? AND command_id = ?"
 )
-_INSERT_BATCH = _INSERT_ONE + ", (?, ?, ?, ?, ?)" * (_ROWS_PER_STATEMENT - 1)
+"""The change id taken over from a commit outside the deduplication window."""
 
 
 def _now() -> datetime:
@@ -279,21 +305,12 @@ class EmbeddedLedger:
             end, head = self._head()
             self._cache.at((end, head))  # another writer committed: forget what we knew
             now = self._clock()
-            dup = db.query(
-                "SELECT ledger_offset, recorded_at, submission_id FROM command_dedup"
-                " WHERE user_id = ? AND act_as = ? AND command_id = ?",
-                (user_id, act_key, command_id),
-            )
-            if dup and now - datetime.fromisoformat(dup[0][1]) <= window:
-                db.rollback()
-                original = self.transaction_at(dup[0][0], acting | reading, transaction_shape)
-                raise DuplicateCommand(
-                    command_id,
-                    original=original,
-                    completion_offset=dup[0][0],
-                    submission_id=dup[0][2],
-                )
+            effective_at = now.isoformat()
             offset = int(end) + 1
+            change = (user_id, act_key, command_id)
+            if not db.execute(_CLAIM, (*change, offset, submission_id, effective_at)):
+                self._seen_before(change, now, window, acting | reading, transaction_shape)
+                db.execute(_RECLAIM, (offset, submission_id, effective_at, *change))
             if offset > MAX_OFFSET:
                 raise InterpretationError(f"the ledger is full: offset {offset} > {MAX_OFFSET}")
             seed = os.urandom(16)
@@ -309,7 +326,6 @@ class EmbeddedLedger:
                 fused=self._fused,
             )
             update_id = "1220" + hashlib.sha256(seed + offset.to_bytes(8, "big")).hexdigest()
-            effective_at = now.isoformat()
             nodes_json = orjson.dumps(result.nodes)
             row: LogRow = (
                 offset,
@@ -331,14 +347,6 @@ class EmbeddedLedger:
                 (*row[:8], head, tx_hash, stored_nodes(nodes_json)),
             )
             self._write_contracts(result.created, result.archived)
-            db.execute(
-                "INSERT INTO command_dedup (user_id, act_as, command_id, ledger_offset,"
-                " submission_id, recorded_at) VALUES (?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (user_id, act_as, command_id) DO UPDATE SET"
-                " ledger_offset = excluded.ledger_offset, submission_id = excluded.submission_id,"
-                " recorded_at = excluded.recorded_at",
-                (user_id, act_key, command_id, offset, submission_id, effective_at),
-            )
             self._cache.invalidate()  # until the commit is known to have landed
             db.commit()
         except BaseException:
@@ -361,14 +369,39 @@ class EmbeddedLedger:
             deferred=True,
         )
 
+    def _seen_before(
+        self,
+        change: tuple[str, str, str],
+        now: datetime,
+        window: timedelta,
+        parties: frozenset[str],
+        shape: TransactionShape,
+    ) -> None:
+        """The change id ``change`` was committed before: raise
+        :class:`~ledger_adapter.errors.DuplicateCommand` (rolling back) if that was
+        within ``window``; else return (its entry is then the caller's to take over)."""
+        (offset, recorded_at, submission_id), *_ = self._db.query(
+            "SELECT ledger_offset, recorded_at, submission_id FROM command_dedup"
+            " WHERE user_id = ? AND act_as = ? AND command_id = ?",
+            change,
+        )
+        if now - datetime.fromisoformat(recorded_at) <= window:
+            self._db.rollback()
+            raise DuplicateCommand(
+                change[2],
+                original=self.transaction_at(offset, parties, shape),
+                completion_offset=offset,
+                submission_id=submission_id,
+            )
+
     def _write_contracts(self, created: Mapping[str, Contract], archived: Sequence[str]) -> None:
         """Delete the archived contracts' rows, insert the created ones' (in creation
         order: their keys ascend, so the inserts append to the b-tree).
 
-        Whole batches of :data:`_ROWS_PER_STATEMENT` rows go as one statement each (an
-        ``IN`` list, a multi-row ``VALUES``), the rest one row a statement: a plan's
-        1,426 deletes and 2,842 inserts took 5.8 ms as one statement a row, 4.6 ms so
-        (*ad hoc*, SQLite; the same rows). The values are built a column at a time into
+        Up to :data:`_ROWS_PER_STATEMENT` rows go as one statement (an ``IN`` list, a
+        multi-row ``VALUES``; :meth:`_write_batched`): a plan's 1,426 deletes and 2,842
+        inserts took 5.8 ms as one statement a row, 4.6 ms so (*ad hoc*, SQLite; the
+        same rows), and a one-move transaction's three inserts are one statement. The values are built a column at a time into
         one flat list (2.5 -> 1.9 ms for those rows: no tuple per row).
         """
         codes = self._codes
@@ -386,19 +419,25 @@ class EmbeddedLedger:
         ]
         row_values[4::5] = [orjson.dumps(c.args).decode() for c in contracts]
         keys: list[Any] = [int(cid[2:20], 16) for cid in archived]
-        self._write_batched(_DELETE_BATCH, _DELETE_ONE, keys, 1)
-        self._write_batched(_INSERT_BATCH, _INSERT_ONE, row_values, 5)
+        self._write_batched(_delete_rows, keys, 1)
+        self._write_batched(_insert_rows, row_values, 5)
 
-    def _write_batched(self, batch_sql: str, one_sql: str, values: list[Any], width: int) -> None:
-        """Run ``batch_sql`` over whole batches of rows (``values``: ``width`` values a
-        row, one row after the other), then ``one_sql`` for each of the rest."""
+    def _write_batched(
+        self, statement: Callable[[int], str], values: list[Any], width: int
+    ) -> None:
+        """Run ``statement(n)`` over the rows of ``values`` (``width`` values a row, one
+        row after the other): :data:`_ROWS_PER_STATEMENT` rows at a time, then the rest
+        as one statement if they are few (:data:`_FEW_ROWS`), else one row a statement."""
         n = _ROWS_PER_STATEMENT * width
         whole = len(values) - len(values) % n
         for start in range(0, whole, n):
-            self._db.execute(batch_sql, values[start : start + n])
-        if whole < len(values):
-            rest = values[whole:]
-            self._db.executemany(one_sql, zip(*(rest[i::width] for i in range(width)), strict=True))
+            self._db.execute(statement(_ROWS_PER_STATEMENT), values[start : start + n])
+        rest = values[whole:]
+        if len(rest) > _FEW_ROWS * width:
+            rows = zip(*(rest[i::width] for i in range(width)), strict=True)
+            self._db.executemany(statement(1), rows)
+        elif rest:
+            self._db.execute(statement(len(rest) // width), rest)
 
     def _head(self) -> Head:
         """(offset, tx_hash) of the newest log row (inside a transaction)."""
@@ -419,16 +458,20 @@ class EmbeddedLedger:
                 wanted.setdefault(parsed[0], []).append((parsed[1], cid))
         keys = list(wanted)
         read: dict[str, Contract] = {}
+        codes = self._codes
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
-            for key, discriminator, *rest in self._db.query(
-                f"{_CONTRACT_ROWS} WHERE c.contract_key IN ({','.join('?' * len(chunk))})",
-                chunk,
+            for key, discriminator, template_code, party_code, arguments in self._db.query(
+                f"{_CONTRACT_ROWS} WHERE contract_key IN ({','.join('?' * len(chunk))})", chunk
             ):
+                template_id = codes.template_id(template_code)
+                columns = codes.party_columns(party_code)
+                if template_id is None or columns is None:
+                    continue  # a code no table holds: as the join it replaces, not found
                 for asked, cid in wanted[key]:
                     if asked != bytes(discriminator):
                         continue
-                    row: ContractRow = (cid, *rest, key >> 24)
+                    row: ContractRow = (cid, template_id, arguments, *columns, key >> 24)
                     contract = self._cache.parse(row)
                     if contract is not None:  # else a template this build does not know
                         read[cid] = contract

@@ -56,8 +56,7 @@ def transaction_hash(row: LogRow) -> str:
         nodes_json,
         prev_hash,
     ) = row
-    h = hashlib.sha256()
-    for part in (
+    columns = (
         prev_hash,
         str(offset),
         update_id,
@@ -67,9 +66,9 @@ def transaction_hash(row: LogRow) -> str:
         submission_id or "",
         workflow_id or "",
         effective_at,
-    ):
-        h.update(part.encode())
-        h.update(b"\x1f")
+        "",  # each column is followed by the separator
+    )
+    h = hashlib.sha256("\x1f".join(columns).encode())
     h.update(nodes_json.encode() if isinstance(nodes_json, str) else nodes_json)
     return h.hexdigest()
 

@@ -219,6 +219,56 @@ def test_deduplication_window_expires(tmp_path: Path) -> None:
         assert_sound(ledger)
 
 
+def test_a_failed_submission_claims_no_change_id(tmp_path: Path) -> None:
+    """The change id is claimed before interpretation: a failure must take the claim
+    back, both for a new id and for the takeover of an expired one."""
+    now = [datetime(2026, 7, 1, tzinfo=UTC)]
+    with EmbeddedLedger(str(tmp_path / "f.db"), clock=lambda: now[0]) as ledger:
+        cid = issue(ledger)
+        ledger.submit([split(cid, 10)], act_as=["MIZUHO"], command_id="old")
+        dedup = "SELECT command_id, ledger_offset, recorded_at FROM command_dedup ORDER BY 1"
+        before = ledger.backend.query(dedup)
+        now[0] += timedelta(minutes=10)
+        for command_id in ("new", "old"):  # a new id; an expired one taken over
+            with pytest.raises(ContractNotFound):
+                ledger.submit(
+                    [split(cid, 20)],
+                    act_as=["MIZUHO"],
+                    command_id=command_id,
+                    deduplication_window=timedelta(minutes=5),
+                )
+        assert ledger.backend.query(dedup) == before
+        fresh = issue(ledger, cid="fresh")
+        tx = ledger.submit([split(fresh, 20)], act_as=["MIZUHO"], command_id="new")
+        assert tx.offset == 4
+        assert_sound(ledger)
+
+
+@pytest.mark.parametrize("n", [3, 57, 105, 213])
+def test_contract_rows_of_any_count(ledger: EmbeddedLedger, n: int) -> None:
+    """Rows go 100 to a statement, a few left over as one statement, more one a
+    statement: every count lands (the fixture verifies the tables against the log)."""
+    tx = ledger.submit(
+        [holding(face=i + 1) for i in range(n)], act_as=["BOJ", "MIZUHO"], command_id="mint"
+    )
+    cids = [e.contract_id for e in tx.created()]
+    assert len(cids) == n
+    archive = [ExerciseCommand(H, cid, "Archive", {}) for cid in cids[: n - 2]]
+    ledger.submit(archive, act_as=["BOJ", "MIZUHO"], command_id="burn")
+    assert [c.contract_id for c in ledger.active_contracts("MIZUHO")] == cids[n - 2 :]
+
+
+def test_contracts_with_codes_another_writer_made_are_read(ledger_url: str) -> None:
+    """Contract rows are read without joining the code tables: a template and party set
+    coded by another writer are looked up, then remembered."""
+    with EmbeddedLedger(ledger_url) as first, EmbeddedLedger(ledger_url) as second:
+        issue(first)  # first knows the Holding template and (BOJ, MIZUHO)
+        cid = issue(second, "NOMURA", cid="by-second")  # a party set first never coded
+        tx = first.submit([split(cid, 10)], act_as=["NOMURA"], command_id="split")
+        assert sorted(e.arguments["face"] for e in tx.created()) == ["10", "990"]
+        assert_sound(first)
+
+
 def test_offsets_increase_and_history_is_queryable(ledger: EmbeddedLedger) -> None:
     cid = issue(ledger)
     tx = ledger.submit([split(cid, 10)], act_as=["MIZUHO"], command_id="s")

@@ -65,7 +65,7 @@ def _swap_template_code(ledger: EmbeddedLedger) -> None:
     )
 
 
-TAMPERING: dict[str, tuple[Callable[[EmbeddedLedger], None], str]] = {
+TAMPERING: dict[str, tuple[Callable[[EmbeddedLedger], object], str]] = {
     "edit a log row": (_tamper_nodes, "does not match its hash"),
     "damage a log row's compressed nodes": (_damage_nodes, "cannot be read"),
     "edit a hash": (
