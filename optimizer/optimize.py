@@ -291,13 +291,13 @@ def optimize_mip(
 
     live: dict[int, MipSession] = {}
 
-    def slack(k: int) -> float:
+    def slack(k: int, costs: FloatArray | None = None) -> float:
         """The gap (yen) component ``k`` may keep with the whole plan still within
         ``gap``: the book's allowance less what the other components leave open. A
         component holding a tiny share of the cost need not prove ``gap`` of its own
         (the sample book's small pledgors stalled HiGHS for seconds on that)."""
         total = cost_of(cm, lots).total
-        costs = _stakes(cm, lots, parts)
+        costs = _stakes(cm, lots, parts) if costs is None else costs
         others = 0.0
         for j in range(len(parts)):
             if j == k:
@@ -337,12 +337,15 @@ def optimize_mip(
         if result.message:
             messages.append(result.message)
 
-    def open_gap(k: int) -> float:
+    def open_gap(k: int, costs: FloatArray | None = None) -> float:
         bound_k = bounds[k]
-        return math.inf if bound_k is None else float(_stakes(cm, lots, [parts[k]])[0]) - bound_k
+        if bound_k is None:
+            return math.inf
+        return float((_stakes(cm, lots, parts) if costs is None else costs)[k]) - bound_k
 
     def settled(k: int) -> bool:
-        return open_gap(k) <= slack(k) + 1e-6
+        costs = _stakes(cm, lots, parts)  # one pass over the pairs for both sides
+        return open_gap(k, costs) <= slack(k, costs) + 1e-6
 
     # First pass: every component, time shared by size. A component with few enough
     # pairs takes all of them (no pools to realise, an exact bound). Where obligations

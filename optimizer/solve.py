@@ -41,7 +41,7 @@ from pyomo.contrib.solver.solvers.highs import Highs
 from optimizer.candidates import pair_deltas
 from optimizer.costmodel import CostModel, FloatArray, IntArray
 from optimizer.greedy import round_to_lots
-from optimizer.model import COST_UNIT, GENERAL_POOL, VALUE_UNIT, CollateralModel
+from optimizer.model import COST_UNIT, GENERAL_POOL, VALUE_UNIT, Changes, CollateralModel
 from optimizer.subproblem import silence_highs
 
 PRICE_TOLERANCE = 1e-7
@@ -217,17 +217,9 @@ class MipSession:
     def update_requirement(self, cm: CostModel, obligation_id: str) -> None:
         """Take a margin call in place (parameters, a few rows; no rebuild)."""
         t = time.perf_counter()
-        changes, bounded = self.cmodel.update_requirement(cm, obligation_id)
-        self.cm = cm
-        if changes.removed:
-            self.solver.remove_constraints(changes.removed)
-        if changes.added:
-            self.solver.add_constraints(changes.added)
-        if bounded:
-            self.solver.update_variables(bounded)
-        # Every row whose parameters moved was rewritten above, so Pyomo's global
+        # Every row whose parameters moved is rewritten, so Pyomo's global
         # update_parameters() (a walk over every mutable coefficient) is not needed.
-        self._refresh()
+        self._take(cm, *self.cmodel.update_requirement(cm, obligation_id), objective=False)
         self.timings["update"] = time.perf_counter() - t
 
     def update_prices(self, cm: CostModel) -> None:
@@ -236,7 +228,13 @@ class MipSession:
         ``cm`` may also carry margin calls since the session's cost model: every datum
         that moved is taken."""
         t = time.perf_counter()
-        changes, bounded = self.cmodel.update_prices(cm)
+        self._take(cm, *self.cmodel.update_prices(cm), objective=True)
+        self.timings["update"] = time.perf_counter() - t
+
+    def _take(
+        self, cm: CostModel, changes: Changes, bounded: list[Any], *, objective: bool
+    ) -> None:
+        """Hand the model's rewritten rows, changed bounds (and objective) to HiGHS."""
         self.cm = cm
         if changes.removed:
             self.solver.remove_constraints(changes.removed)
@@ -244,9 +242,9 @@ class MipSession:
             self.solver.add_constraints(changes.added)
         if bounded:
             self.solver.update_variables(bounded)
-        self.solver.set_objective(self.cmodel.model.objective)
+        if objective:
+            self.solver.set_objective(self.cmodel.model.objective)
         self._refresh()
-        self.timings["update"] = time.perf_counter() - t
 
     # -- solution vectors ------------------------------------------------------------
 

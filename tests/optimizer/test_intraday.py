@@ -18,7 +18,7 @@ from optimizer.greedy import greedy_lots
 from optimizer.intraday import IntradaySession
 from optimizer.model import same_structure
 from optimizer.problem import Problem
-from optimizer.solve import MipSession
+from optimizer.solve import MipSession, SolveResult
 from optimizer.stress import add_parallel_scenarios
 from optimizer.verify import verify
 from valuation.curve import ZeroCurve
@@ -96,10 +96,6 @@ def test_persistent_session_takes_a_margin_call_in_place(book: Problem) -> None:
     new requirement: both prove the same bound (the relaxed-lot optimum) when both
     finish; when either is cut short by its time limit, each bound is still below the
     other's plan (they are one problem)."""
-    from optimizer.candidates import candidate_mask
-    from optimizer.greedy import greedy_lots
-    from optimizer.solve import MipSession
-
     cm = resolve(book)
     lots = greedy_lots(cm)
     candidates = np.flatnonzero(candidate_mask(cm, lots))
@@ -112,14 +108,7 @@ def test_persistent_session_takes_a_margin_call_in_place(book: Problem) -> None:
     fresh = MipSession(updated, candidates).solve(
         [warm, updated.current_lots], time_limit=10, gap=1e-6
     )
-    assert in_place.objective_bound is not None and fresh.objective_bound is not None
-    if in_place.termination_condition == fresh.termination_condition == "optimal":
-        assert in_place.objective_bound == pytest.approx(fresh.objective_bound, rel=1e-5)
-    else:  # a solve cut short by a loaded machine: each still bounds the other's plan
-        assert in_place.objective_value is not None and fresh.objective_value is not None
-        assert in_place.objective_bound <= fresh.objective_value * (1 + 1e-9) + 1e-6
-        assert fresh.objective_bound <= in_place.objective_value * (1 + 1e-9) + 1e-6
-    assert in_place.lots is not None and not updated.infeasibility(in_place.lots)
+    _bounds_agree(in_place, fresh, updated)
 
 
 def _same_model(session: MipSession, fresh: MipSession, updated: CostModel) -> None:
@@ -133,13 +122,21 @@ def _same_model(session: MipSession, fresh: MipSession, updated: CostModel) -> N
     warm = greedy_lots(updated)
     in_place = session.solve([warm, updated.current_lots], time_limit=5, gap=1e-6)
     built = fresh.solve([warm, updated.current_lots], time_limit=5, gap=1e-6)
-    assert in_place.objective_bound is not None and built.objective_bound is not None
-    if in_place.termination_condition == built.termination_condition == "optimal":
-        assert in_place.objective_bound == pytest.approx(built.objective_bound, rel=1e-5)
+    _bounds_agree(in_place, built, updated)
+
+
+def _bounds_agree(in_place: SolveResult, fresh: SolveResult, updated: CostModel) -> None:
+    """An updated session's solve and a fresh session's on the same cost model prove
+    the same bound when both finish; when either is cut short by its time limit, each
+    bound is still below the other's plan (they are one problem). The in-place plan
+    meets every limit."""
+    assert in_place.objective_bound is not None and fresh.objective_bound is not None
+    if in_place.termination_condition == fresh.termination_condition == "optimal":
+        assert in_place.objective_bound == pytest.approx(fresh.objective_bound, rel=1e-5)
     else:  # a solve cut short by a loaded machine: each still bounds the other's plan
-        assert in_place.objective_value is not None and built.objective_value is not None
-        assert in_place.objective_bound <= built.objective_value * (1 + 1e-9) + 1e-6
-        assert built.objective_bound <= in_place.objective_value * (1 + 1e-9) + 1e-6
+        assert in_place.objective_value is not None and fresh.objective_value is not None
+        assert in_place.objective_bound <= fresh.objective_value * (1 + 1e-9) + 1e-6
+        assert fresh.objective_bound <= in_place.objective_value * (1 + 1e-9) + 1e-6
     assert in_place.lots is not None and not updated.infeasibility(in_place.lots)
 
 
@@ -198,10 +195,6 @@ def test_a_margin_call_that_opens_new_pools_is_taken_in_place(book: Problem) -> 
     to a real requirement creates them. Their links are new rows, not rows to replace:
     the update must not ask HiGHS to remove what it never had (it did, found in the
     price-move review), and the in-place model must still bound a fresh one's plan."""
-    from optimizer.candidates import candidate_mask
-    from optimizer.greedy import greedy_lots
-    from optimizer.solve import MipSession
-
     target = book.obligations[4]
     cm = resolve(book).with_required_value(target.id, 0.0)
     lots = greedy_lots(cm)

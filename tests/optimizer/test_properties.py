@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from optimizer.contract import parse_problem
 from optimizer.optimize import optimize
+from optimizer.plan import Plan
 from optimizer.verify import verify
 from tests.optimizer.factory import LOT, bond, holding, obligation, problem, schedule
 
@@ -79,6 +80,17 @@ def test_mip_never_dearer_than_greedy_and_always_verified(data: dict[str, Any]) 
     assert "not a valid bound" not in mip.message  # optimize keeps a bound above the cost
 
 
+def _verified_plan(data: dict[str, Any], method: str) -> Plan:
+    """``method``'s plan for the regression book ``data`` (5 s, gap 1e-6), which
+    ``verify`` must accept with no violation."""
+    data["solver"] = {"time_limit_s": 5, "mip_rel_gap": 1e-6}
+    p = parse_problem(data)
+    plan = optimize(p, method)
+    report = verify(p, plan)
+    assert report.ok, str(report)
+    return plan
+
+
 @pytest.mark.parametrize("method", ["greedy", "mip"])
 def test_owed_release_that_leaves_an_obligation_short_is_refused(method: str) -> None:
     """One lot (98.5 million yen of value) pledged to O0, which requires 200 million
@@ -93,9 +105,7 @@ def test_owed_release_that_leaves_an_obligation_short_is_refused(method: str) ->
         [obligation("O0", 2)],
         schedules=[schedule(max_share_per_isin=0.4)],
     )  # fmt: skip
-    p = parse_problem(data)
-    report = verify(p, optimize(p, method))
-    assert report.ok, str(report)
+    _verified_plan(data, method)
 
 
 @pytest.mark.parametrize("method", ["greedy", "mip"])
@@ -115,11 +125,7 @@ def test_pledges_under_minimum_held_when_bucket_leaves_no_room_to_top_up(method:
         schedules=[schedule(bucket_limits=[
             {"min_residual_years": 10, "max_residual_years": None, "max_share": 0.5}])],
     )  # fmt: skip
-    data["solver"] = {"time_limit_s": 5, "mip_rel_gap": 1e-6}
-    p = parse_problem(data)
-    plan = optimize(p, method)
-    report = verify(p, plan)
-    assert report.ok, str(report)
+    plan = _verified_plan(data, method)
     (o0,) = (o for o in plan.obligations if o.id == "O0")
     assert o0.collateral_value >= 197 * LOT / 100 - 1.0
 
@@ -139,11 +145,7 @@ def test_pledges_under_minimum_competing_for_one_position_are_held(method: str) 
         [obligation("O0", 2, min_pledge_face=2 * LOT), obligation("O1", 2, min_pledge_face=3 * LOT),
          obligation("O2", 0)],
     )  # fmt: skip
-    data["solver"] = {"time_limit_s": 5, "mip_rel_gap": 1e-6}
-    p = parse_problem(data)
-    plan = optimize(p, method)
-    report = verify(p, plan)
-    assert report.ok, str(report)
+    plan = _verified_plan(data, method)
     cover = {o.id: o.collateral_value for o in plan.obligations}
     assert min(cover["O0"], cover["O1"]) >= 98.5 * LOT / 100 - 1.0
 
@@ -167,10 +169,7 @@ def test_cap_cure_that_the_minimum_pledge_makes_total_is_held(method: str) -> No
         [obligation("O0", 2, min_pledge_face=2 * LOT), obligation("O1", 0), obligation("O2", 0)],
         schedules=[schedule(max_share_per_isin=0.6)],
     )  # fmt: skip
-    data["solver"] = {"time_limit_s": 5, "mip_rel_gap": 1e-6}
-    p = parse_problem(data)
-    report = verify(p, optimize(p, method))
-    assert report.ok, str(report)
+    _verified_plan(data, method)
 
 
 @pytest.mark.parametrize("method", ["greedy", "mip"])
@@ -195,10 +194,7 @@ def test_cap_cure_releases_a_whole_small_pledge_not_too_little_of_a_large_one(
         [obligation("O0", 5, min_transfer_value=1.5e8)],
         schedules=[schedule(max_share_per_isin=0.6)],
     )  # fmt: skip
-    data["solver"] = {"time_limit_s": 5, "mip_rel_gap": 1e-6}
-    p = parse_problem(data)
-    report = verify(p, optimize(p, method))
-    assert report.ok, str(report)
+    _verified_plan(data, method)
 
 
 @pytest.mark.parametrize("method", ["greedy", "mip"])
@@ -222,10 +218,7 @@ def test_bucket_cure_that_the_minimum_pledge_makes_a_whole_pledge_is_held(method
         schedules=[schedule(bucket_limits=[
             {"min_residual_years": 10, "max_residual_years": None, "max_share": 0.5}])],
     )  # fmt: skip
-    data["solver"] = {"time_limit_s": 5, "mip_rel_gap": 1e-6}
-    p = parse_problem(data)
-    report = verify(p, optimize(p, method))
-    assert report.ok, str(report)
+    _verified_plan(data, method)
 
 
 @pytest.mark.parametrize("method", ["greedy", "mip"])
@@ -249,7 +242,4 @@ def test_pledges_under_minimum_competing_for_one_cap_are_held(method: str) -> No
         [obligation("O0", 0), obligation("O1", 14, min_pledge_face=4 * LOT)],
         schedules=[schedule(max_share_per_isin=0.6)],
     )  # fmt: skip
-    data["solver"] = {"time_limit_s": 5, "mip_rel_gap": 1e-6}
-    p = parse_problem(data)
-    report = verify(p, optimize(p, method))
-    assert report.ok, str(report)
+    _verified_plan(data, method)
