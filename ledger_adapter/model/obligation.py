@@ -35,25 +35,43 @@ def _revalue(ctx: UpdateContext, _cid: str, o: Args, arg: Args) -> Any:
     return ctx.create(MARGIN_OBLIGATION, {**o, "valuation": arg["newValuation"]})
 
 
-def cover_of(valuation: Mapping[str, str], pledges: Iterable[tuple[str, int]]) -> Decimal:
-    """Collateral value of ``(isin, face)`` pledges at the obligation's valuation.
+def cover_of(valuation: Mapping[str, str], faces: Mapping[str, int]) -> Decimal:
+    """Collateral value of the face pledged per ISIN at the obligation's valuation.
 
     .. math:: \\text{cover} = \\sum_i \\text{face}_i \\times v_{\\text{isin}_i}
 
     where :math:`v` is the collateral value per yen of face after haircut (an ISIN the
-    valuation lacks is worth 0: not eligible).
+    valuation lacks is worth 0: not eligible). Faces are summed per ISIN first (exact
+    integers), so each rate is parsed and multiplied once; the same value as Daml's
+    sum of ``intToDecimal face * v`` over the pledges, since a rate of at most 10
+    decimals times an integer face is exact in both.
     """
     total = Decimal(0)
-    rates: dict[str, Decimal] = {}  # each ISIN's rate parsed once
-    for isin, face in pledges:
-        rate = rates.get(isin)
-        if rate is None:
-            text = valuation.get(isin)
-            if text is None:
-                continue
-            rate = rates[isin] = Decimal(text)
-        total += face * rate
+    for isin, face in faces.items():
+        text = valuation.get(isin)
+        if text is not None:
+            total += face * Decimal(text)
     return total
+
+
+def pledged_faces(
+    ctx: UpdateContext, pledge_cids: Iterable[str], obligation: tuple[str, str, str]
+) -> dict[str, int]:
+    """Face per ISIN of the pledges among ``pledge_cids`` (each fetched and counted
+    once) that secure ``obligation`` (obligationId, pledgor, pledgee)."""
+    faces: dict[str, int] = {}
+    fetch = ctx.fetch
+    obligation_id, pledgor, pledgee = obligation
+    for pledge_cid in dict.fromkeys(pledge_cids):
+        p = fetch(PLEDGE, pledge_cid)
+        if (
+            p["obligationId"] == obligation_id
+            and p["pledgor"] == pledgor
+            and p["pledgee"] == pledgee
+        ):
+            isin = p["isin"]
+            faces[isin] = faces.get(isin, 0) + int(p["face"])
+    return faces
 
 
 def _check_cover(ctx: UpdateContext, _cid: str, o: Args, arg: Args) -> Any:
@@ -64,22 +82,16 @@ def _check_cover(ctx: UpdateContext, _cid: str, o: Args, arg: Args) -> Any:
     ever lower an obligation's cover below its requirement.
     """
     mine = (o["obligationId"], o["pledgor"], o["pledgee"])
-
-    def counted(cids: list[str]) -> list[tuple[str, int]]:
-        out = []
-        for pledge_cid in dict.fromkeys(cids):  # each pledge counts once
-            p = ctx.fetch(PLEDGE, pledge_cid)
-            if (p["obligationId"], p["pledgor"], p["pledgee"]) == mine:
-                out.append((p["isin"], int(p["face"])))
-        return out
-
     valuation = o["valuation"]
-    cover = cover_of(valuation, counted(arg["pledgeCids"]))
+    cover = cover_of(valuation, pledged_faces(ctx, arg["pledgeCids"], mine))
     required = int(o["requiredValue"])
     if cover >= required:
         return str(cover)
-    gained = cover_of(valuation, counted(arg["addedPledgeCids"]))
-    lost = cover_of(valuation, ((r["isin"], int(r["face"])) for r in arg["released"]))
+    gained = cover_of(valuation, pledged_faces(ctx, arg["addedPledgeCids"], mine))
+    taken: dict[str, int] = {}
+    for r in arg["released"]:
+        taken[r["isin"]] = taken.get(r["isin"], 0) + int(r["face"])
+    lost = cover_of(valuation, taken)
     if gained < lost:
         ctx.abort(
             f"MarginObligation_CheckCover: obligation {o['obligationId']} would be under-covered:"
