@@ -26,14 +26,20 @@ import psycopg
 import pytest
 
 from ledger_adapter.embedded import EmbeddedLedger
+from ledger_adapter.encoding import contract_key
 from ledger_adapter.engine import CID_LENGTH
 from ledger_adapter.errors import AuthorizationError, ContractNotFound
 from ledger_adapter.model import HOLDING, TEMPLATES
 from ledger_adapter.projection import project
-from ledger_adapter.protocol import ExerciseCommand, Transaction, TransactionShape
+from ledger_adapter.protocol import (
+    CreateAndExerciseCommand,
+    ExerciseCommand,
+    Transaction,
+    TransactionShape,
+)
 
 from .conftest import assert_sound
-from .test_embedded import holding, issue, split
+from .test_embedded import H, holding, issue, split
 
 
 def test_a_contract_consumed_by_another_writer_is_not_found(ledger_url: str) -> None:
@@ -224,3 +230,22 @@ def test_contract_rows_in_batches_are_the_logs(ledger: EmbeddedLedger) -> None:
     active = {c.contract_id: c.arguments["face"] for c in ledger.active_contracts("MIZUHO")}
     assert active == {e.contract_id: e.arguments["face"] for e in tx.created()}
     assert sorted(active.values()) == ["10"] * 250 + ["990"] * 250
+
+
+def test_stored_keys_are_the_ids_keys(ledger: EmbeddedLedger) -> None:
+    """The interpreter hands the contract table each created contract's key and
+    discriminator as it drew them; they are what the id says (``contract_key``), for
+    creates in blocks begun by exercises and around a transient contract."""
+    issued = [issue(ledger, cid=f"issue-{i}") for i in range(40)]
+    transient = CreateAndExerciseCommand(
+        H, holding().arguments, "Holding_Split", {"splitFace": "1"}
+    )
+    commands = [holding(), *(split(c, 10) for c in issued), transient, holding()]
+    tx = ledger.submit(commands, act_as=["MIZUHO", "BOJ"], command_id="many")
+    rows = ledger.backend.query(
+        "SELECT contract_key, discriminator FROM active_contracts WHERE contract_key >= ?",
+        (tx.offset << 24,),
+    )
+    stored = {(int(key), bytes(discriminator)) for key, discriminator in rows}
+    assert stored == {contract_key(e.contract_id) for e in tx.created()}
+    assert len(stored) == 84  # 2 + 40 x 2 + the transient's 2 (not itself)
