@@ -83,13 +83,19 @@ def load(
     ledger: LedgerOption,
     registrar: Annotated[str, typer.Option(help="The registrar party.")] = "BOJ",
 ) -> None:
-    """Put a book on the ledger: holdings, agreements, obligations, existing pledges."""
+    """Put a book on the ledger: holdings, agreements, obligations, existing pledges.
+
+    A ledger that holds another load of these parties is refused (nothing written):
+    move requirements and valuations with ``tanpo ledger call``.
+    """
     from ledger_adapter.book import load_book, parse_book
 
     parsed = parse_book(_read_json(book))
     with closing(open_ledger(ledger)) as opened:
         report = load_book(opened, parsed, registrar=registrar)
     verb = "was already loaded" if report.already_loaded else "loaded"
+    if report.resumed:
+        verb = "loaded (its set-up was on the ledger: the pledges step is done now)"
     typer.echo(
         f"book {report.book} {verb}: {report.holdings} holdings, {report.agreements}"
         f" agreements, {report.obligations} obligations, {report.pledges} pledged rows"
