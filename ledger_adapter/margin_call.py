@@ -17,6 +17,8 @@ value per yen of face is computed exactly as a load computes it), ``tanpo ledger
   signatory) when the ``PledgeAgreement`` (pledgor, pledgee, schedule) is there; else
   refused naming both: the pledgee alone cannot sign an agreement;
 - an obligation on the ledger the book lacks: left alone and listed;
+- a valuation that would drop an ISIN pledged to the obligation on the ledger: refused
+  (the book's holdings are older than the ledger; it would count that pledge as 0);
 - holdings and pledges: never touched.
 
 It acts as the pledgees only (the controllers of both choices; the pledgor is an
@@ -49,7 +51,7 @@ from ledger_adapter.errors import (
     DuplicateCommand,
     LedgerError,
 )
-from ledger_adapter.model import MARGIN_CALL_BATCH, MARGIN_OBLIGATION, PLEDGE_AGREEMENT
+from ledger_adapter.model import MARGIN_CALL_BATCH, MARGIN_OBLIGATION, PLEDGE, PLEDGE_AGREEMENT
 from ledger_adapter.protocol import (
     DEFAULT_USER_ID,
     Command,
@@ -153,6 +155,39 @@ def _on_ledger(
     return found
 
 
+def _pledged(ledger: Ledger, pledgees: Sequence[str], end: int) -> dict[tuple[str, str, str], int]:
+    """Face pledged per (pledgee, obligation id, isin), as the pledgees see it."""
+    faces: dict[tuple[str, str, str], int] = {}
+    for c in ledger.active_contracts(pledgees, PLEDGE.template_id, at_offset=end):
+        a = c.arguments
+        key = (a["pledgee"], a["obligationId"], a["isin"])
+        faces[key] = faces.get(key, 0) + int(a["face"])
+    return faces
+
+
+def _refuse_a_stale_book(
+    where: str,
+    obligation: BookObligation,
+    dropped: Sequence[str],
+    pledged: Mapping[tuple[str, str, str], int],
+) -> None:
+    """A valuation drops only ISINs nothing is pledged in: the book's valuation covers
+    the ISINs its pledgor holds (and, at 0, those pledged to the obligation that its
+    schedule no longer admits), so an ISIN pledged on the ledger and missing from it is
+    a book whose holdings are older than the ledger; revaluing would count it as 0."""
+    for isin in dropped:
+        face = pledged.get((obligation.pledgee, obligation.id, isin), 0)
+        if face:
+            raise InputError(
+                where,
+                "valuation",
+                f"{isin} is pledged to {obligation.id} on the ledger ({face:,} face) but the"
+                f" book's holdings of {obligation.pledgor} do not list it, so the call would"
+                f" value it at 0; bring the book's holdings up to date (tanpo ledger"
+                f" positions --party {obligation.pledgor} --export)",
+            )
+
+
 def _plan(
     ledger: Ledger, pledgees: Sequence[str], wanted: Sequence[tuple[int, BookObligation]]
 ) -> _Plan:
@@ -164,6 +199,7 @@ def _plan(
     ]
     live = _on_ledger(obligations, wanted)
     agreements: set[tuple[str, str, str]] | None = None  # read only when one is needed
+    pledged: dict[tuple[str, str, str], int] | None = None  # likewise
     changes: list[ObligationChange] = []
     steps: dict[str, list[dict[str, Any]]] = {}
     creates: list[Command] = []
@@ -211,6 +247,11 @@ def _plan(
                 )
         old = int(a["requiredValue"])
         revalued = _revalued(a["valuation"], o.valuation)
+        dropped = [isin for isin in revalued if isin not in o.valuation]
+        if dropped:
+            if pledged is None:
+                pledged = _pledged(ledger, pledgees, end)
+            _refuse_a_stale_book(where, o, dropped, pledged)
         if old == o.required_value and not revalued:
             unchanged.append(o.id)
             continue
@@ -291,8 +332,9 @@ def call_margin(
     AuthorizationError
         A party given is the pledgee of no obligation in the book; nothing written.
     InputError
-        An obligation of the book cannot be created (no pledge agreement) or differs
-        from the ledger's in pledgor or schedule; nothing written.
+        An obligation of the book cannot be created (no pledge agreement), differs
+        from the ledger's in pledgor or schedule, or its valuation drops an ISIN pledged
+        to it on the ledger (a book older than the ledger); nothing written.
     LedgerError
         The ledger refused the transaction (nothing applied), e.g.
         :class:`~ledger_adapter.errors.PermissionDenied` for a user that may not act as

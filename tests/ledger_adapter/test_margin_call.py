@@ -302,3 +302,20 @@ def test_obligations_the_book_lacks_are_left_alone(loaded: EmbeddedLedger) -> No
     assert _obligation(loaded, "NMR-JSCC") == nomura
     only_boj = call_margin(loaded, parse_book(_with_requirement(9 * B)), pledgees=["BOJ"])
     assert only_boj.status is CallStatus.NOTHING_TO_CHANGE and only_boj.unchanged == ("MZH-BOJ",)
+
+
+def test_a_book_older_than_the_ledger_cannot_zero_a_pledge(loaded: EmbeddedLedger) -> None:
+    """The book no longer lists MIZUHO's ISIN0, which the ledger has 20bn of pledged to
+    MZH-JSCC: revaluing would count it as 0. Dropping an ISIN nothing is pledged in
+    (ISIN0 from MZH-BOJ) is a plain revaluation."""
+    book = small_book()
+    del book["holdings"][:2]
+    end = loaded.ledger_end()
+    with pytest.raises(InputError) as err:
+        call_margin(loaded, parse_book(book))
+    assert (err.value.record, err.value.field) == ("obligations[0] (MZH-JSCC)", "valuation")
+    assert f"{ISIN[0]} is pledged to MZH-JSCC on the ledger (20,000,000,000 face)" in str(err.value)
+    assert loaded.ledger_end() == end
+    report = call_margin(loaded, parse_book(book), pledgees=["BOJ"])
+    assert [(c.obligation, c.revalued) for c in report.changes] == [("MZH-BOJ", (ISIN[0],))]
+    assert ISIN[0] not in _obligation(loaded, "MZH-BOJ").arguments["valuation"]
