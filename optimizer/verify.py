@@ -94,6 +94,13 @@ def _close(a: float, b: float) -> bool:
     return abs(a - b) <= ABS_TOL_YEN + REL_TOL * max(abs(a), abs(b))
 
 
+def above_cap(value: float, cap: float) -> bool:
+    """Whether collateral ``value`` breaks ``cap`` beyond float round-off: 1 yen or
+    ``REL_TOL`` of the cap, whichever is larger, so every value the optimizer's own gate
+    accepts (``cap x (1 + costmodel.CAP_TOLERANCE)``, the same 1e-9) passes here too."""
+    return value > cap + ABS_TOL_YEN + REL_TOL * abs(cap)
+
+
 def _years(problem: Problem, security: Security) -> float:
     return (security.bond.maturity_date - problem.settlement_date).days / 365.0
 
@@ -314,7 +321,7 @@ class _Checker:
             obligation = self.obligations[oid]
             schedule = self.problem.schedules[obligation.schedule]
             cap = _isin_cap(schedule, obligation)
-            if cap is not None and value > cap + ABS_TOL_YEN:
+            if cap is not None and above_cap(value, cap):
                 if held(oid, now_isin.get((oid, isin), 0.0), value):
                     continue
                 self.fail(
@@ -336,7 +343,7 @@ class _Checker:
                     v for (o2, isin), v in now_isin.items()
                     if o2 == oid and _in_bucket(limit, _years(self.problem, self.securities[isin]))
                 )  # fmt: skip
-                if total > cap + ABS_TOL_YEN and not held(oid, now, total):
+                if above_cap(total, cap) and not held(oid, now, total):
                     self.fail(
                         "bucket",
                         f"{oid}/({limit.min_residual_years:g}, {_upper(limit)}] years",
@@ -542,7 +549,7 @@ class _Checker:
             unit, h = self.unit_value(obligation, isin)
             per_isin[isin] += unit * face * (1 - h)
         cap = _isin_cap(schedule, obligation)
-        if cap is not None and any(v > cap + ABS_TOL_YEN for v in per_isin.values()):
+        if cap is not None and any(above_cap(v, cap) for v in per_isin.values()):
             return True
         if obligation.max_isins is not None and len(per_isin) > obligation.max_isins:
             return True
@@ -553,7 +560,7 @@ class _Checker:
                 for isin, v in per_isin.items()
                 if _in_bucket(limit, _years(self.problem, self.securities[isin]))
             )
-            if bucket_cap is not None and inside > bucket_cap + ABS_TOL_YEN:
+            if bucket_cap is not None and above_cap(inside, bucket_cap):
                 return True
         return False
 

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from optimizer.contract import parse_problem
+from optimizer.costmodel import CAP_TOLERANCE
 from optimizer.optimize import optimize
 from optimizer.problem import Problem
-from optimizer.verify import verify
+from optimizer.verify import above_cap, verify
 from tests.optimizer.factory import LOT, bond, holding, obligation, problem
 
 
@@ -72,3 +73,14 @@ def test_release_from_an_obligation_left_short_is_flagged() -> None:
                       "face": LOT, "group": 1, "step": 1, "reason": "test"}]  # fmt: skip
     report = verify(p, plan)
     assert ("order", "IM") in {(v.kind, v.record) for v in report.violations}, str(report)
+
+
+@pytest.mark.parametrize("cap", [1e6, 1e9, 2.5e11, 1e13, 3e14])
+def test_verify_accepts_every_value_the_optimizers_gate_accepts(cap: float) -> None:
+    """The gate holds caps at ``cap x (1 + CAP_TOLERANCE)``; verify's 1 yen alone was
+    stricter above 1 bn yen (a 10 trillion cap: 10,000 yen), so a plan the optimizer
+    accepted at a cap could fail its own check."""
+    gate = cap * (1 + CAP_TOLERANCE)
+    assert not above_cap(gate, cap)
+    assert not above_cap(cap + 1.0, cap)
+    assert above_cap(gate + 1.0 + 1e-9 * cap, cap)
