@@ -4,16 +4,19 @@
 
     tanpo ledger init --ledger sqlite:///book.db
     tanpo ledger load data/sample_book.json --ledger sqlite:///book.db [--registrar BOJ]
+    tanpo ledger call today.json --ledger sqlite:///book.db [--party JSCC ...]
     tanpo ledger positions --party MIZUHO --ledger sqlite:///book.db [--export]
     tanpo ledger verify --ledger sqlite:///book.db
     tanpo execute PLAN.json --ledger sqlite:///book.db [--per-group] [--party MIZUHO]
 
 ``--ledger`` takes ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or a
-``postgresql://`` URL (default: ``$TANPO_LEDGER``); ``load``, ``positions`` and
+``postgresql://`` URL (default: ``$TANPO_LEDGER``); ``load``, ``call``, ``positions`` and
 ``execute`` also take a Canton participant's ``http(s)://`` JSON Ledger API URL
 (token from ``$TANPO_CANTON_TOKEN`` or ``$TANPO_CANTON_TOKEN_FILE``). ``execute`` acts for the pledgors the
 plan names (its ``owner`` fields) unless ``--party`` says otherwise; running it again
-reports "already applied" and changes nothing. Every error (bad input, a stale or
+reports "already applied" and changes nothing. ``call`` acts for the book's pledgees
+(or the ``--party`` pledgees): it moves requirements and valuations on the ledger to the
+book's (a margin call or return, new prices); again, it has "nothing to change". Every error (bad input, a stale or
 refused plan, a ledger that does not verify or reconcile) is one line on stderr and
 exit status 2.
 """
@@ -44,7 +47,7 @@ PartyOption = Annotated[
 
 ledger_app = typer.Typer(
     name="ledger",
-    help="The embedded ledger: init, load a book, positions, verify.",
+    help="The embedded ledger: init, load a book, call margin, positions, verify.",
     no_args_is_help=True,
 )
 
@@ -83,17 +86,70 @@ def load(
     ledger: LedgerOption,
     registrar: Annotated[str, typer.Option(help="The registrar party.")] = "BOJ",
 ) -> None:
-    """Put a book on the ledger: holdings, agreements, obligations, existing pledges."""
+    """Put a book on the ledger: holdings, agreements, obligations, existing pledges.
+
+    A ledger that holds another load of these parties is refused (nothing written):
+    move requirements and valuations with ``tanpo ledger call``.
+    """
     from ledger_adapter.book import load_book, parse_book
 
     parsed = parse_book(_read_json(book))
     with closing(open_ledger(ledger)) as opened:
         report = load_book(opened, parsed, registrar=registrar)
     verb = "was already loaded" if report.already_loaded else "loaded"
+    if report.resumed:
+        verb = "loaded (its set-up was on the ledger: the pledges step is done now)"
     typer.echo(
         f"book {report.book} {verb}: {report.holdings} holdings, {report.agreements}"
         f" agreements, {report.obligations} obligations, {report.pledges} pledged rows"
         f" (offsets {report.setup_offset}, {report.pledges_offset})"
+    )
+
+
+@ledger_app.command("call")
+def call(
+    book: Annotated[Path, typer.Argument(help="Today's book in the optimizer's problem format.")],
+    ledger: LedgerOption,
+    party: Annotated[
+        list[str] | None,
+        typer.Option("--party", help="Only this pledgee's obligations (repeatable)."),
+    ] = None,
+    user_id: Annotated[str, typer.Option("--user-id", help="The ledger user.")] = "tanpo",
+) -> None:
+    """As the pledgees: move the obligations' requirements and valuations to the book's."""
+    from ledger_adapter.book import parse_book
+    from ledger_adapter.margin_call import CallStatus, call_margin
+
+    parsed = parse_book(_read_json(book))
+    with closing(open_ledger(ledger)) as opened:
+        report = call_margin(opened, parsed, pledgees=party or None, user_id=user_id)
+    for c in report.changes:
+        who = f"{c.obligation} ({c.pledgor} to {c.pledgee})"
+        if c.old_required_value is None:
+            typer.echo(
+                f"{who}: created, requirement {c.new_required_value:,},"
+                f" {len(c.revalued)} ISIN(s) valued"
+            )
+            continue
+        moved = (
+            f"requirement {c.old_required_value:,} -> {c.new_required_value:,}"
+            if c.called
+            else f"requirement {c.new_required_value:,} unchanged"
+        )
+        typer.echo(f"{who}: {moved}, {len(c.revalued)} ISIN(s) revalued")
+    for obligation in report.not_in_book:
+        typer.echo(f"{obligation}: on the ledger, not in the book: left alone")
+    pledgees = ", ".join(report.pledgees)
+    if report.status is CallStatus.NOTHING_TO_CHANGE:
+        typer.echo(
+            f"book {report.book}: nothing to change: {len(report.unchanged)} obligation(s)"
+            f" of {pledgees} match the ledger"
+        )
+        return
+    typer.echo(
+        f"book {report.book}: {len(report.changes)} obligation(s) of {pledgees}"
+        f" {report.status} at offset {report.offset} ({report.command_id});"
+        f" {len(report.unchanged)} unchanged"
     )
 
 

@@ -12,6 +12,14 @@ schedule, required_value). Loading it is two ledger transactions, each idempoten
 2. **existing pledges** (act as the pledgors): the rows with ``pledged_to`` are pledged
    through the agreements (``RebalanceBatch``), the same path the executor takes.
 
+A ledger that already holds the book's obligations, agreements or its owners' holdings
+is refused (:class:`~ledger_adapter.prior_load.BookConflictError`, nothing written)
+unless this very book's set-up created them, which is found from the ledger's content,
+not only by deduplication (:mod:`ledger_adapter.prior_load`): the same book loaded again
+is reported as loaded, however late, and a load stopped between its two transactions
+is completed. A changed book (a requirement raised, new prices) goes to the ledger with
+``tanpo ledger call`` (:mod:`ledger_adapter.margin_call`), never by loading it again.
+
 Valuation per yen of face: dirty price / 100 x index ratio x (1 - haircut), truncated
 to 10 decimals (Daml ``Decimal``) so the ledger never over-states cover. An ISIN pledged
 now that the schedule does not make eligible is valued 0: it stays pledged, counts for
@@ -31,6 +39,7 @@ from typing import Any
 
 from ledger_adapter.errors import DuplicateCommand
 from ledger_adapter.model import HOLDING, HOLDINGS_COLUMN, MARGIN_OBLIGATION, PLEDGE_AGREEMENT
+from ledger_adapter.prior_load import find_prior_load
 from ledger_adapter.protocol import CreateCommand, Ledger
 from ledger_adapter.rebalance import LiveState, agreement_id, rebalance_commands
 from valuation.errors import InputError
@@ -239,14 +248,34 @@ def parse_book(data: Any) -> Book:
     return Book(settlement, tuple(holdings), tuple(obligations), digest)
 
 
+def obligation_create(obligation: BookObligation) -> CreateCommand:
+    """The ``MarginObligation`` of ``obligation`` (signatory: its pledgee)."""
+    return CreateCommand(
+        MARGIN_OBLIGATION.template_id,
+        {
+            "pledgee": obligation.pledgee,
+            "pledgor": obligation.pledgor,
+            "obligationId": obligation.id,
+            "scheduleId": obligation.schedule,
+            "requiredValue": str(obligation.required_value),
+            "valuation": dict(obligation.valuation),
+        },
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class LoadReport:
-    """What ``load_book`` did: offsets of the two transactions (``None``: nothing to do)."""
+    """What ``load_book`` did: offsets of the two transactions (``None``: nothing to do).
+
+    ``already_loaded``: both were on the ledger before, nothing was written;
+    ``resumed``: the set-up was, and this call committed the pledges step.
+    """
 
     book: str
     setup_offset: int | None
     pledges_offset: int | None
     already_loaded: bool
+    resumed: bool
     holdings: int
     obligations: int
     agreements: int
@@ -256,7 +285,14 @@ class LoadReport:
 def load_book(
     ledger: Ledger, book: Book, *, registrar: str = DEFAULT_REGISTRAR, user_id: str = "tanpo"
 ) -> LoadReport:
-    """Put ``book`` on ``ledger``: holdings, agreements, obligations, existing pledges."""
+    """Put ``book`` on ``ledger``: holdings, agreements, obligations, existing pledges.
+
+    Raises
+    ------
+    BookConflictError
+        The ledger already holds obligations, agreements or holdings of the book's
+        parties from another load (:mod:`ledger_adapter.prior_load`); nothing written.
+    """
     totals: dict[tuple[str, str, str], int] = defaultdict(int)
     for h in book.holdings:
         totals[(h.owner, h.account, h.isin)] += h.face
@@ -291,54 +327,53 @@ def load_book(
         )
         for pledgor, pledgee, schedule in agreements
     ]
-    commands += [
-        CreateCommand(
-            MARGIN_OBLIGATION.template_id,
-            {
-                "pledgee": o.pledgee,
-                "pledgor": o.pledgor,
-                "obligationId": o.id,
-                "scheduleId": o.schedule,
-                "requiredValue": str(o.required_value),
-                "valuation": dict(o.valuation),
-            },
-        )
-        for o in book.obligations
-    ]
+    commands += [obligation_create(o) for o in book.obligations]
     parties = {registrar} | {h.owner for h in book.holdings}
     parties |= {o.pledgee for o in book.obligations} | {o.pledgor for o in book.obligations}
-    already = False
-    try:
-        setup = ledger.submit(
-            commands,
-            act_as=sorted(parties),
-            command_id=f"load-{book.content_hash}-setup",
-            user_id=user_id,
-        )
-        setup_offset: int | None = setup.offset
-    except DuplicateCommand as dup:
-        already, setup_offset = True, dup.completion_offset
+    setup_id = f"load-{book.content_hash}-setup"
+    pledges_id = f"load-{book.content_hash}-pledges"
     pledged = [h for h in book.holdings if h.pledged_to is not None and h.face > 0]
-    pledges_offset = None
-    if pledged:
+    pledgors = sorted({by_id[str(h.pledged_to)].pledgor for h in pledged})
+    prior = find_prior_load(
+        ledger,
+        book,
+        setup_command_id=setup_id,
+        pledges_command_id=pledges_id if pledged else None,
+        pledgors=pledgors,
+    )
+    already = prior is not None
+    if prior is not None:
+        setup_offset: int | None = prior.setup_offset
+    else:
+        try:
+            setup = ledger.submit(
+                commands, act_as=sorted(parties), command_id=setup_id, user_id=user_id
+            )
+            setup_offset = setup.offset
+        except DuplicateCommand as dup:  # the same book loaded at the same instant
+            already, setup_offset = True, dup.completion_offset
+    pledges_offset = prior.pledges_offset if prior is not None else None
+    resumed = False
+    if pledged and pledges_offset is None:
         orders = [(str(h.pledged_to), h.account, h.isin, h.face) for h in pledged]
-        pledgors = sorted({by_id[o[0]].pledgor for o in orders})
         state = LiveState.read(ledger, pledgors)
         try:
             tx = ledger.submit(
                 rebalance_commands(state, [([], orders)]),
                 act_as=pledgors,
-                command_id=f"load-{book.content_hash}-pledges",
+                command_id=pledges_id,
                 user_id=user_id,
             )
-            pledges_offset = tx.offset
+            pledges_offset, resumed = tx.offset, already
         except DuplicateCommand as dup:
             pledges_offset = dup.completion_offset
+        already = already and not resumed
     return LoadReport(
         book=book.content_hash,
         setup_offset=setup_offset,
         pledges_offset=pledges_offset,
         already_loaded=already,
+        resumed=resumed,
         holdings=len(totals),
         obligations=len(book.obligations),
         agreements=len(agreements),

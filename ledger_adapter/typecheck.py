@@ -4,7 +4,7 @@ Commands come from outside (the CLI, the JSON API), so every create argument and
 argument is checked against the template's or choice's fields before interpretation:
 ``Party``, ``Text``, ``Int`` (Int64 as a decimal string), ``Decimal`` (Numeric 10),
 ``Bool``, ``ContractId T``, ``Optional T``, ``[T]``, ``TextMap T``, ``()``, the enums and
-the records of the model, in the Daml-LF JSON encoding (:mod:`ledger_adapter.protocol`).
+the records of the model (a type in parentheses, ``Optional (TextMap Decimal)``, as itself), in the Daml-LF JSON encoding (:mod:`ledger_adapter.protocol`).
 
 Two forms of each check. The *detailed* check is a tree of closures that raises
 :class:`~ledger_adapter.errors.InvalidArgument` naming the field at fault
@@ -136,6 +136,8 @@ class TypeChecker:
         return record
 
     def _compile(self, t: str) -> Check:
+        if len(t) > 2 and t.startswith("(") and t.endswith(")"):  # (TextMap Decimal)
+            return self.compile(t[1:-1])
         if t.startswith("Optional "):
             inner = self.compile(t.removeprefix("Optional "))
 
@@ -285,6 +287,8 @@ class _FastCompiler:
         """Lines that ``return False`` unless ``var`` fits ``t`` (at indent ``depth``)."""
         pad = "    " * depth
         fail = f"{pad}    return False"
+        if len(t) > 2 and t.startswith("(") and t.endswith(")"):  # (TextMap Decimal)
+            return self._statements(t[1:-1].strip(), var, depth)
         if t.startswith("Optional "):
             inner = self._statements(t.removeprefix("Optional ").strip(), var, depth + 1)
             return [f"{pad}if {var} is not None:", *inner] if inner else []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ledger_adapter.model.agreement import PLEDGE_AGREEMENT, REBALANCE_BATCH
 from ledger_adapter.model.holding import HOLDING
-from ledger_adapter.model.obligation import MARGIN_OBLIGATION, cover_of
+from ledger_adapter.model.obligation import MARGIN_CALL_BATCH, MARGIN_OBLIGATION, cover_of
 from ledger_adapter.model.pledge import PLEDGE
 from ledger_adapter.model.types import (
     ENUMS,
@@ -22,7 +22,14 @@ from ledger_adapter.templates import Template
 
 TEMPLATES: dict[str, Template] = {
     t.template_id: t
-    for t in (HOLDING, PLEDGE, MARGIN_OBLIGATION, PLEDGE_AGREEMENT, REBALANCE_BATCH)
+    for t in (
+        HOLDING,
+        PLEDGE,
+        MARGIN_OBLIGATION,
+        MARGIN_CALL_BATCH,
+        PLEDGE_AGREEMENT,
+        REBALANCE_BATCH,
+    )
 }
 """Every template of the model by template id."""
 
@@ -30,6 +37,7 @@ __all__ = [
     "ENUMS",
     "HOLDING",
     "HOLDINGS_COLUMN",
+    "MARGIN_CALL_BATCH",
     "MARGIN_OBLIGATION",
     "PLEDGE",
     "PLEDGE_AGREEMENT",

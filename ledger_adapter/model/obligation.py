@@ -7,6 +7,11 @@ agreed collateral value per yen of face after haircut (dirty price / 100 x
 would leave the obligation under-covered fails on the ledger, whatever the client did,
 unless the same step puts in at least as much as it takes out (an obligation that
 cannot be fully covered may still be improved, never worsened).
+
+The pledgee moves the requirement (``MarginObligation_Call``: a margin call or return)
+and the valuation (``MarginObligation_Revalue``: new prices or haircuts); a
+``MarginCallBatch``, created and exercised in one command, runs both for several
+obligations in one transaction (:mod:`ledger_adapter.margin_call` builds it).
 """
 
 from __future__ import annotations
@@ -143,6 +148,49 @@ MARGIN_OBLIGATION = Template(
             False,
             lambda o, _arg: [o["pledgee"]],
             _check_cover,
+        ),
+    },
+).with_archive()
+
+
+def _batch_execute(ctx: UpdateContext, _cid: str, _batch: Args, arg: Args) -> Any:
+    """Each step's call, then the revaluation of what the call created (Daml ``runCall``)."""
+    made = []
+    for step in arg["steps"]:
+        cid = step["obligationCid"]
+        if step.get("newRequiredValue") is not None:
+            cid = ctx.exercise(
+                MARGIN_OBLIGATION,
+                cid,
+                "MarginObligation_Call",
+                {"newRequiredValue": step["newRequiredValue"]},
+            )
+        if step.get("newValuation") is not None:
+            cid = ctx.exercise(
+                MARGIN_OBLIGATION,
+                cid,
+                "MarginObligation_Revalue",
+                {"newValuation": step["newValuation"]},
+            )
+        made.append(cid)
+    return made
+
+
+MARGIN_CALL_BATCH = Template(
+    module="Tanpo.Obligation",
+    name="MarginCallBatch",
+    fields=(("pledgee", "Party"),),
+    signatories=lambda a: [a["pledgee"]],
+    observers=lambda a: [],
+    ensure=lambda a: None,
+    choices={
+        "MarginCallBatch_Execute": Choice(
+            "MarginCallBatch_Execute",
+            (("steps", "[MarginCallStep]"),),
+            "[ContractId MarginObligation]",
+            True,
+            lambda a, _arg: [a["pledgee"]],
+            _batch_execute,
         ),
     },
 ).with_archive()

@@ -31,6 +31,14 @@ PLEDGE_COLUMN = Column.PLEDGE.value
 
 RECORDS = {
     "IsinFace": Record("IsinFace", (("isin", "Text"), ("face", "Int"))),
+    "MarginCallStep": Record(
+        "MarginCallStep",
+        (
+            ("obligationCid", "ContractId MarginObligation"),
+            ("newRequiredValue", "Optional Int"),
+            ("newValuation", "Optional (TextMap Decimal)"),
+        ),
+    ),
     "PledgeRelease": Record("PledgeRelease", (("pledgeCid", "ContractId Pledge"), ("face", "Int"))),
     "PledgeOrder": Record(
         "PledgeOrder",

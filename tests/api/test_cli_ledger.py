@@ -217,3 +217,74 @@ def test_execute_over_the_json_api(workdir: Path, monkeypatch: pytest.MonkeyPatc
     _one_line_error(shown, "NOMURA")
     done = tanpo(workdir, "ledger", "verify", "--ledger", URL)
     assert done.returncode == 0, done.stderr
+
+
+def _today(workdir: Path, **changes: Any) -> None:
+    """``today.json``: the small book with MZH-JSCC called to 16bn and ISIN0 at 99."""
+    book = small_book()
+    book["obligations"][0]["required_value"] = 16 * B
+    book["securities"][0]["dirty_price"] = 99.0
+    for record, value in changes.items():
+        name, index, field = record.split(".")
+        book[name][int(index)][field] = value
+    (workdir / "today.json").write_text(json.dumps(book))
+
+
+def test_call_moves_requirements_and_valuations(workdir: Path) -> None:
+    _today(workdir)
+    refused = tanpo(workdir, "ledger", "load", "today.json", "--ledger", URL)
+    _one_line_error(refused, "book: obligations: the ledger already holds", "tanpo ledger call")
+    done = tanpo(workdir, "ledger", "call", "today.json", "--ledger", URL)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "MZH-JSCC (MIZUHO to JSCC): requirement 15,000,000,000 -> 16,000,000,000,"
+        " 1 ISIN(s) revalued",
+        "MZH-BOJ (MIZUHO to BOJ): requirement 8,000,000,000 unchanged, 1 ISIN(s) revalued",
+        "NMR-JSCC (NOMURA to JSCC): requirement 4,000,000,000 unchanged, 1 ISIN(s) revalued",
+        done.stdout.splitlines()[-1],
+    ]
+    assert "3 obligation(s) of BOJ, JSCC committed at offset 3" in done.stdout
+    again = tanpo(workdir, "ledger", "call", "today.json", "--ledger", URL, "--party", "JSCC")
+    assert again.returncode == 0, again.stderr
+    assert "nothing to change: 2 obligation(s) of JSCC match the ledger" in again.stdout
+    _one_line_error(
+        tanpo(workdir, "ledger", "call", "today.json", "--ledger", URL, "--party", "MIZUHO"),
+        "MIZUHO: not the pledgee",
+    )
+    _today(workdir, **{"obligations.1.required_value": "lots"})
+    _one_line_error(
+        tanpo(workdir, "ledger", "call", "today.json", "--ledger", URL),
+        "obligations[1] (MZH-BOJ): required_value",
+    )
+    done = tanpo(workdir, "ledger", "verify", "--ledger", URL)
+    assert done.returncode == 0 and done.stdout.startswith("ok: 3 transactions"), done.stderr
+
+
+def test_call_over_the_json_api(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """JSCC's operator calls through a (loopback) participant; it may not act for BOJ."""
+    from ledger_adapter.canton import UserRights, user_token
+    from ledger_adapter.canton.server import JsonApiServer
+    from ledger_adapter.embedded import EmbeddedLedger
+
+    _today(workdir)
+    secret = "cli-test-secret-0123456789-0123456789"
+    users = {"jscc-ops": UserRights(frozenset({"JSCC"}))}
+    monkeypatch.setenv("TANPO_CANTON_TOKEN", user_token("jscc-ops", secret=secret))
+    with (
+        EmbeddedLedger(f"sqlite:///{workdir / 'ledger.db'}") as embedded,
+        JsonApiServer(embedded, users=users, secret=secret) as server,
+    ):
+        everyone = tanpo(workdir, "ledger", "call", "today.json", "--ledger", server.url)
+        done = tanpo(
+            workdir, "ledger", "call", "today.json", "--ledger", server.url, "--party", "JSCC"
+        )
+        again = tanpo(
+            workdir, "ledger", "call", "today.json", "--ledger", server.url, "--party", "JSCC"
+        )
+    _one_line_error(everyone, "BOJ")  # no right to act (or read) as BOJ
+    assert done.returncode == 0, done.stderr
+    assert "MZH-JSCC (MIZUHO to JSCC): requirement 15,000,000,000 -> 16,000,000,000" in done.stdout
+    assert "2 obligation(s) of JSCC committed at offset 3" in done.stdout
+    assert again.returncode == 0 and "nothing to change" in again.stdout, again.stderr
+    done = tanpo(workdir, "ledger", "verify", "--ledger", URL)
+    assert done.returncode == 0 and done.stdout.startswith("ok: 3 transactions"), done.stderr

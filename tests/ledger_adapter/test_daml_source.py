@@ -97,6 +97,7 @@ def test_records_and_enums_match() -> None:
         ("Holding", "registrar, owner", "optionalToList pledgee"),
         ("Pledge", "pledgor, pledgee", None),
         ("MarginObligation", "pledgee", "pledgor"),
+        ("MarginCallBatch", "pledgee", None),
         ("PledgeAgreement", "pledgor, pledgee", None),
         ("RebalanceBatch", "pledgor", None),
     ],

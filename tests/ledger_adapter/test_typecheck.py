@@ -29,6 +29,15 @@ VALUES: dict[str, list[Any]] = {
     "[Int]": [[], ["1", "2"], ["1", 2], "1", None],
     "TextMap Decimal": [{}, {"JP1": "0.98"}, {"JP1": 0.98}, [], None],
     "[ContractId Pledge]": [[CID, CID], [CID, ""], None],
+    "Optional (TextMap Decimal)": [None, {}, {"JP1": "0.98"}, {"JP1": 0.98}, [], "0.98"],
+    "[MarginCallStep]": [
+        [],
+        [{"obligationCid": CID, "newRequiredValue": "5", "newValuation": None}],
+        [{"obligationCid": CID, "newValuation": {"JP1": "0.9800000000"}}],
+        [{"obligationCid": CID, "newRequiredValue": 5}],
+        [{"obligationCid": CID, "newValuation": {"JP1": 0.98}}],
+        [{"newRequiredValue": "5"}],
+    ],
     "PledgeOrder": [
         {"obligationId": "O", "account": "A", "isin": "I", "face": "1"},
         {"obligationId": "O", "account": "A", "isin": "I"},

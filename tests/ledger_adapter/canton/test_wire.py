@@ -67,6 +67,21 @@ COMMANDS = [
         },
     ),
     CreateAndExerciseCommand(BATCH, {"pledgor": "MIZUHO"}, "RebalanceBatch_Execute", {"steps": []}),
+    CreateAndExerciseCommand(  # a margin call and a revaluation (null: no new requirement)
+        wire.template_id("MarginCallBatch"),
+        {"pledgee": "JSCC"},
+        "MarginCallBatch_Execute",
+        {
+            "steps": [
+                {"obligationCid": CID, "newRequiredValue": "16000000000", "newValuation": None},
+                {
+                    "obligationCid": CID,
+                    "newRequiredValue": None,
+                    "newValuation": {"JP1103811L91": "0.9702000000"},
+                },
+            ]
+        },
+    ),
 ]
 
 
