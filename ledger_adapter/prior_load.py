@@ -76,7 +76,8 @@ class BookConflictError(InputError):
             held.append(f"holdings of {_names(self.owners)}")
         super().__init__(
             "book",
-            "obligations" if self.obligations else "holdings",
+            # an agreement is the book's obligations' (pledgor, pledgee, schedule)
+            "obligations" if self.obligations or self.agreements else "holdings",
             f"the ledger already holds {'; '.join(held)} from an earlier load of another"
             f" book (this one is {book_hash}); loading it would issue every holding again."
             " To move requirements or valuations use `tanpo ledger call BOOK`; a different"

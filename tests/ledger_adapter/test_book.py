@@ -151,10 +151,21 @@ def _repriced() -> dict[str, Any]:
 
 
 def _nomura_elsewhere() -> dict[str, Any]:
-    """Another book sharing only an owner: NOMURA's holdings, new obligation ids."""
+    """Another book sharing only an owner: NOMURA's holdings, an obligation to the BoJ
+    (no agreement of NOMURA's with the BoJ is on the ledger)."""
     book = small_book()
     book["holdings"] = [{**h, "pledged_to": None} for h in book["holdings"][5:]]
-    book["obligations"] = [{**book["obligations"][2], "id": "NMR-JSCC-2"}]
+    nomura = {**book["obligations"][2], "id": "NMR-BOJ", "pledgee": "BOJ", "schedule": "BOJ"}
+    book["obligations"] = [nomura]
+    return book
+
+
+def _renamed_elsewhere() -> dict[str, Any]:
+    """Another book sharing only the agreements: the obligations renamed, held by a new
+    owner. The conflict is in its obligations (their pledgor, pledgee and schedule)."""
+    book = small_book()
+    book["holdings"] = [{**book["holdings"][0], "owner": "SMBC", "pledged_to": None}]
+    book["obligations"] = [{**o, "id": f"{o['id']}-2"} for o in book["obligations"]]
     return book
 
 
@@ -164,6 +175,7 @@ def _nomura_elsewhere() -> dict[str, Any]:
         (_raised, "obligations", "obligations MZH-BOJ, MZH-JSCC, NMR-JSCC"),
         (_repriced, "obligations", "MIZUHO/JSCC/JSCC"),
         (_nomura_elsewhere, "holdings", "holdings of NOMURA"),
+        (_renamed_elsewhere, "obligations", "agreements MIZUHO/BOJ/BOJ"),
     ],
 )
 def test_a_changed_book_is_refused_and_nothing_written(
