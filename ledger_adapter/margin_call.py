@@ -332,7 +332,7 @@ def call_margin(
     AuthorizationError
         A party given is the pledgee of no obligation in the book; nothing written.
     InputError
-        An obligation of the book cannot be created (no pledge agreement), differs
+        The book has no obligations; an obligation of the book cannot be created (no pledge agreement), differs
         from the ledger's in pledgor or schedule, or its valuation drops an ISIN pledged
         to it on the ledger (a book older than the ledger); nothing written.
     LedgerError
@@ -340,6 +340,8 @@ def call_margin(
         :class:`~ledger_adapter.errors.PermissionDenied` for a user that may not act as
         the pledgees.
     """
+    if not book.obligations:
+        raise InputError("book", "obligations", f"book {book.content_hash} has no obligations")
     book_pledgees = sorted({o.pledgee for o in book.obligations})
     acting = book_pledgees if pledgees is None else sorted(set(pledgees))
     strangers = [p for p in acting if p not in book_pledgees]

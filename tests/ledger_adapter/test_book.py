@@ -276,3 +276,13 @@ def test_a_load_stopped_after_its_set_up_is_completed_once(
     assert again.already_loaded and (again.setup_offset, again.pledges_offset) == (1, 3)
     assert ledger.ledger_end() == 3
     assert _rows(export_holdings(ledger, owners)) == _rows(small_book()["holdings"])
+
+
+def test_a_book_with_nothing_to_load_is_refused_naming_it(ledger: EmbeddedLedger) -> None:
+    """Before, the ledger answered 'INVALID_ARGUMENT: commands: must not be empty'."""
+    book = small_book()
+    book["holdings"], book["obligations"] = [{**book["holdings"][0], "face": 0}], []
+    with pytest.raises(InputError) as err:
+        load_book(ledger, parse_book(book))
+    assert (err.value.record, err.value.field) == ("book", "holdings")
+    assert "nothing to load" in str(err.value) and ledger.ledger_end() == 0

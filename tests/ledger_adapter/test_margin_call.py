@@ -319,3 +319,14 @@ def test_a_book_older_than_the_ledger_cannot_zero_a_pledge(loaded: EmbeddedLedge
     report = call_margin(loaded, parse_book(book), pledgees=["BOJ"])
     assert [(c.obligation, c.revalued) for c in report.changes] == [("MZH-BOJ", (ISIN[0],))]
     assert ISIN[0] not in _obligation(loaded, "MZH-BOJ").arguments["valuation"]
+
+
+def test_a_book_without_obligations_is_refused_naming_it(loaded: EmbeddedLedger) -> None:
+    """Before, an authorization error that named 'no party'."""
+    book = small_book()
+    book["obligations"] = []
+    book["holdings"] = [{**h, "pledged_to": None} for h in book["holdings"]]
+    with pytest.raises(InputError) as err:
+        call_margin(loaded, parse_book(book))
+    assert (err.value.record, err.value.field) == ("book", "obligations")
+    assert "no obligations" in str(err.value)
