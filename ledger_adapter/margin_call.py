@@ -28,7 +28,10 @@ contracts the change replaces, so a re-run after a crash or a timeout finds eith
 ledger up to date ("nothing to change", nothing written) or the same state, and
 resubmits the same change id (applied once: deduplication). A transaction that
 replaced one of those contracts first makes the ledger refuse this one
-(``CONTRACT_NOT_FOUND``); the change is then built again from the state re-read.
+(``CONTRACT_NOT_FOUND``); the change is then built again from the state re-read. A
+created obligation replaces nothing, so two calls that create it at once (other books,
+or other users) both commit it: Daml 3 has no key to refuse the second, and the next
+call refuses to choose between the two (naming the obligation and both contracts).
 """
 
 from __future__ import annotations

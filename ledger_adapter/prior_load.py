@@ -23,7 +23,8 @@ submits anything, ``load_book`` reads what the book's parties already hold
 The check reads, then the load writes: two *different* books loaded onto one empty
 ledger at the same instant both pass it (Daml 3 has no contract keys to make the
 ledger refuse the second). A load is an operator's one-off set-up, not a concurrent
-workflow; the same book loaded twice at once is still applied once (deduplication).
+workflow; the same book loaded twice at once by one ledger user is still applied once
+(deduplication, whose change id includes the user: two users at once would both pass).
 """
 
 from __future__ import annotations
