@@ -4,13 +4,15 @@
 party to (as pledgor or pledgee). :func:`export_holdings` writes the pledgors' live
 holdings in the Part 2 problem ``holdings`` format (owner, account, isin, face,
 pledged_to), so a plan made stale by another transaction can be re-made from the ledger:
-replace a problem's ``holdings`` with this list and optimize again.
+replace a problem's ``holdings`` with this list and optimize again; :func:`live_book`
+does that and also takes each obligation's requirement as the ledger has it now (after
+a pledgee's margin call, :mod:`ledger_adapter.margin_call`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,3 +95,19 @@ def obligations(ledger: Ledger, parties: Parties) -> list[dict[str, Any]]:
         }
         for c in ledger.active_contracts(parties, MARGIN_OBLIGATION.template_id)
     ]
+
+
+def live_book(ledger: Ledger, book: Mapping[str, Any], parties: Parties) -> dict[str, Any]:
+    """``book`` (a problem JSON) as the ledger stands now, to re-plan from: its owners'
+    holdings from :func:`export_holdings` and each obligation's requirement as
+    ``parties`` see it on the ledger (an obligation they cannot see keeps the book's).
+    Market data, schedules, costs, limits and solver options stay the book's."""
+    owners = sorted({str(h["owner"]) for h in book.get("holdings", [])})
+    required = {o["id"]: o["required_value"] for o in obligations(ledger, parties)}
+    live = dict(book)
+    live["holdings"] = export_holdings(ledger, owners)
+    live["obligations"] = [
+        {**o, "required_value": required.get(o["id"], o["required_value"])}
+        for o in book.get("obligations", [])
+    ]
+    return live

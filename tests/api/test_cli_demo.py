@@ -33,6 +33,9 @@ def test_demo_values_optimizes_and_pledges(tmp_path: Path, method: str) -> None:
         "second run: already applied",
         "transactions: ok",
         "face conserved: yes",
+        "Intraday: ",
+        "calls margin on ",
+        "Top-up reconciled: yes",
     ):
         assert expected in out, out
     assert (tmp_path / "demo.db").exists()

@@ -27,6 +27,7 @@ from ledger_adapter.executor import PlanRejectedError, execute_plan
 from ledger_adapter.margin_call import CallStatus, ObligationChange, call_margin
 from ledger_adapter.model import MARGIN_CALL_BATCH, MARGIN_OBLIGATION, PLEDGE
 from ledger_adapter.plan import parse_plan
+from ledger_adapter.positions import live_book
 from ledger_adapter.protocol import (
     CreateAndExerciseCommand,
     ExerciseCommand,
@@ -319,6 +320,25 @@ def test_a_book_older_than_the_ledger_cannot_zero_a_pledge(loaded: EmbeddedLedge
     report = call_margin(loaded, parse_book(book), pledgees=["BOJ"])
     assert [(c.obligation, c.revalued) for c in report.changes] == [("MZH-BOJ", (ISIN[0],))]
     assert ISIN[0] not in _obligation(loaded, "MZH-BOJ").arguments["valuation"]
+
+
+def test_the_live_book_is_the_ledger_after_a_call_and_a_plan(loaded: EmbeddedLedger) -> None:
+    """Re-planning starts from the ledger: after a call and an executed release, the
+    live book has the called requirement and the holdings as they are now."""
+    call_margin(loaded, parse_book(_with_requirement(10 * B)))
+    execute_plan(loaded, _release("MZH-JSCC", ISIN[0], 8 * B, 12 * B, "return"), parties=["MIZUHO"])
+    book = small_book()
+    live = live_book(loaded, book, ["MIZUHO", "NOMURA"])
+    required = {o["id"]: o["required_value"] for o in live["obligations"]}
+    assert required == {o["id"]: o["required_value"] for o in book["obligations"]} | {
+        "MZH-JSCC": 10 * B
+    }
+    rows = {
+        (h["owner"], h["account"], h["isin"], h["pledged_to"]): h["face"] for h in live["holdings"]
+    }
+    assert rows[("MIZUHO", "MZH-01", ISIN[0], "MZH-JSCC")] == 12 * B
+    assert sum(rows.values()) == sum(h["face"] for h in book["holdings"])
+    assert live["securities"] == book["securities"] and live["schedules"] == book["schedules"]
 
 
 def test_a_book_without_obligations_is_refused_naming_it(loaded: EmbeddedLedger) -> None:
