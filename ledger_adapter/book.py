@@ -292,6 +292,8 @@ def load_book(
     BookConflictError
         The ledger already holds obligations, agreements or holdings of the book's
         parties from another load (:mod:`ledger_adapter.prior_load`); nothing written.
+    InputError
+        The book has nothing to load (no holding with face, no obligation).
     """
     totals: dict[tuple[str, str, str], int] = defaultdict(int)
     for h in book.holdings:
@@ -328,6 +330,10 @@ def load_book(
         for pledgor, pledgee, schedule in agreements
     ]
     commands += [obligation_create(o) for o in book.obligations]
+    if not commands:
+        raise InputError(
+            "book", "holdings", "nothing to load: no holding with a face above 0 and no obligation"
+        )
     parties = {registrar} | {h.owner for h in book.holdings}
     parties |= {o.pledgee for o in book.obligations} | {o.pledgor for o in book.obligations}
     setup_id = f"load-{book.content_hash}-setup"

@@ -28,7 +28,10 @@ contracts the change replaces, so a re-run after a crash or a timeout finds eith
 ledger up to date ("nothing to change", nothing written) or the same state, and
 resubmits the same change id (applied once: deduplication). A transaction that
 replaced one of those contracts first makes the ledger refuse this one
-(``CONTRACT_NOT_FOUND``); the change is then built again from the state re-read.
+(``CONTRACT_NOT_FOUND``); the change is then built again from the state re-read. A
+created obligation replaces nothing, so two calls that create it at once (other books,
+or other users) both commit it: Daml 3 has no key to refuse the second, and the next
+call refuses to choose between the two (naming the obligation and both contracts).
 """
 
 from __future__ import annotations
@@ -332,7 +335,7 @@ def call_margin(
     AuthorizationError
         A party given is the pledgee of no obligation in the book; nothing written.
     InputError
-        An obligation of the book cannot be created (no pledge agreement), differs
+        The book has no obligations; an obligation of the book cannot be created (no pledge agreement), differs
         from the ledger's in pledgor or schedule, or its valuation drops an ISIN pledged
         to it on the ledger (a book older than the ledger); nothing written.
     LedgerError
@@ -340,6 +343,8 @@ def call_margin(
         :class:`~ledger_adapter.errors.PermissionDenied` for a user that may not act as
         the pledgees.
     """
+    if not book.obligations:
+        raise InputError("book", "obligations", f"book {book.content_hash} has no obligations")
     book_pledgees = sorted({o.pledgee for o in book.obligations})
     acting = book_pledgees if pledgees is None else sorted(set(pledgees))
     strangers = [p for p in acting if p not in book_pledgees]

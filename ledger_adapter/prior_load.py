@@ -23,7 +23,8 @@ submits anything, ``load_book`` reads what the book's parties already hold
 The check reads, then the load writes: two *different* books loaded onto one empty
 ledger at the same instant both pass it (Daml 3 has no contract keys to make the
 ledger refuse the second). A load is an operator's one-off set-up, not a concurrent
-workflow; the same book loaded twice at once is still applied once (deduplication).
+workflow; the same book loaded twice at once by one ledger user is still applied once
+(deduplication, whose change id includes the user: two users at once would both pass).
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ class BookConflictError(InputError):
             held.append(f"holdings of {_names(self.owners)}")
         super().__init__(
             "book",
-            "obligations" if self.obligations else "holdings",
+            # an agreement is the book's obligations' (pledgor, pledgee, schedule)
+            "obligations" if self.obligations or self.agreements else "holdings",
             f"the ledger already holds {'; '.join(held)} from an earlier load of another"
             f" book (this one is {book_hash}); loading it would issue every holding again."
             " To move requirements or valuations use `tanpo ledger call BOOK`; a different"

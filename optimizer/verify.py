@@ -95,9 +95,10 @@ def _close(a: float, b: float) -> bool:
 
 
 def above_cap(value: float, cap: float) -> bool:
-    """Whether collateral ``value`` breaks ``cap`` beyond float round-off: 1 yen or
-    ``REL_TOL`` of the cap, whichever is larger, so every value the optimizer's own gate
-    accepts (``cap x (1 + costmodel.CAP_TOLERANCE)``, the same 1e-9) passes here too."""
+    """Whether collateral ``value`` breaks ``cap`` beyond float round-off: by more than
+    1 yen plus ``REL_TOL`` of the cap, so every value the optimizer's own gate accepts
+    (``cap x (1 + costmodel.CAP_TOLERANCE)``, the same 1e-9) passes here too, with a yen
+    to spare for the rounding of that product."""
     return value > cap + ABS_TOL_YEN + REL_TOL * abs(cap)
 
 

@@ -15,7 +15,8 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from contextlib import redirect_stderr, redirect_stdout
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,26 +191,37 @@ def test_hostile_input_is_one_line(workdir: Path) -> None:
         assert db.execute("SELECT name FROM sqlite_master").fetchall() == [("accounts",)]
 
 
+@contextmanager
+def _participant(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, user: str, party: str
+) -> Iterator[str]:
+    """A loopback Canton participant serving ``workdir``'s ledger over JSON Ledger API
+    v2, with ``$TANPO_CANTON_TOKEN`` set to ``user``'s token (``user`` acts as ``party``
+    only); yields its URL."""
+    from ledger_adapter.canton import UserRights, user_token
+    from ledger_adapter.canton.server import JsonApiServer
+    from ledger_adapter.embedded import EmbeddedLedger
+
+    secret = "cli-test-secret-0123456789-0123456789"
+    users = {user: UserRights(frozenset({party}))}
+    monkeypatch.setenv("TANPO_CANTON_TOKEN", user_token(user, secret=secret))
+    with (
+        EmbeddedLedger(f"sqlite:///{workdir / 'ledger.db'}") as embedded,
+        JsonApiServer(embedded, users=users, secret=secret) as server,
+    ):
+        yield server.url
+
+
 def test_execute_over_the_json_api(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``--ledger http://...``: the same commands through a (loopback) Canton participant.
 
     The participant serves the loaded SQLite ledger over JSON Ledger API v2; the CLI takes
     its token from ``$TANPO_CANTON_TOKEN`` and acts as the plan's pledgor.
     """
-    from ledger_adapter.canton import UserRights, user_token
-    from ledger_adapter.canton.server import JsonApiServer
-    from ledger_adapter.embedded import EmbeddedLedger
-
-    secret = "cli-test-secret-0123456789-0123456789"
-    users = {"mizuho-ops": UserRights(frozenset({"MIZUHO"}))}
-    monkeypatch.setenv("TANPO_CANTON_TOKEN", user_token("mizuho-ops", secret=secret))
-    with (
-        EmbeddedLedger(f"sqlite:///{workdir / 'ledger.db'}") as embedded,
-        JsonApiServer(embedded, users=users, secret=secret) as server,
-    ):
-        done = tanpo(workdir, "execute", "plan.json", "--ledger", server.url)
-        again = tanpo(workdir, "execute", "plan.json", "--ledger", server.url)
-        shown = tanpo(workdir, "ledger", "positions", "--party", "NOMURA", "--ledger", server.url)
+    with _participant(workdir, monkeypatch, "mizuho-ops", "MIZUHO") as url:
+        done = tanpo(workdir, "execute", "plan.json", "--ledger", url)
+        again = tanpo(workdir, "execute", "plan.json", "--ledger", url)
+        shown = tanpo(workdir, "ledger", "positions", "--party", "NOMURA", "--ledger", url)
     assert done.returncode == 0, done.stderr
     assert "ledger pledges match its allocations" in done.stdout
     assert again.returncode == 0 and "already applied" in again.stdout, again.stderr
@@ -262,25 +274,11 @@ def test_call_moves_requirements_and_valuations(workdir: Path) -> None:
 
 def test_call_over_the_json_api(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """JSCC's operator calls through a (loopback) participant; it may not act for BOJ."""
-    from ledger_adapter.canton import UserRights, user_token
-    from ledger_adapter.canton.server import JsonApiServer
-    from ledger_adapter.embedded import EmbeddedLedger
-
     _today(workdir)
-    secret = "cli-test-secret-0123456789-0123456789"
-    users = {"jscc-ops": UserRights(frozenset({"JSCC"}))}
-    monkeypatch.setenv("TANPO_CANTON_TOKEN", user_token("jscc-ops", secret=secret))
-    with (
-        EmbeddedLedger(f"sqlite:///{workdir / 'ledger.db'}") as embedded,
-        JsonApiServer(embedded, users=users, secret=secret) as server,
-    ):
-        everyone = tanpo(workdir, "ledger", "call", "today.json", "--ledger", server.url)
-        done = tanpo(
-            workdir, "ledger", "call", "today.json", "--ledger", server.url, "--party", "JSCC"
-        )
-        again = tanpo(
-            workdir, "ledger", "call", "today.json", "--ledger", server.url, "--party", "JSCC"
-        )
+    with _participant(workdir, monkeypatch, "jscc-ops", "JSCC") as url:
+        everyone = tanpo(workdir, "ledger", "call", "today.json", "--ledger", url)
+        done = tanpo(workdir, "ledger", "call", "today.json", "--ledger", url, "--party", "JSCC")
+        again = tanpo(workdir, "ledger", "call", "today.json", "--ledger", url, "--party", "JSCC")
     _one_line_error(everyone, "BOJ")  # no right to act (or read) as BOJ
     assert done.returncode == 0, done.stderr
     assert "MZH-JSCC (MIZUHO to JSCC): requirement 15,000,000,000 -> 16,000,000,000" in done.stdout

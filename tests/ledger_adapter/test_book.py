@@ -151,10 +151,21 @@ def _repriced() -> dict[str, Any]:
 
 
 def _nomura_elsewhere() -> dict[str, Any]:
-    """Another book sharing only an owner: NOMURA's holdings, new obligation ids."""
+    """Another book sharing only an owner: NOMURA's holdings, an obligation to the BoJ
+    (no agreement of NOMURA's with the BoJ is on the ledger)."""
     book = small_book()
     book["holdings"] = [{**h, "pledged_to": None} for h in book["holdings"][5:]]
-    book["obligations"] = [{**book["obligations"][2], "id": "NMR-JSCC-2"}]
+    nomura = {**book["obligations"][2], "id": "NMR-BOJ", "pledgee": "BOJ", "schedule": "BOJ"}
+    book["obligations"] = [nomura]
+    return book
+
+
+def _renamed_elsewhere() -> dict[str, Any]:
+    """Another book sharing only the agreements: the obligations renamed, held by a new
+    owner. The conflict is in its obligations (their pledgor, pledgee and schedule)."""
+    book = small_book()
+    book["holdings"] = [{**book["holdings"][0], "owner": "SMBC", "pledged_to": None}]
+    book["obligations"] = [{**o, "id": f"{o['id']}-2"} for o in book["obligations"]]
     return book
 
 
@@ -164,6 +175,7 @@ def _nomura_elsewhere() -> dict[str, Any]:
         (_raised, "obligations", "obligations MZH-BOJ, MZH-JSCC, NMR-JSCC"),
         (_repriced, "obligations", "MIZUHO/JSCC/JSCC"),
         (_nomura_elsewhere, "holdings", "holdings of NOMURA"),
+        (_renamed_elsewhere, "obligations", "agreements MIZUHO/BOJ/BOJ"),
     ],
 )
 def test_a_changed_book_is_refused_and_nothing_written(
@@ -264,3 +276,13 @@ def test_a_load_stopped_after_its_set_up_is_completed_once(
     assert again.already_loaded and (again.setup_offset, again.pledges_offset) == (1, 3)
     assert ledger.ledger_end() == 3
     assert _rows(export_holdings(ledger, owners)) == _rows(small_book()["holdings"])
+
+
+def test_a_book_with_nothing_to_load_is_refused_naming_it(ledger: EmbeddedLedger) -> None:
+    """Before, the ledger answered 'INVALID_ARGUMENT: commands: must not be empty'."""
+    book = small_book()
+    book["holdings"], book["obligations"] = [{**book["holdings"][0], "face": 0}], []
+    with pytest.raises(InputError) as err:
+        load_book(ledger, parse_book(book))
+    assert (err.value.record, err.value.field) == ("book", "holdings")
+    assert "nothing to load" in str(err.value) and ledger.ledger_end() == 0

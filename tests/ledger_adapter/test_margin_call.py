@@ -339,3 +339,14 @@ def test_the_live_book_is_the_ledger_after_a_call_and_a_plan(loaded: EmbeddedLed
     assert rows[("MIZUHO", "MZH-01", ISIN[0], "MZH-JSCC")] == 12 * B
     assert sum(rows.values()) == sum(h["face"] for h in book["holdings"])
     assert live["securities"] == book["securities"] and live["schedules"] == book["schedules"]
+
+
+def test_a_book_without_obligations_is_refused_naming_it(loaded: EmbeddedLedger) -> None:
+    """Before, an authorization error that named 'no party'."""
+    book = small_book()
+    book["obligations"] = []
+    book["holdings"] = [{**h, "pledged_to": None} for h in book["holdings"]]
+    with pytest.raises(InputError) as err:
+        call_margin(loaded, parse_book(book))
+    assert (err.value.record, err.value.field) == ("book", "obligations")
+    assert "no obligations" in str(err.value)
