@@ -88,11 +88,13 @@ def _check_cover(ctx: UpdateContext, _cid: str, o: Args, arg: Args) -> Any:
     """
     mine = (o["obligationId"], o["pledgor"], o["pledgee"])
     valuation = o["valuation"]
-    cover = cover_of(valuation, pledged_faces(ctx, arg["pledgeCids"], mine))
+    pledged = pledged_faces(ctx, arg["pledgeCids"], mine)
+    added = pledged_faces(ctx, arg["addedPledgeCids"], mine)  # fetched always, as in Daml
+    cover = cover_of(valuation, pledged)
     required = int(o["requiredValue"])
     if cover >= required:
         return str(cover)
-    gained = cover_of(valuation, pledged_faces(ctx, arg["addedPledgeCids"], mine))
+    gained = cover_of(valuation, added)
     taken: dict[str, int] = {}
     for r in arg["released"]:
         taken[r["isin"]] = taken.get(r["isin"], 0) + int(r["face"])

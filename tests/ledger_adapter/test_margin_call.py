@@ -19,6 +19,7 @@ from ledger_adapter.book import load_book, parse_book
 from ledger_adapter.embedded import EmbeddedLedger
 from ledger_adapter.errors import (
     AuthorizationError,
+    ContractNotFound,
     InterpretationError,
     PermissionDenied,
     RequestTimeout,
@@ -350,3 +351,40 @@ def test_a_book_without_obligations_is_refused_naming_it(loaded: EmbeddedLedger)
         call_margin(loaded, parse_book(book))
     assert (err.value.record, err.value.field) == ("book", "obligations")
     assert "no obligations" in str(err.value)
+
+
+def test_the_cover_check_fetches_the_added_pledges_even_when_covered(
+    loaded: EmbeddedLedger,
+) -> None:
+    """Daml's CheckCover fetches ``addedPledgeCids`` before it looks at the cover, so a
+    pledge there that is gone fails the check even when the obligation is covered."""
+    before = {
+        c.contract_id
+        for c in loaded.active_contracts("JSCC", PLEDGE.template_id)
+        if c.arguments["obligationId"] == "MZH-JSCC"
+    }
+    assert execute_plan(
+        loaded, _release("MZH-JSCC", ISIN[0], B, 19 * B, "first"), parties=["MIZUHO"]
+    ).reconciled
+    now = [
+        c.contract_id
+        for c in loaded.active_contracts("JSCC", PLEDGE.template_id)
+        if c.arguments["obligationId"] == "MZH-JSCC"
+    ]
+    (gone,) = before - set(now)
+    jscc = _obligation(loaded, "MZH-JSCC")
+
+    def check(added: list[str]) -> ExerciseCommand:
+        return ExerciseCommand(
+            jscc.template_id,
+            jscc.contract_id,
+            "MarginObligation_CheckCover",
+            {"pledgeCids": now, "addedPledgeCids": added, "released": []},
+        )
+
+    loaded.submit([check(now)], act_as=["JSCC"], command_id="covered")  # 19bn x 0.98 >= 15bn
+    end = loaded.ledger_end()
+    with pytest.raises(ContractNotFound) as err:
+        loaded.submit([check([gone])], act_as=["JSCC"], command_id="gone")
+    assert err.value.contract_ids == (gone,)
+    assert loaded.ledger_end() == end
