@@ -85,6 +85,10 @@ class LiveState:
     pledges_at: dict[tuple[str, str, str], dict[str, LivePledge]] = field(default_factory=dict)
     pledges_of: dict[str, dict[str, LivePledge]] = field(default_factory=dict)
     """Pledges by obligation id."""
+    named: dict[str, dict[str, LiveObligation]] = field(default_factory=dict)
+    """Every obligation contract by obligation id: more than one under an id (two
+    pledgees naming an obligation alike; Daml 3 has no keys to stop it) makes
+    :meth:`obligation` refuse the id, since plans and pledges name obligations by id."""
     _by_cid: dict[str, tuple[str, Any]] = field(default_factory=dict)
 
     @classmethod
@@ -115,10 +119,12 @@ class LiveState:
                 self.pledges_of.setdefault(p.obligation, {})[cid] = p
                 self._by_cid[cid] = ("pledge", pair)
         elif event.template_id == MARGIN_OBLIGATION.template_id:
-            self.obligations[a["obligationId"]] = LiveObligation(
+            live = LiveObligation(
                 cid, a["obligationId"], a["pledgor"], a["pledgee"], a["scheduleId"]
             )
-            self._by_cid[cid] = ("obligation", a["obligationId"])
+            self.obligations[live.id] = live
+            self.named.setdefault(live.id, {})[cid] = live
+            self._by_cid[cid] = ("obligation", live.id)
         elif event.template_id == PLEDGE_AGREEMENT.template_id:
             key = (a["pledgor"], a["pledgee"], a["scheduleId"])
             self.agreements[key] = cid
@@ -137,7 +143,13 @@ class LiveState:
             del self.pledges_at[key][contract_id]
             del self.pledges_of[key[0]][contract_id]
         elif kind == "obligation":
-            del self.obligations[key]
+            same = self.named[key]
+            del same[contract_id]
+            if same:  # another contract of that id stays
+                self.obligations[key] = next(iter(same.values()))
+            else:
+                del self.named[key]
+                del self.obligations[key]
         elif kind == "agreement":
             del self.agreements[key]
 
@@ -168,6 +180,18 @@ class LiveState:
         if o is None:
             raise InvalidArgument(
                 f"obligation {obligation_id} is not on the ledger (or not visible)", field=where
+            )
+        same = self.named[obligation_id]
+        if len(same) > 1:
+            held = ", ".join(
+                f"{x.contract_id} (pledgee {x.pledgee}, pledgor {x.pledgor})"
+                for x in sorted(same.values(), key=lambda x: x.contract_id)
+            )
+            raise InvalidArgument(
+                f"obligation {obligation_id} is on the ledger {len(same)} times ({held}):"
+                " plans and pledges name an obligation by its id, so its pledges cannot be"
+                " told apart; the pledgees must rename one",
+                field=where,
             )
         return o
 
@@ -345,7 +369,9 @@ def rebalance_commands(state: LiveState, groups: Groups) -> list[Command]:
         by_pledgor[pledgor].append(
             {
                 "agreementCid": state.agreements[key],
-                "obligationCids": [state.obligations[o].contract_id for o in obligation_ids],
+                "obligationCids": [
+                    state.obligation(o, "obligations").contract_id for o in obligation_ids
+                ],
                 "releases": [{"pledgeCid": cid, "face": str(face)} for cid, face in released],
                 "pledges": [
                     {"obligationId": o, "account": a, "isin": i, "face": str(f)}

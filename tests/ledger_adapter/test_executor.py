@@ -298,3 +298,38 @@ def test_per_group_stops_at_the_group_that_would_under_cover(loaded: EmbeddedLed
     with pytest.raises(PlanRejectedError, match="group-2"):
         execute_plan(loaded, parse_plan(plan), parties=["MIZUHO"], per_group=True)
     assert [tx.command_id for tx in loaded.updates(0, "MIZUHO")].count("thin:group-1") == 1
+
+
+def test_an_obligation_id_two_pledgees_use_is_refused(loaded: EmbeddedLedger) -> None:
+    """Plans and pledges name obligations by id: when a second pledgee (here the BoJ)
+    creates an obligation of MIZUHO's under an id JSCC already uses, a plan moving
+    collateral for that id is refused before anything is submitted, naming both."""
+    from ledger_adapter.protocol import CreateCommand
+
+    clash = CreateCommand(
+        MARGIN_OBLIGATION.template_id,
+        {
+            "pledgee": "BOJ",
+            "pledgor": "MIZUHO",
+            "obligationId": "MZH-JSCC",
+            "scheduleId": "BOJ",
+            "requiredValue": "1",
+            "valuation": {},
+        },
+    )
+    loaded.submit([clash], act_as=["BOJ"], command_id="clash")
+    end = loaded.ledger_end()
+    plan = parse_plan(
+        make_plan(
+            [("release", "MZH-JSCC", "MZH-01", ISIN[0], B, 1)],
+            [("MZH-JSCC", "MZH-01", ISIN[0], 19 * B)],
+            plan_id="clash-plan",
+        )
+    )
+    with pytest.raises(
+        InvalidArgument, match=r"MZH-JSCC is on the ledger 2 times.*pledgee JSCC.*pledgee BOJ"
+    ):
+        execute_plan(loaded, plan, parties=["MIZUHO"])
+    assert loaded.ledger_end() == end
+    state = LiveState.read(loaded, ["MIZUHO"])
+    assert state.obligation("MZH-BOJ", "moves").pledgee == "BOJ"  # other ids unaffected
