@@ -356,3 +356,31 @@ def test_quick_bounds_never_exceed_the_exhaustive_optimum(seed: int) -> None:
         return
     quick = sum(component_bounds(cm, components(cm)))
     assert quick <= optimum * (1 + 1e-9) + 1e-6
+
+
+def test_a_bucket_takes_no_more_pledges_than_their_minimum_lets_it() -> None:
+    """O0 requires 1,000 million; an ISIN may bring 40% (400 million), bonds of 10
+    years or more 60% (600 million), and a pledge is at least 10 lots (1 billion face).
+    The 5-year bond (100 a lot of 100 million) cannot be pledged at all (10 lots are
+    worth 1,000 million, over the ISIN cap); the 30-year ones at 40 and 38 can, 10 lots
+    each (400 and 380 million), but both together (780) are over the bucket. So any plan
+    covers at most 400 million and pays the penalty on 600 million: the bound says so,
+    where the relaxation's fractions of two pledges filled the bucket (600 million of
+    cover, a bound of ~400 million)."""
+    data = problem(
+        [bond(0, opportunity_cost_bp=1.0, maturity="2056-09-20", price=40.0),
+         bond(1, opportunity_cost_bp=1.0, maturity="2056-03-20", price=38.0),
+         bond(2, opportunity_cost_bp=1.0, maturity="2031-09-20")],
+        [holding(0, 30), holding(1, 30), holding(2, 30)],
+        [obligation("O0", 10, min_pledge_face=10 * LOT)],
+        schedules=[schedule(max_share_per_isin=0.4, bucket_limits=[
+            {"min_residual_years": 10, "max_residual_years": None, "max_share": 0.6}])],
+    )  # fmt: skip
+    p = parse_problem(data)
+    cm = resolve(p)
+    bound = aggregate_bound(cm, np.array([0]))
+    assert bound is not None and bound >= 600e6 * (1 - 1e-9)
+    plan = optimize(p)
+    assert plan.status is PlanStatus.OPTIMAL
+    assert bound <= plan.cost.total * (1 + 1e-9)
+    assert plan.cost.shortfall_penalty == pytest.approx(600e6, rel=1e-9)
