@@ -249,7 +249,8 @@ def parse_book(data: Any) -> Book:
 
 
 def obligation_create(obligation: BookObligation) -> CreateCommand:
-    """The ``MarginObligation`` of ``obligation`` (signatory: its pledgee)."""
+    """The ``MarginObligation`` of ``obligation`` (signatory: its pledgee), with nothing
+    pledged to it yet: the pledges step's rebalance fills its ``pledged`` map."""
     return CreateCommand(
         MARGIN_OBLIGATION.template_id,
         {
@@ -259,6 +260,7 @@ def obligation_create(obligation: BookObligation) -> CreateCommand:
             "scheduleId": obligation.schedule,
             "requiredValue": str(obligation.required_value),
             "valuation": dict(obligation.valuation),
+            "pledged": {},
         },
     )
 

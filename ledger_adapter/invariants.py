@@ -12,6 +12,9 @@
    ``Holding`` of the same pledgor (owner), pledgee, account, ISIN and face, and every
    pledge-column entry backs exactly one active pledge.
 3. **Positivity**: every active ``Holding`` and ``Pledge`` has a positive face.
+4. **Pledged map**: every active ``MarginObligation``'s ``pledged`` equals the face of
+   its active pledges (same obligation id, pledgor and pledgee) summed per ISIN, with
+   no zero entries; the cover check reads the map instead of the pledges.
 
 The check is the operator's (it reads every transaction, not a party's projection).
 """
@@ -23,7 +26,7 @@ from collections import ChainMap, Counter, defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ledger_adapter.model import HOLDING, PLEDGE, PLEDGE_COLUMN
+from ledger_adapter.model import HOLDING, MARGIN_OBLIGATION, PLEDGE, PLEDGE_COLUMN
 from ledger_adapter.templates import Args
 
 if TYPE_CHECKING:
@@ -152,6 +155,40 @@ def backing_violations(ledger: EmbeddedLedger) -> list[str]:
     return problems
 
 
+def pledged_map_violations(ledger: EmbeddedLedger) -> list[str]:
+    """Active obligations whose ``pledged`` map is not the sum of their live pledges."""
+    problems: list[str] = []
+    rows = ledger.stored_contracts((MARGIN_OBLIGATION.template_id, PLEDGE.template_id))
+    live: dict[tuple[str, str, str], dict[str, int]] = defaultdict(dict)
+    for r in rows:
+        if r.template_id == PLEDGE.template_id:
+            p = json.loads(r.arguments_json)
+            faces = live[(p["obligationId"], p["pledgor"], p["pledgee"])]
+            faces[p["isin"]] = faces.get(p["isin"], 0) + int(p["face"])
+    for r in rows:
+        if r.template_id != MARGIN_OBLIGATION.template_id:
+            continue
+        o = json.loads(r.arguments_json)
+        if "pledged" not in o:
+            problems.append(
+                f"obligation {o['obligationId']} ({r.contract_id}) has no pledged map"
+                " (written before it existed; not migrated)"
+            )
+            continue
+        mapped = {isin: int(face) for isin, face in o["pledged"].items()}
+        want = live.get((o["obligationId"], o["pledgor"], o["pledgee"]), {})
+        if mapped != want:
+            problems.append(
+                f"obligation {o['obligationId']} ({r.contract_id}) has pledged {mapped},"
+                f" its live pledges sum to {want}"
+            )
+    return problems
+
+
 def invariant_violations(ledger: EmbeddedLedger) -> list[str]:
     """All of the model's invariant violations (empty when the ledger is sound)."""
-    return conservation_violations(ledger) + backing_violations(ledger)
+    return (
+        conservation_violations(ledger)
+        + backing_violations(ledger)
+        + pledged_map_violations(ledger)
+    )

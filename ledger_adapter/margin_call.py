@@ -1,7 +1,7 @@
 """The pledgee's side of a margin call: requirements and valuations moved on the ledger.
 
-The ledger checks cover itself (``MarginObligation_CheckCover``, run by every rebalance
-step for each obligation it releases from) against the obligation's ``requiredValue``
+The ledger checks cover itself (``MarginObligation_Settle``, run by every rebalance
+step for each obligation it releases from or pledges to) against the obligation's ``requiredValue``
 and ``valuation``. Until the pledgee moves them, the check uses load time's: after a
 margin return the ledger still refuses the release the return allows, and a fall in
 prices is not seen. :func:`call_margin` brings the obligations on the ledger to a book

@@ -19,16 +19,37 @@ tables and fail), then run it once, after a backup::
     python -m ledger_adapter.migration sqlite:///path/to/ledger.db
 
 or open the ledger with ``EmbeddedLedger(url, migrate=True)``.
+
+**Obligations written before ``pledged``.** ``MarginObligation`` now carries the face
+pledged to it per ISIN (``pledged``), which the cover check reads; an obligation
+written before has none, and the ledger refuses every choice of it and every
+rebalance or enforcement naming it (:func:`ledger_adapter.model.obligation.require_pledged`),
+rather than check its cover against an empty map. :func:`migrate_obligations`
+recreates each (its pledgee archives it and creates it again with the face of its
+live pledges summed per ISIN, one transaction per pledgee): a new contract id, the
+same terms. The schema migration does not do this (it keeps every hash and writes no
+transaction)::
+
+    python -m ledger_adapter.migration --obligations sqlite:///path/to/ledger.db
 """
 
 from __future__ import annotations
 
+import json
 import sys
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
 
 from ledger_adapter.codes import Codes
 from ledger_adapter.encoding import contract_key, parties_of_columns, stored_nodes
 from ledger_adapter.errors import InvalidArgument, LedgerError
+from ledger_adapter.model import MARGIN_OBLIGATION, PLEDGE
+from ledger_adapter.model.obligation import move_faces
+from ledger_adapter.protocol import Command, CreateCommand, ExerciseCommand
 from ledger_adapter.storage import SCHEMA_VERSION, Backend, stored_schema_version
+
+if TYPE_CHECKING:
+    from ledger_adapter.embedded import EmbeddedLedger
 
 _PAGE = 500  # log rows copied at a time
 
@@ -125,22 +146,71 @@ def migrate_to_current(db: Backend, version: int) -> None:
         raise
 
 
+def obligation_migration_commands(ledger: EmbeddedLedger) -> dict[str, list[Command]]:
+    """Per pledgee, the commands recreating its obligations that lack ``pledged``:
+    ``Archive``, then the same arguments with the face of the obligation's active
+    pledges (same obligation id, pledgor and pledgee) summed per ISIN."""
+    rows = ledger.stored_contracts((MARGIN_OBLIGATION.template_id, PLEDGE.template_id))
+    live: dict[tuple[str, str, str], list[tuple[str, int]]] = defaultdict(list)
+    for r in rows:
+        if r.template_id == PLEDGE.template_id:
+            p = json.loads(r.arguments_json)
+            live[(p["obligationId"], p["pledgor"], p["pledgee"])].append(
+                (p["isin"], int(p["face"]))
+            )
+    commands: dict[str, list[Command]] = defaultdict(list)
+    for r in rows:
+        o: dict[str, Any] = json.loads(r.arguments_json)
+        if r.template_id != MARGIN_OBLIGATION.template_id or "pledged" in o:
+            continue
+        faces = live.get((o["obligationId"], o["pledgor"], o["pledgee"]), [])
+        commands[o["pledgee"]] += [
+            ExerciseCommand(MARGIN_OBLIGATION.template_id, r.contract_id, "Archive"),
+            CreateCommand(MARGIN_OBLIGATION.template_id, {**o, "pledged": move_faces({}, faces)}),
+        ]
+    return dict(commands)
+
+
+def migrate_obligations(ledger: EmbeddedLedger, *, user_id: str = "tanpo") -> int:
+    """Recreate every obligation written before ``pledged`` (module docstring); one
+    transaction per pledgee, idempotent (a second run finds none). Returns how many."""
+    done = 0
+    for pledgee, commands in sorted(obligation_migration_commands(ledger).items()):
+        ledger.submit(
+            commands,
+            act_as=[pledgee],
+            command_id=f"migrate-pledged-{pledgee}-{ledger.ledger_end()}",
+            user_id=user_id,
+        )
+        done += len(commands) // 2
+    return done
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m ledger_adapter.migration URL``: migrate, verify, print the head."""
+    """``python -m ledger_adapter.migration [--obligations] URL``: migrate the schema
+    (and, with ``--obligations``, the obligations written before ``pledged``), verify,
+    print the head."""
     from ledger_adapter.embedded import EmbeddedLedger
     from ledger_adapter.integrity import verify
 
     args = sys.argv[1:] if argv is None else argv
+    obligations = "--obligations" in args
+    args = [a for a in args if a != "--obligations"]
     if len(args) != 1:
-        sys.stderr.write("usage: python -m ledger_adapter.migration LEDGER_URL\n")
+        sys.stderr.write("usage: python -m ledger_adapter.migration [--obligations] LEDGER_URL\n")
         return 2
+    migrated = 0
     try:
         with EmbeddedLedger(args[0], migrate=True) as ledger:
+            if obligations:
+                migrated = migrate_obligations(ledger)
             report = verify(ledger)
     except LedgerError as exc:
         sys.stderr.write(f"tanpo: {exc}\n")
         return 1
     status = "ok" if report.ok else "PROBLEMS: " + "; ".join(report.problems)
+    if obligations:
+        sys.stdout.write(f"{migrated} obligations given their pledged map\n")
     sys.stdout.write(
         f"schema version {SCHEMA_VERSION}; {report.transactions} transactions,"
         f" {report.contracts} active contracts; head {report.head_hash}; verify {status}\n"

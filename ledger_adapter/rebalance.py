@@ -342,8 +342,8 @@ def rebalance_commands(state: LiveState, groups: Groups) -> list[Command]:
 
     ``groups`` are (releases, pledges) in execution order; orders on the same
     (obligation, account, isin) within a step are summed (:func:`_schedule`). Each
-    step's ``keptPledgeCids`` are the obligations' existing pledges that neither it nor
-    an earlier step releases (the batch adds the pledges earlier steps made).
+    step names the obligation contracts it releases from or pledges to as they are now;
+    the batch threads the contracts an earlier step's settlement replaced.
     """
     taken: dict[str, int] = {}
     steps = _schedule(state, groups)
@@ -351,19 +351,10 @@ def rebalance_commands(state: LiveState, groups: Groups) -> list[Command]:
         [(cid, face) for order in releases for cid, face in _choose_pledges(state, order, taken)]
         for _, releases, _ in steps
     ]
-    gone: set[str] = set()  # existing pledges released by this step or an earlier one
     by_pledgor: dict[str, list[dict[str, Any]]] = defaultdict(list)
     positions: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for (key, releases, pledges), released in zip(steps, chosen, strict=True):
         pledgor = key[0]
-        gone.update(cid for cid, _ in released)
-        touched = {o for o, *_ in releases}
-        kept = [
-            cid
-            for obligation in sorted(touched)
-            for cid in state.pledges_of.get(obligation, {})
-            if cid not in gone
-        ]
         positions[pledgor].update((p[1], p[2]) for p in pledges)
         obligation_ids = dict.fromkeys(o for o, *_ in [*releases, *pledges])
         by_pledgor[pledgor].append(
@@ -377,7 +368,6 @@ def rebalance_commands(state: LiveState, groups: Groups) -> list[Command]:
                     {"obligationId": o, "account": a, "isin": i, "face": str(f)}
                     for o, a, i, f in pledges
                 ],
-                "keptPledgeCids": kept,
             }
         )
     commands: list[Command] = []

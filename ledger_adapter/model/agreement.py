@@ -4,17 +4,19 @@ A ``PledgeAgreement`` is signed once by pledgor and pledgee (a pledge between tw
 institutions on different participants rests on such a pre-agreed contract, DOMAIN.md
 section 7). It lets the pledgor alone pledge, release and substitute
 (``PledgeAgreement_Rebalance``): releases first, then pledges drawn from the free
-holdings given plus those the releases freed, then a cover check of every obligation
-that lost collateral (``MarginObligation_CheckCover``), so a substitution's release and
-pledge commit together and never leave an obligation under-covered (or, for one that
-cannot be fully covered, never worse covered than before the step). The pledgee alone
-may enforce on default (``PledgeAgreement_Enforce``).
+holdings given plus those the releases freed, then the settlement of every obligation
+it released from or pledged to (``MarginObligation_Settle``: the obligation's new
+``pledged`` map and the cover check, the obligation recreated), so a substitution's
+release and pledge commit together and never leave an obligation under-covered (or,
+for one that cannot be fully covered, never worse covered than before the step). The
+pledgee alone may enforce on default (``PledgeAgreement_Enforce``, which takes the
+enforced face out of the obligation's map).
 
 ``RebalanceBatch`` (the pledgor's own, created and exercised in one command) runs
-several agreements' rebalances in order, threading the free holdings and the pledges
-made so far through, so a bond released to one pledgee can be pledged to another in
-the same transaction and a later step's cover check counts the pledges earlier steps
-made under the same agreement (as daml-finance's settlement ``Batch`` threads its
+several agreements' rebalances in order, threading the free holdings and the
+obligations through (a step names the contracts its command saw; an earlier step's
+settlement replaced them), so a bond released to one pledgee can be pledged to another
+in the same transaction (as daml-finance's settlement ``Batch`` threads its
 instructions).
 """
 
@@ -23,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger_adapter.model.holding import HOLDING
-from ledger_adapter.model.obligation import MARGIN_OBLIGATION
+from ledger_adapter.model.obligation import MARGIN_OBLIGATION, move_faces, require_pledged
 from ledger_adapter.model.pledge import PLEDGE
 from ledger_adapter.model.types import HOLDINGS_COLUMN
 from ledger_adapter.templates import Args, Choice, Template, UpdateContext
@@ -98,9 +100,12 @@ class _Pool:
         return list(self._order.values())
 
 
-def rebalance(ctx: UpdateContext, agreement: Args, arg: Args, pool: _Pool) -> list[str]:
+def rebalance(
+    ctx: UpdateContext, agreement: Args, arg: Args, pool: _Pool
+) -> tuple[list[str], list[str]]:
     """``PledgeAgreement_Rebalance``'s body over a pool of free holdings; returns the
-    pledges it created (new ones and the remainders of partial releases)."""
+    pledges it created (new ones and the remainders of partial releases) and the
+    obligations given, each replaced by its new contract if the step settled it."""
     pledgor, pledgee = agreement["pledgor"], agreement["pledgee"]
     obligations: dict[str, tuple[str, Args]] = {}
     for ocid in arg["obligationCids"]:
@@ -111,10 +116,11 @@ def rebalance(ctx: UpdateContext, agreement: Args, arg: Args, pool: _Pool) -> li
             agreement["scheduleId"],
         ):
             ctx.abort(f"Rebalance: obligation {o['obligationId']} is not under this agreement")
-        obligations[o["obligationId"]] = (ocid, o)
+        require_pledged(ctx, ocid, o)
+        obligations.setdefault(o["obligationId"], (ocid, o))  # Daml's lookup: the first
     new_pledges: dict[str, list[str]] = {oid: [] for oid in obligations}
     released: dict[str, list[dict[str, str]]] = {}  # per obligation: Daml IsinFace records
-    added: dict[str, list[str]] = {oid: [] for oid in obligations}
+    added: dict[str, list[dict[str, str]]] = {}
     for r in arg["releases"]:
         p = ctx.fetch(PLEDGE, r["pledgeCid"])
         face, take = int(p["face"]), int(r["face"])
@@ -156,58 +162,48 @@ def rebalance(ctx: UpdateContext, agreement: Args, arg: Args, pool: _Pool) -> li
         }
         made = ctx.create(PLEDGE, pledge)
         new_pledges[oid].append(made)
-        added[oid].append(made)
-    check_covers(
-        ctx,
-        arg["keptPledgeCids"],
-        obligations=obligations,
-        released=released,
-        new_pledges=new_pledges,
-        added=added,
-    )
-    return [cid for cids in new_pledges.values() for cid in cids]
+        added.setdefault(oid, []).append({"isin": isin, "face": str(face)})
+    settled = settle(ctx, obligations, released=released, added=added)
+    created = [cid for cids in new_pledges.values() for cid in cids]
+    return created, [settled.get(ocid, ocid) for ocid in arg["obligationCids"]]
 
 
-def check_covers(
+def settle(
     ctx: UpdateContext,
-    kept_pledge_cids: list[str],
-    *,
     obligations: dict[str, tuple[str, Args]],
+    *,
     released: dict[str, list[dict[str, str]]],
-    new_pledges: dict[str, list[str]],
-    added: dict[str, list[str]],
-) -> None:
-    """The rebalance's last part: ``MarginObligation_CheckCover`` of every obligation it
-    released from, counting the kept pledges and those it made (the fused body runs
-    this same code, so the cover rule has one implementation)."""
-    if not released:
-        return
-    kept: dict[str, list[str]] = {oid: [] for oid in released}
-    for pledge_cid in kept_pledge_cids:  # each obligation's check gets its own
-        oid = ctx.fetch(PLEDGE, pledge_cid)["obligationId"]
-        if oid in kept:
-            kept[oid].append(pledge_cid)
-    for oid, taken_out in released.items():
-        cover = [*kept[oid], *new_pledges[oid]]
-        ctx.exercise(
-            MARGIN_OBLIGATION,
-            obligations[oid][0],
-            "MarginObligation_CheckCover",
-            {"pledgeCids": cover, "addedPledgeCids": added[oid], "released": taken_out},
-        )
+    added: dict[str, list[dict[str, str]]],
+) -> dict[str, str]:
+    """The rebalance's last part: ``MarginObligation_Settle`` of every obligation it
+    released from or pledged to, in the order given (the fused body runs this same
+    code, so the cover rule has one implementation); the new contract id by old."""
+    settled: dict[str, str] = {}
+    for oid, (ocid, _) in obligations.items():
+        out, put = released.get(oid, []), added.get(oid, [])
+        if out or put:
+            settled[ocid] = ctx.exercise(
+                MARGIN_OBLIGATION,
+                ocid,
+                "MarginObligation_Settle",
+                {"released": out, "added": put},
+            )
+    return settled
 
 
 def _agreement_rebalance(ctx: UpdateContext, _cid: str, agreement: Args, arg: Args) -> Any:
     pool = _Pool(ctx, agreement, arg["pool"])
-    created = rebalance(ctx, agreement, arg, pool)
-    return {"pool": pool.entries(), "pledgeCids": created}
+    created, obligation_cids = rebalance(ctx, agreement, arg, pool)
+    return {"pool": pool.entries(), "pledgeCids": created, "obligationCids": obligation_cids}
 
 
 def _enforce(ctx: UpdateContext, _cid: str, agreement: Args, arg: Args) -> Any:
-    o = ctx.fetch(MARGIN_OBLIGATION, arg["obligationCid"])
+    obligation_cid = arg["obligationCid"]
+    o = ctx.fetch(MARGIN_OBLIGATION, obligation_cid)
     if (o["pledgor"], o["pledgee"]) != (agreement["pledgor"], agreement["pledgee"]):
         ctx.abort(f"Enforce: obligation {o['obligationId']} is not under this agreement")
-    taken = []
+    require_pledged(ctx, obligation_cid, o)
+    taken, faces = [], []
     for pledge_cid in arg["pledgeCids"]:
         p = ctx.fetch(PLEDGE, pledge_cid)
         if (p["obligationId"], p["pledgor"], p["pledgee"]) != (
@@ -222,6 +218,9 @@ def _enforce(ctx: UpdateContext, _cid: str, agreement: Args, arg: Args) -> Any:
                 HOLDING, p["holdingCid"], "Holding_Enforce", {"toAccount": arg["toAccount"]}
             )
         )
+        faces.append((p["isin"], -int(p["face"])))
+    ctx.exercise(MARGIN_OBLIGATION, obligation_cid, "Archive", {})
+    ctx.create(MARGIN_OBLIGATION, {**o, "pledged": move_faces(o["pledged"], faces)})
     return taken
 
 
@@ -245,7 +244,6 @@ PLEDGE_AGREEMENT = Template(
                 ("obligationCids", "[ContractId MarginObligation]"),
                 ("releases", "[PledgeRelease]"),
                 ("pledges", "[PledgeOrder]"),
-                ("keptPledgeCids", "[ContractId Pledge]"),
                 ("pool", "[Free]"),
             ),
             "RebalanceResult",
@@ -274,9 +272,9 @@ def _batch_execute(ctx: UpdateContext, _cid: str, batch: Args, arg: Args) -> Any
     pool: dict[tuple[str, str], list[Args]] = {}
     for entry in arg["pool"]:
         pool.setdefault((entry["account"], entry["isin"]), []).append(entry)
-    made: dict[str, list[str]] = {}  # per agreement: the pledges its steps made
+    renamed: dict[str, str] = {}  # obligation contract a command named -> its newest
     for step in arg["steps"]:
-        mine = made.setdefault(step["agreementCid"], [])
+        named = step["obligationCids"]
         positions = dict.fromkeys((p["account"], p["isin"]) for p in step["pledges"])
         given = [e for pos in positions for e in pool.pop(pos, [])]
         result = ctx.exercise(
@@ -284,16 +282,15 @@ def _batch_execute(ctx: UpdateContext, _cid: str, batch: Args, arg: Args) -> Any
             step["agreementCid"],
             "PledgeAgreement_Rebalance",
             {
-                "obligationCids": step["obligationCids"],
+                "obligationCids": [renamed.get(c, c) for c in named],
                 "releases": step["releases"],
                 "pledges": step["pledges"],
-                "keptPledgeCids": [*step["keptPledgeCids"], *mine],
                 "pool": given,
             },
         )
         for entry in result["pool"]:
             pool.setdefault((entry["account"], entry["isin"]), []).append(entry)
-        mine.extend(result["pledgeCids"])
+        renamed.update(zip(named, result["obligationCids"], strict=True))
     return [e for entries in pool.values() for e in entries]
 
 

@@ -8,6 +8,17 @@ would leave the obligation under-covered fails on the ledger, whatever the clien
 unless the same step puts in at least as much as it takes out (an obligation that
 cannot be fully covered may still be improved, never worsened).
 
+``pledged`` holds the face pledged to the obligation per ISIN (by its pledgor, to its
+pledgee; no zero entries), kept equal to its live ``Pledge`` contracts: every
+rebalance step that releases from or pledges to it exercises
+``MarginObligation_Settle`` (the new map and the cover check, then the obligation
+recreated), and ``PledgeAgreement_Enforce`` takes the enforced face out. The cover
+check therefore reads this one contract, whatever the size of the book
+(:func:`ledger_adapter.invariants.check` holds the map to the live pledges).
+An obligation written before the map existed has no ``pledged``: every choice of it
+and every rebalance or enforcement naming it is refused (:func:`require_pledged`),
+and :func:`ledger_adapter.migration.obligation_migration_commands` recreates it.
+
 The pledgee moves the requirement (``MarginObligation_Call``: a margin call or return)
 and the valuation (``MarginObligation_Revalue``: new prices or haircuts); a
 ``MarginCallBatch``, created and exercised in one command, runs both for several
@@ -20,7 +31,6 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from ledger_adapter.model.pledge import PLEDGE
 from ledger_adapter.templates import Args, Choice, Template, UpdateContext
 
 
@@ -29,14 +39,32 @@ def _obligation_ensure(a: Args) -> str | None:
         return "requiredValue must be >= 0"
     if any(Decimal(v) < 0 for v in a["valuation"].values()):
         return "valuation per yen of face must be >= 0"
+    if "pledged" in a and any(int(f) <= 0 for f in a["pledged"].values()):
+        return "face pledged per ISIN must be > 0"
     return None
 
 
-def _call(ctx: UpdateContext, _cid: str, o: Args, arg: Args) -> Any:
+def require_pledged(ctx: UpdateContext, contract_id: str, o: Args) -> None:
+    """Refuse an obligation written before ``MarginObligation`` carried ``pledged``.
+
+    Its cover can no longer be checked (the map is what the check reads), so nothing
+    may use it until it is migrated; its ``Archive`` stays open for the migration.
+    """
+    if "pledged" not in o:
+        ctx.abort(
+            f"obligation {o.get('obligationId')} ({contract_id}) was written before"
+            " MarginObligation carried the face pledged to it per ISIN (pledged); migrate"
+            " it first: python -m ledger_adapter.migration --obligations <ledger url>"
+        )
+
+
+def _call(ctx: UpdateContext, cid: str, o: Args, arg: Args) -> Any:
+    require_pledged(ctx, cid, o)
     return ctx.create(MARGIN_OBLIGATION, {**o, "requiredValue": arg["newRequiredValue"]})
 
 
-def _revalue(ctx: UpdateContext, _cid: str, o: Args, arg: Args) -> Any:
+def _revalue(ctx: UpdateContext, cid: str, o: Args, arg: Args) -> Any:
+    require_pledged(ctx, cid, o)
     return ctx.create(MARGIN_OBLIGATION, {**o, "valuation": arg["newValuation"]})
 
 
@@ -59,53 +87,58 @@ def cover_of(valuation: Mapping[str, str], faces: Mapping[str, int]) -> Decimal:
     return total
 
 
-def pledged_faces(
-    ctx: UpdateContext, pledge_cids: Iterable[str], obligation: tuple[str, str, str]
-) -> dict[str, int]:
-    """Face per ISIN of the pledges among ``pledge_cids`` (each fetched and counted
-    once) that secure ``obligation`` (obligationId, pledgor, pledgee)."""
+def move_faces(pledged: Mapping[str, str], moves: Iterable[tuple[str, int]]) -> dict[str, str]:
+    """The ``pledged`` map (face per ISIN, Daml ``TextMap Int``) after adding each
+    (isin, face) in turn (taking out when negative); an entry that reaches 0 is removed,
+    and the keys are sorted, as Daml's ``TextMap`` keeps them (``moveFace``)."""
+    faces = {isin: int(face) for isin, face in pledged.items()}
+    for isin, face in moves:
+        now = faces.get(isin, 0) + face
+        if now:
+            faces[isin] = now
+        else:
+            faces.pop(isin, None)
+    return {isin: str(faces[isin]) for isin in sorted(faces)}
+
+
+def _faces(records: Iterable[Args]) -> dict[str, int]:
+    """Face per ISIN of Daml ``IsinFace`` records."""
     faces: dict[str, int] = {}
-    fetch = ctx.fetch
-    obligation_id, pledgor, pledgee = obligation
-    for pledge_cid in dict.fromkeys(pledge_cids):
-        p = fetch(PLEDGE, pledge_cid)
-        if (
-            p["obligationId"] == obligation_id
-            and p["pledgor"] == pledgor
-            and p["pledgee"] == pledgee
-        ):
-            isin = p["isin"]
-            faces[isin] = faces.get(isin, 0) + int(p["face"])
+    for r in records:
+        faces[r["isin"]] = faces.get(r["isin"], 0) + int(r["face"])
     return faces
 
 
-def _check_cover(ctx: UpdateContext, _cid: str, o: Args, arg: Args) -> Any:
-    """Cover after the step >= required, or the step took out no more than it put in.
+def _settle(ctx: UpdateContext, cid: str, o: Args, arg: Args) -> Any:
+    """The step's new ``pledged`` map, then the cover rule: cover after the step >=
+    required, or the step took out no more than it put in (both at this valuation).
 
     The second branch lets a substitution or top-up improve an obligation that stays
     short (the optimizer's best partial cover on an impossible day) while no step may
     ever lower an obligation's cover below its requirement.
     """
-    mine = (o["obligationId"], o["pledgor"], o["pledgee"])
+    require_pledged(ctx, cid, o)
+    released, added = arg["released"], arg["added"]
+    after = move_faces(
+        o["pledged"],
+        [
+            *((r["isin"], -int(r["face"])) for r in released),
+            *((a["isin"], int(a["face"])) for a in added),
+        ],
+    )
     valuation = o["valuation"]
-    pledged = pledged_faces(ctx, arg["pledgeCids"], mine)
-    added = pledged_faces(ctx, arg["addedPledgeCids"], mine)  # fetched always, as in Daml
-    cover = cover_of(valuation, pledged)
+    cover = cover_of(valuation, {isin: int(face) for isin, face in after.items()})
     required = int(o["requiredValue"])
-    if cover >= required:
-        return str(cover)
-    gained = cover_of(valuation, added)
-    taken: dict[str, int] = {}
-    for r in arg["released"]:
-        taken[r["isin"]] = taken.get(r["isin"], 0) + int(r["face"])
-    lost = cover_of(valuation, taken)
-    if gained < lost:
-        ctx.abort(
-            f"MarginObligation_CheckCover: obligation {o['obligationId']} would be under-covered:"
-            f" collateral value {cover:.0f} < required {required}, and the step takes out"
-            f" {lost:.0f} but puts in only {gained:.0f}"
-        )
-    return str(cover)
+    if cover < required:
+        lost = cover_of(valuation, _faces(released))
+        gained = cover_of(valuation, _faces(added))
+        if gained < lost:
+            ctx.abort(
+                f"MarginObligation_Settle: obligation {o['obligationId']} would be"
+                f" under-covered: collateral value {int(cover)} < required {required},"
+                f" and the step takes out {int(lost)} but puts in only {int(gained)}"
+            )
+    return ctx.create(MARGIN_OBLIGATION, {**o, "pledged": after})
 
 
 MARGIN_OBLIGATION = Template(
@@ -118,6 +151,7 @@ MARGIN_OBLIGATION = Template(
         ("scheduleId", "Text"),
         ("requiredValue", "Int"),
         ("valuation", "TextMap Decimal"),
+        ("pledged", "TextMap Int"),
     ),
     signatories=lambda a: [a["pledgee"]],
     observers=lambda a: [a["pledgor"]],
@@ -139,17 +173,13 @@ MARGIN_OBLIGATION = Template(
             lambda o, _arg: [o["pledgee"]],
             _revalue,
         ),
-        "MarginObligation_CheckCover": Choice(
-            "MarginObligation_CheckCover",
-            (
-                ("pledgeCids", "[ContractId Pledge]"),
-                ("addedPledgeCids", "[ContractId Pledge]"),
-                ("released", "[IsinFace]"),
-            ),
-            "Decimal",
-            False,
+        "MarginObligation_Settle": Choice(
+            "MarginObligation_Settle",
+            (("released", "[IsinFace]"), ("added", "[IsinFace]")),
+            "ContractId MarginObligation",
+            True,
             lambda o, _arg: [o["pledgee"]],
-            _check_cover,
+            _settle,
         ),
     },
 ).with_archive()

@@ -55,7 +55,11 @@ RECORDS = {
     ),
     "RebalanceResult": Record(
         "RebalanceResult",
-        (("pool", "[Free]"), ("pledgeCids", "[ContractId Pledge]")),
+        (
+            ("pool", "[Free]"),
+            ("pledgeCids", "[ContractId Pledge]"),
+            ("obligationCids", "[ContractId MarginObligation]"),
+        ),
     ),
     "RebalanceStep": Record(
         "RebalanceStep",
@@ -64,7 +68,6 @@ RECORDS = {
             ("obligationCids", "[ContractId MarginObligation]"),
             ("releases", "[PledgeRelease]"),
             ("pledges", "[PledgeOrder]"),
-            ("keptPledgeCids", "[ContractId Pledge]"),
         ),
     ),
 }

@@ -315,6 +315,7 @@ def test_an_obligation_id_two_pledgees_use_is_refused(loaded: EmbeddedLedger) ->
             "scheduleId": "BOJ",
             "requiredValue": "1",
             "valuation": {},
+            "pledged": {},
         },
     )
     loaded.submit([clash], act_as=["BOJ"], command_id="clash")

@@ -3,8 +3,9 @@
 Random rebalance batches (Hypothesis) over a loaded book, valid and not: releases of
 other agreements' pledges or of more face than pledged, pledges of ineligible ISINs,
 of more than is free, of positions held in several lots (a merge), pool entries that
-are not what they claim, kept pledges chosen at random (cover checks that fail),
-exercises of the agreement's choice directly, submitters without authority. Each is
+are not what they claim, an obligation named twice, several steps settling the same
+obligation (the batch threads its new contract), exercises of the agreement's choice
+directly, submitters without authority. Each is
 interpreted twice from the same contracts and seed, with the fused body and without:
 the nodes (hence the log row, its hash and every contract id), the created and
 archived contracts, the results and the projection are equal, or both fail with the
@@ -164,18 +165,14 @@ def steps(draw: st.DrawFn, book: Book) -> dict[str, Any]:
         }
         for _ in range(draw(st.integers(0, 3)))
     ]
-    gone = {p.contract_id for p in released}
-    kept = (
-        draw(st.lists(st.sampled_from(book.pledges), max_size=6, unique_by=lambda c: c.contract_id))
-        if _sometimes(draw)
-        else [p for p in theirs if p.contract_id not in gone]
-    )
+    named = [o.contract_id for o in obligations]
+    if _sometimes(draw):  # an obligation named twice
+        named.append(draw(st.sampled_from(named)))
     return {
         "agreementCid": agreement.contract_id,
-        "obligationCids": [o.contract_id for o in obligations],
+        "obligationCids": named,
         "releases": releases,
         "pledges": pledges,
-        "keptPledgeCids": [p.contract_id for p in kept],
     }
 
 
@@ -313,11 +310,6 @@ def test_a_plan_commits_through_the_fused_body(book: Book) -> None:
                 "face": str(LOT),
             }
         ],
-        "keptPledgeCids": [
-            p.contract_id
-            for p in book.pledges
-            if p.args["obligationId"] == obligation.args["obligationId"] and p is not pledge
-        ],
     }
     pool = [
         {
@@ -345,6 +337,6 @@ def test_a_plan_commits_through_the_fused_body(book: Book) -> None:
         "Archive",
         "Holding_Release",
         "Holding_Pledge",
-        "MarginObligation_CheckCover",
+        "MarginObligation_Settle",
     ]
     assert PLEDGE.template_id in {n["tpl"] for n in fused.nodes if n["k"] == "c"}

@@ -6,7 +6,9 @@ version 2): the small book loaded, a one-group plan executed, a split, four
 transactions. Among its contracts are ids of 20 characters (the version 1 interpreter
 gave a create in a block of nodes that began with an exercise no discriminator); the
 migration keeps them and the ledger finds them. On PostgreSQL the same rows are
-written into the version 1 tables (:data:`V1_TABLES`, the version 1 DDL).
+written into the version 1 tables (:data:`V1_TABLES`, the version 1 DDL). Its
+obligations were written before ``MarginObligation`` carried ``pledged``: the ledger
+refuses to use them until :func:`migrate_obligations` recreates them.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ import psycopg
 import pytest
 
 from ledger_adapter.embedded import EmbeddedLedger
-from ledger_adapter.errors import InvalidArgument
+from ledger_adapter.errors import InterpretationError, InvalidArgument
 from ledger_adapter.integrity import verify
-from ledger_adapter.migration import main
-from ledger_adapter.model import HOLDING, HOLDINGS_COLUMN
+from ledger_adapter.invariants import pledged_map_violations
+from ledger_adapter.migration import main, migrate_obligations
+from ledger_adapter.model import HOLDING, HOLDINGS_COLUMN, MARGIN_OBLIGATION, PLEDGE
 from ledger_adapter.protocol import ExerciseCommand
 from ledger_adapter.storage import open_backend
 
@@ -97,6 +100,7 @@ def test_migration_keeps_every_hash_and_contract(v1_url: str) -> None:
         }
         assert stored == _active_v1()
         assert any(len(cid) == 20 for cid, *_ in stored)
+        assert migrate_obligations(ledger) == 3  # the obligations written before pledged
         assert_sound(ledger)
         # the migrated ledger goes on: split a contract with a 20-character id
         short = next(
@@ -108,10 +112,53 @@ def test_migration_keeps_every_hash_and_contract(v1_url: str) -> None:
             HOLDING.template_id, short.contract_id, "Holding_Split", {"splitFace": "1000"}
         )
         tx = ledger.submit([split], act_as=["NOMURA"], command_id="after-migration")
-        assert tx.offset == 5 and all(len(e.contract_id) == 66 for e in tx.created())
+        assert tx.offset == 7 and all(len(e.contract_id) == 66 for e in tx.created())
         assert_sound(ledger)
     with EmbeddedLedger(v1_url) as reopened:  # version 2 now: no flag needed
-        assert reopened.ledger_end() == 5
+        assert reopened.ledger_end() == 7
+
+
+def test_an_obligation_without_pledged_is_refused_until_migrated(v1_url: str) -> None:
+    """Its cover cannot be checked (the map is what the check reads): a margin call on
+    it fails naming it and the migration; the migration gives it its live pledges'
+    face per ISIN, and the call then goes through; a second run finds nothing."""
+    with EmbeddedLedger(v1_url, migrate=True) as ledger:
+        assert len(pledged_map_violations(ledger)) == 3
+        old = next(iter(ledger.active_contracts(["JSCC"], MARGIN_OBLIGATION.template_id)))
+        call = ExerciseCommand(
+            MARGIN_OBLIGATION.template_id,
+            old.contract_id,
+            "MarginObligation_Call",
+            {"newRequiredValue": "1"},
+        )
+        with pytest.raises(InterpretationError, match="written before") as err:
+            ledger.submit([call], act_as=["JSCC"], command_id="call-old")
+        assert old.arguments["obligationId"] in str(err.value)
+        assert "--obligations" in str(err.value)
+        assert migrate_obligations(ledger) == 3
+        assert migrate_obligations(ledger) == 0
+        assert_sound(ledger)  # the maps equal the live pledges
+        new = next(
+            c
+            for c in ledger.active_contracts(["JSCC"], MARGIN_OBLIGATION.template_id)
+            if c.arguments["obligationId"] == old.arguments["obligationId"]
+        )
+        pledges = [
+            c.arguments
+            for c in ledger.active_contracts(["JSCC"], PLEDGE.template_id)
+            if c.arguments["obligationId"] == old.arguments["obligationId"]
+        ]
+        assert pledges and sum(map(int, new.arguments["pledged"].values())) == sum(
+            int(p["face"]) for p in pledges
+        )
+        call = ExerciseCommand(
+            MARGIN_OBLIGATION.template_id,
+            new.contract_id,
+            "MarginObligation_Call",
+            {"newRequiredValue": "1"},
+        )
+        ledger.submit([call], act_as=["JSCC"], command_id="call-new")
+        assert_sound(ledger)
 
 
 def test_the_migration_command_reports_the_head(
@@ -121,6 +168,8 @@ def test_the_migration_command_reports_the_head(
     out = capsys.readouterr().out
     assert V1_HEAD in out and "4 transactions" in out and "verify ok" in out
     assert main([v1_url]) == 0  # a second run finds nothing to do
+    assert main(["--obligations", v1_url]) == 0
+    assert "3 obligations given their pledged map" in capsys.readouterr().out
 
 
 def test_a_contract_id_not_made_by_this_ledger_stops_the_migration(v1_url: str) -> None:

@@ -115,7 +115,6 @@ def test_unauthorized_pledge_fails(loaded: EmbeddedLedger) -> None:
                         "obligationCids": [],
                         "releases": [],
                         "pledges": [],
-                        "keptPledgeCids": [],
                         "pool": [],
                     },
                 )
@@ -163,7 +162,6 @@ def test_pledging_a_pledged_holding_fails(loaded: EmbeddedLedger) -> None:
                                 "face": str(B),
                             }
                         ],
-                        "keptPledgeCids": [],
                         "pool": [
                             {
                                 "cid": entry.contract_id,
@@ -300,6 +298,10 @@ def test_enforcement_moves_the_entry_to_the_pledgee(loaded: EmbeddedLedger) -> N
         (h.arguments["account"], h.arguments["face"], h.arguments["column"]) for h in taken
     ] == [("JSCC-01", str(20 * B), HOLDINGS_COLUMN)]
     assert not _contracts(loaded, "MIZUHO", PLEDGE.template_id, obligationId="MZH-JSCC")
+    # the obligation is recreated with the enforced face out of its pledged map
+    (after,) = _contracts(loaded, "JSCC", MARGIN_OBLIGATION.template_id, obligationId="MZH-JSCC")
+    assert obligation.arguments["pledged"] == {ISIN[0]: str(20 * B)}
+    assert after.contract_id != obligation.contract_id and after.arguments["pledged"] == {}
 
 
 def test_transfer_of_title_needs_both_owners(loaded: EmbeddedLedger) -> None:
