@@ -197,11 +197,14 @@ def one_move_commit(ctx: Context) -> None:
     ctx.target("share of raw SQLite (same writes)", ratio, ">=", 0.40)
     ctx.note(
         "Each transaction: check deduplication, interpret the batch, the agreement's"
-        " rebalance, Holding_Pledge and MarginObligation_Settle (the obligation recreated"
-        " with its new pledged map; 5 creates), append the hash-chained log row, update the"
-        " active contract table, commit with one fsync. The clock runs over the submits"
-        " only: each command names the obligation the previous transaction recreated, so"
-        " it is built between submits from the state the loop keeps, as the executor does."
+        " rebalance, Holding_Pledge and ObligationCover_Settle (the obligation's cover"
+        " recreated with its new face per ISIN; 5 creates), append the hash-chained log row,"
+        " update the active contract table, commit with one fsync. Every pledge goes to one"
+        " obligation, each of a new ISIN, so its cover grows to 2,000 entries and is"
+        " copied and written by every transaction (a real obligation holds tens of ISINs)."
+        " The clock runs over the submits only: each command names the cover the previous"
+        " transaction recreated, so it is built between submits from the state the loop"
+        " keeps, as the executor does."
         " The raw peer replays exactly those rows with prepared statements, one SQLite"
         " transaction each: the difference is tanpo's Python work."
     )
@@ -224,10 +227,10 @@ def plan_1000_moves_large_book(ctx: Context) -> None:
     ctx.note(
         "No target: the issue's is for the book above. The plan is the same size; what"
         " grows is what the ledger checks and touches: each touched obligation's cover is"
-        " checked against its pledged map (MarginObligation_Settle reads the obligation"
-        " alone; before the map it fetched every pledge of the obligation, ~600 here,"
-        " named in the commands' keptPledgeCids), and the archived contracts' rows lie"
-        " scattered over a larger table."
+        " checked against its cover, the face pledged to it per ISIN (ObligationCover_Settle"
+        " reads the obligation and its cover; before covers it fetched every pledge of the"
+        " obligation, ~600 here, named in the commands' keptPledgeCids), and the archived"
+        " contracts' rows lie scattered over a larger table."
     )
 
 

@@ -14,7 +14,7 @@ signatories are known to hold (what depends on stored data is checked): the same
 checks in the same order, the same nodes (the same dicts: keys in the same order, the
 same values), the same contract ids from the same stream, the same effects on the
 transaction's state. The pool, a merge of free holdings and the obligations'
-settlements (``MarginObligation_Settle``: the cover check) run the generic code. Measured: ~9% fewer instructions for a plan's interpretation (callgrind);
+settlements (``ObligationCover_Settle``: the cover check) run the generic code. Measured: ~9% fewer instructions for a plan's interpretation (callgrind);
 most of what remains is the nodes and contracts themselves.
 
 Anything it does not handle (a template that is not the model's, a check that fails,
@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from ledger_adapter.engine import Fallback, FusedBodies, InterpreterState
-from ledger_adapter.model.agreement import _agreement_rebalance, _Pool, settle
+from ledger_adapter.model.agreement import _agreement_rebalance, _Pool, fetch_covers, settle
 from ledger_adapter.model.holding import HOLDING
 from ledger_adapter.model.obligation import MARGIN_OBLIGATION
 from ledger_adapter.model.pledge import PLEDGE
@@ -177,9 +177,8 @@ def _rebalance(
             agreement["scheduleId"],
         ):
             raise Fallback
-        if "pledged" not in o:
-            raise Fallback  # written before the map: the generic refuses it
         obligations.setdefault(o["obligationId"], (ocid, o))
+    covers = fetch_covers(tx, agreement, arg["coverCids"])
     new_pledges: dict[str, list[str]] = {oid: [] for oid in obligations}
     released: dict[str, list[dict[str, str]]] = {}
     added: dict[str, list[dict[str, str]]] = {}
@@ -221,9 +220,9 @@ def _rebalance(
         made = tx.add_create(PLEDGE, pledge, PLEDGE.parties(pledge))
         new_pledges[oid].append(made)
         added.setdefault(oid, []).append({"isin": isin, "face": str(face)})
-    settled = settle(tx, obligations, released=released, added=added)
+    settled = settle(tx, obligations, covers, released=released, added=added)
     created = [cid for cids in new_pledges.values() for cid in cids]
-    return created, [settled.get(ocid, ocid) for ocid in arg["obligationCids"]]
+    return created, [settled.get(ccid, ccid) for ccid in arg["coverCids"]]
 
 
 def agreement_rebalance(ctx: UpdateContext, _cid: str, agreement: Args, arg: Args) -> Any:
@@ -231,8 +230,8 @@ def agreement_rebalance(ctx: UpdateContext, _cid: str, agreement: Args, arg: Arg
     tx = cast(InterpreterState, ctx)
     try:
         pool = _Pool(tx, agreement, arg["pool"])
-        created, obligation_cids = _rebalance(tx, agreement, arg, pool)
-        return {"pool": pool.entries(), "pledgeCids": created, "obligationCids": obligation_cids}
+        created, cover_cids = _rebalance(tx, agreement, arg, pool)
+        return {"pool": pool.entries(), "pledgeCids": created, "coverCids": cover_cids}
     except Exception as exc:  # a failure is the generic interpreter's to report
         raise Fallback from exc
 

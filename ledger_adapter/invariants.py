@@ -12,9 +12,10 @@
    ``Holding`` of the same pledgor (owner), pledgee, account, ISIN and face, and every
    pledge-column entry backs exactly one active pledge.
 3. **Positivity**: every active ``Holding`` and ``Pledge`` has a positive face.
-4. **Pledged map**: every active ``MarginObligation``'s ``pledged`` equals the face of
-   its active pledges (same obligation id, pledgor and pledgee) summed per ISIN, with
-   no zero entries; the cover check reads the map instead of the pledges.
+4. **Pledged map**: every active ``MarginObligation`` has one active ``ObligationCover``
+   (same obligation id, pledgor and pledgee) whose ``pledged`` equals the face of its
+   active pledges summed per ISIN, with no zero entries; the cover check reads the map
+   instead of the pledges.
 
 The check is the operator's (it reads every transaction, not a party's projection).
 """
@@ -26,7 +27,13 @@ from collections import ChainMap, Counter, defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ledger_adapter.model import HOLDING, MARGIN_OBLIGATION, PLEDGE, PLEDGE_COLUMN
+from ledger_adapter.model import (
+    HOLDING,
+    MARGIN_OBLIGATION,
+    OBLIGATION_COVER,
+    PLEDGE,
+    PLEDGE_COLUMN,
+)
 from ledger_adapter.templates import Args
 
 if TYPE_CHECKING:
@@ -156,32 +163,36 @@ def backing_violations(ledger: EmbeddedLedger) -> list[str]:
 
 
 def pledged_map_violations(ledger: EmbeddedLedger) -> list[str]:
-    """Active obligations whose ``pledged`` map is not the sum of their live pledges."""
+    """Obligations without exactly one cover, and covers whose ``pledged`` map is not
+    the sum of the obligation's live pledges."""
     problems: list[str] = []
-    rows = ledger.stored_contracts((MARGIN_OBLIGATION.template_id, PLEDGE.template_id))
+    templates = (MARGIN_OBLIGATION.template_id, OBLIGATION_COVER.template_id, PLEDGE.template_id)
+    rows = ledger.stored_contracts(templates)
     live: dict[tuple[str, str, str], dict[str, int]] = defaultdict(dict)
+    covers: dict[tuple[str, str, str], list[tuple[str, dict[str, int]]]] = defaultdict(list)
+    obligations: list[tuple[str, tuple[str, str, str]]] = []
     for r in rows:
+        a = json.loads(r.arguments_json)
+        key = (a["obligationId"], a["pledgor"], a["pledgee"])
         if r.template_id == PLEDGE.template_id:
-            p = json.loads(r.arguments_json)
-            faces = live[(p["obligationId"], p["pledgor"], p["pledgee"])]
-            faces[p["isin"]] = faces.get(p["isin"], 0) + int(p["face"])
-    for r in rows:
-        if r.template_id != MARGIN_OBLIGATION.template_id:
-            continue
-        o = json.loads(r.arguments_json)
-        if "pledged" not in o:
+            live[key][a["isin"]] = live[key].get(a["isin"], 0) + int(a["face"])
+        elif r.template_id == OBLIGATION_COVER.template_id:
+            covers[key].append((r.contract_id, {i: int(f) for i, f in a["pledged"].items()}))
+        else:
+            obligations.append((r.contract_id, key))
+    for cid, key in obligations:
+        if len(covers.get(key, [])) != 1:
             problems.append(
-                f"obligation {o['obligationId']} ({r.contract_id}) has no pledged map"
-                " (written before it existed; not migrated)"
+                f"obligation {key[0]} ({cid}) has {len(covers.get(key, []))} covers, not 1"
+                " (none: written before covers existed, not migrated)"
             )
-            continue
-        mapped = {isin: int(face) for isin, face in o["pledged"].items()}
-        want = live.get((o["obligationId"], o["pledgor"], o["pledgee"]), {})
-        if mapped != want:
-            problems.append(
-                f"obligation {o['obligationId']} ({r.contract_id}) has pledged {mapped},"
-                f" its live pledges sum to {want}"
-            )
+    for key, found in covers.items():
+        for cid, mapped in found:
+            if mapped != live.get(key, {}):
+                problems.append(
+                    f"cover {cid} of {key[0]} has pledged {mapped},"
+                    f" its live pledges sum to {live.get(key, {})}"
+                )
     return problems
 
 

@@ -1,6 +1,6 @@
 """The pledgee's side of a margin call: requirements and valuations moved on the ledger.
 
-The ledger checks cover itself (``MarginObligation_Settle``, run by every rebalance
+The ledger checks cover itself (``ObligationCover_Settle``, run by every rebalance
 step for each obligation it releases from or pledges to) against the obligation's ``requiredValue``
 and ``valuation``. Until the pledgee moves them, the check uses load time's: after a
 margin return the ledger still refuses the release the return allows, and a fall in
@@ -47,7 +47,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from ledger_adapter.book import Book, BookObligation, obligation_create
+from ledger_adapter.book import Book, BookObligation, cover_create, obligation_create
 from ledger_adapter.errors import (
     AuthorizationError,
     ContractNotFound,
@@ -228,7 +228,7 @@ def _plan(
                     f" {o.pledgee} alone cannot sign one (load it with the pledgor, or fix"
                     " the obligation's pledgor, pledgee or schedule)",
                 )
-            creates.append(obligation_create(o))
+            creates += [obligation_create(o), cover_create(o)]
             changes.append(
                 ObligationChange(
                     o.id, o.pledgor, o.pledgee, None, o.required_value, tuple(sorted(o.valuation))

@@ -20,15 +20,14 @@ tables and fail), then run it once, after a backup::
 
 or open the ledger with ``EmbeddedLedger(url, migrate=True)``.
 
-**Obligations written before ``pledged``.** ``MarginObligation`` now carries the face
-pledged to it per ISIN (``pledged``), which the cover check reads; an obligation
-written before has none, and the ledger refuses every choice of it and every
-rebalance or enforcement naming it (:func:`ledger_adapter.model.obligation.require_pledged`),
-rather than check its cover against an empty map. :func:`migrate_obligations`
-recreates each (its pledgee archives it and creates it again with the face of its
-live pledges summed per ISIN, one transaction per pledgee): a new contract id, the
-same terms. The schema migration does not do this (it keeps every hash and writes no
-transaction)::
+**Obligations written before covers.** The face pledged to an obligation per ISIN
+is its ``ObligationCover``, which the cover check reads; a ledger written before has
+none, and the ledger refuses every rebalance step that moves such an obligation's
+pledges (the executor names it before submitting), rather than check cover against an
+empty map. :func:`migrate_obligations` creates each missing cover (its pledgee, with
+the face of the obligation's live pledges summed per ISIN; one transaction per
+pledgee); the obligations themselves are untouched. The schema migration does not do
+this (it keeps every hash and writes no transaction)::
 
     python -m ledger_adapter.migration --obligations sqlite:///path/to/ledger.db
 """
@@ -43,9 +42,9 @@ from typing import TYPE_CHECKING, Any
 from ledger_adapter.codes import Codes
 from ledger_adapter.encoding import contract_key, parties_of_columns, stored_nodes
 from ledger_adapter.errors import InvalidArgument, LedgerError
-from ledger_adapter.model import MARGIN_OBLIGATION, PLEDGE
-from ledger_adapter.model.obligation import move_faces
-from ledger_adapter.protocol import Command, CreateCommand, ExerciseCommand
+from ledger_adapter.model import MARGIN_OBLIGATION, OBLIGATION_COVER, PLEDGE
+from ledger_adapter.model.obligation import cover_create_args, move_faces
+from ledger_adapter.protocol import Command, CreateCommand
 from ledger_adapter.storage import SCHEMA_VERSION, Backend, stored_schema_version
 
 if TYPE_CHECKING:
@@ -147,33 +146,38 @@ def migrate_to_current(db: Backend, version: int) -> None:
 
 
 def obligation_migration_commands(ledger: EmbeddedLedger) -> dict[str, list[Command]]:
-    """Per pledgee, the commands recreating its obligations that lack ``pledged``:
-    ``Archive``, then the same arguments with the face of the obligation's active
-    pledges (same obligation id, pledgor and pledgee) summed per ISIN."""
-    rows = ledger.stored_contracts((MARGIN_OBLIGATION.template_id, PLEDGE.template_id))
+    """Per pledgee, the creates of the covers its obligations lack, each with the face
+    of the obligation's active pledges (same obligation id, pledgor and pledgee) summed
+    per ISIN."""
+    templates = (MARGIN_OBLIGATION.template_id, OBLIGATION_COVER.template_id, PLEDGE.template_id)
+    rows = ledger.stored_contracts(templates)
     live: dict[tuple[str, str, str], list[tuple[str, int]]] = defaultdict(list)
+    covered: set[tuple[str, str, str]] = set()
+    obligations: list[dict[str, Any]] = []
     for r in rows:
+        a: dict[str, Any] = json.loads(r.arguments_json)
+        key = (a["obligationId"], a["pledgor"], a["pledgee"])
         if r.template_id == PLEDGE.template_id:
-            p = json.loads(r.arguments_json)
-            live[(p["obligationId"], p["pledgor"], p["pledgee"])].append(
-                (p["isin"], int(p["face"]))
-            )
+            live[key].append((a["isin"], int(a["face"])))
+        elif r.template_id == OBLIGATION_COVER.template_id:
+            covered.add(key)
+        else:
+            obligations.append(a)
     commands: dict[str, list[Command]] = defaultdict(list)
-    for r in rows:
-        o: dict[str, Any] = json.loads(r.arguments_json)
-        if r.template_id != MARGIN_OBLIGATION.template_id or "pledged" in o:
+    for o in obligations:
+        key = (o["obligationId"], o["pledgor"], o["pledgee"])
+        if key in covered:
             continue
-        faces = live.get((o["obligationId"], o["pledgor"], o["pledgee"]), [])
-        commands[o["pledgee"]] += [
-            ExerciseCommand(MARGIN_OBLIGATION.template_id, r.contract_id, "Archive"),
-            CreateCommand(MARGIN_OBLIGATION.template_id, {**o, "pledged": move_faces({}, faces)}),
-        ]
+        covered.add(key)
+        args = cover_create_args(o["pledgee"], o["pledgor"], o["obligationId"])
+        args["pledged"] = move_faces({}, live.get(key, []))
+        commands[o["pledgee"]].append(CreateCommand(OBLIGATION_COVER.template_id, args))
     return dict(commands)
 
 
 def migrate_obligations(ledger: EmbeddedLedger, *, user_id: str = "tanpo") -> int:
-    """Recreate every obligation written before ``pledged`` (module docstring); one
-    transaction per pledgee, idempotent (a second run finds none). Returns how many."""
+    """Create the cover of every obligation written before covers (module docstring);
+    one transaction per pledgee, idempotent (a second run finds none). Returns how many."""
     done = 0
     for pledgee, commands in sorted(obligation_migration_commands(ledger).items()):
         ledger.submit(
@@ -182,13 +186,13 @@ def migrate_obligations(ledger: EmbeddedLedger, *, user_id: str = "tanpo") -> in
             command_id=f"migrate-pledged-{pledgee}-{ledger.ledger_end()}",
             user_id=user_id,
         )
-        done += len(commands) // 2
+        done += len(commands)
     return done
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m ledger_adapter.migration [--obligations] URL``: migrate the schema
-    (and, with ``--obligations``, the obligations written before ``pledged``), verify,
+    (and, with ``--obligations``, create the covers of obligations written before them), verify,
     print the head."""
     from ledger_adapter.embedded import EmbeddedLedger
     from ledger_adapter.integrity import verify
@@ -210,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     status = "ok" if report.ok else "PROBLEMS: " + "; ".join(report.problems)
     if obligations:
-        sys.stdout.write(f"{migrated} obligations given their pledged map\n")
+        sys.stdout.write(f"{migrated} obligations given their cover\n")
     sys.stdout.write(
         f"schema version {SCHEMA_VERSION}; {report.transactions} transactions,"
         f" {report.contracts} active contracts; head {report.head_hash}; verify {status}\n"

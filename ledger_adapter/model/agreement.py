@@ -5,17 +5,17 @@ institutions on different participants rests on such a pre-agreed contract, DOMA
 section 7). It lets the pledgor alone pledge, release and substitute
 (``PledgeAgreement_Rebalance``): releases first, then pledges drawn from the free
 holdings given plus those the releases freed, then the settlement of every obligation
-it released from or pledged to (``MarginObligation_Settle``: the obligation's new
-``pledged`` map and the cover check, the obligation recreated), so a substitution's
+it released from or pledged to (``ObligationCover_Settle``: the new face pledged to
+the obligation per ISIN and the cover check, the cover recreated), so a substitution's
 release and pledge commit together and never leave an obligation under-covered (or,
 for one that cannot be fully covered, never worse covered than before the step). The
 pledgee alone may enforce on default (``PledgeAgreement_Enforce``, which takes the
-enforced face out of the obligation's map).
+enforced face out of the obligation's cover).
 
 ``RebalanceBatch`` (the pledgor's own, created and exercised in one command) runs
 several agreements' rebalances in order, threading the free holdings and the
-obligations through (a step names the contracts its command saw; an earlier step's
-settlement replaced them), so a bond released to one pledgee can be pledged to another
+obligations' covers through (a step names the contracts its command saw; an earlier
+step's settlement replaced them), so a bond released to one pledgee can be pledged to another
 in the same transaction (as daml-finance's settlement ``Batch`` threads its
 instructions).
 """
@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger_adapter.model.holding import HOLDING
-from ledger_adapter.model.obligation import MARGIN_OBLIGATION, move_faces, require_pledged
+from ledger_adapter.model.obligation import MARGIN_OBLIGATION, OBLIGATION_COVER, move_faces
 from ledger_adapter.model.pledge import PLEDGE
 from ledger_adapter.model.types import HOLDINGS_COLUMN
 from ledger_adapter.templates import Args, Choice, Template, UpdateContext
@@ -105,7 +105,7 @@ def rebalance(
 ) -> tuple[list[str], list[str]]:
     """``PledgeAgreement_Rebalance``'s body over a pool of free holdings; returns the
     pledges it created (new ones and the remainders of partial releases) and the
-    obligations given, each replaced by its new contract if the step settled it."""
+    covers given, each replaced by its new contract if the step settled it."""
     pledgor, pledgee = agreement["pledgor"], agreement["pledgee"]
     obligations: dict[str, tuple[str, Args]] = {}
     for ocid in arg["obligationCids"]:
@@ -116,8 +116,8 @@ def rebalance(
             agreement["scheduleId"],
         ):
             ctx.abort(f"Rebalance: obligation {o['obligationId']} is not under this agreement")
-        require_pledged(ctx, ocid, o)
         obligations.setdefault(o["obligationId"], (ocid, o))  # Daml's lookup: the first
+    covers = fetch_covers(ctx, agreement, arg["coverCids"])
     new_pledges: dict[str, list[str]] = {oid: [] for oid in obligations}
     released: dict[str, list[dict[str, str]]] = {}  # per obligation: Daml IsinFace records
     added: dict[str, list[dict[str, str]]] = {}
@@ -163,38 +163,58 @@ def rebalance(
         made = ctx.create(PLEDGE, pledge)
         new_pledges[oid].append(made)
         added.setdefault(oid, []).append({"isin": isin, "face": str(face)})
-    settled = settle(ctx, obligations, released=released, added=added)
+    settled = settle(ctx, obligations, covers, released=released, added=added)
     created = [cid for cids in new_pledges.values() for cid in cids]
-    return created, [settled.get(ocid, ocid) for ocid in arg["obligationCids"]]
+    return created, [settled.get(ccid, ccid) for ccid in arg["coverCids"]]
+
+
+def fetch_covers(ctx: UpdateContext, agreement: Args, cover_cids: list[str]) -> dict[str, str]:
+    """The covers given, each checked to be under the agreement: contract id by
+    obligation id (the first given, as Daml's ``lookup``)."""
+    covers: dict[str, str] = {}
+    for ccid in cover_cids:
+        k = ctx.fetch(OBLIGATION_COVER, ccid)
+        if (k["pledgor"], k["pledgee"]) != (agreement["pledgor"], agreement["pledgee"]):
+            ctx.abort(f"Rebalance: cover {ccid} is not under this agreement")
+        covers.setdefault(k["obligationId"], ccid)
+    return covers
 
 
 def settle(
     ctx: UpdateContext,
     obligations: dict[str, tuple[str, Args]],
+    covers: dict[str, str],
     *,
     released: dict[str, list[dict[str, str]]],
     added: dict[str, list[dict[str, str]]],
 ) -> dict[str, str]:
-    """The rebalance's last part: ``MarginObligation_Settle`` of every obligation it
+    """The rebalance's last part: ``ObligationCover_Settle`` of every obligation it
     released from or pledged to, in the order given (the fused body runs this same
-    code, so the cover rule has one implementation); the new contract id by old."""
+    code, so the cover rule has one implementation); the new cover id by old."""
     settled: dict[str, str] = {}
     for oid, (ocid, _) in obligations.items():
         out, put = released.get(oid, []), added.get(oid, [])
         if out or put:
-            settled[ocid] = ctx.exercise(
-                MARGIN_OBLIGATION,
-                ocid,
-                "MarginObligation_Settle",
-                {"released": out, "added": put},
+            ccid = covers.get(oid)
+            if ccid is None:
+                ctx.abort(
+                    f"Rebalance: this needs the ObligationCover of {oid} (a ledger written"
+                    " before covers existed: python -m ledger_adapter.migration"
+                    " --obligations <ledger url> creates them)"
+                )
+            settled[ccid] = ctx.exercise(
+                OBLIGATION_COVER,
+                ccid,
+                "ObligationCover_Settle",
+                {"obligationCid": ocid, "released": out, "added": put},
             )
     return settled
 
 
 def _agreement_rebalance(ctx: UpdateContext, _cid: str, agreement: Args, arg: Args) -> Any:
     pool = _Pool(ctx, agreement, arg["pool"])
-    created, obligation_cids = rebalance(ctx, agreement, arg, pool)
-    return {"pool": pool.entries(), "pledgeCids": created, "obligationCids": obligation_cids}
+    created, cover_cids = rebalance(ctx, agreement, arg, pool)
+    return {"pool": pool.entries(), "pledgeCids": created, "coverCids": cover_cids}
 
 
 def _enforce(ctx: UpdateContext, _cid: str, agreement: Args, arg: Args) -> Any:
@@ -202,7 +222,6 @@ def _enforce(ctx: UpdateContext, _cid: str, agreement: Args, arg: Args) -> Any:
     o = ctx.fetch(MARGIN_OBLIGATION, obligation_cid)
     if (o["pledgor"], o["pledgee"]) != (agreement["pledgor"], agreement["pledgee"]):
         ctx.abort(f"Enforce: obligation {o['obligationId']} is not under this agreement")
-    require_pledged(ctx, obligation_cid, o)
     taken, faces = [], []
     for pledge_cid in arg["pledgeCids"]:
         p = ctx.fetch(PLEDGE, pledge_cid)
@@ -219,8 +238,16 @@ def _enforce(ctx: UpdateContext, _cid: str, agreement: Args, arg: Args) -> Any:
             )
         )
         faces.append((p["isin"], -int(p["face"])))
-    ctx.exercise(MARGIN_OBLIGATION, obligation_cid, "Archive", {})
-    ctx.create(MARGIN_OBLIGATION, {**o, "pledged": move_faces(o["pledged"], faces)})
+    cover_cid = arg["coverCid"]
+    k = ctx.fetch(OBLIGATION_COVER, cover_cid)
+    if (k["obligationId"], k["pledgor"], k["pledgee"]) != (
+        o["obligationId"],
+        agreement["pledgor"],
+        agreement["pledgee"],
+    ):
+        ctx.abort(f"Enforce: cover {cover_cid} is of another obligation")
+    ctx.exercise(OBLIGATION_COVER, cover_cid, "Archive", {})
+    ctx.create(OBLIGATION_COVER, {**k, "pledged": move_faces(k["pledged"], faces)})
     return taken
 
 
@@ -242,6 +269,7 @@ PLEDGE_AGREEMENT = Template(
             "PledgeAgreement_Rebalance",
             (
                 ("obligationCids", "[ContractId MarginObligation]"),
+                ("coverCids", "[ContractId ObligationCover]"),
                 ("releases", "[PledgeRelease]"),
                 ("pledges", "[PledgeOrder]"),
                 ("pool", "[Free]"),
@@ -255,6 +283,7 @@ PLEDGE_AGREEMENT = Template(
             "PledgeAgreement_Enforce",
             (
                 ("obligationCid", "ContractId MarginObligation"),
+                ("coverCid", "ContractId ObligationCover"),
                 ("pledgeCids", "[ContractId Pledge]"),
                 ("toAccount", "Text"),
             ),
@@ -272,9 +301,9 @@ def _batch_execute(ctx: UpdateContext, _cid: str, batch: Args, arg: Args) -> Any
     pool: dict[tuple[str, str], list[Args]] = {}
     for entry in arg["pool"]:
         pool.setdefault((entry["account"], entry["isin"]), []).append(entry)
-    renamed: dict[str, str] = {}  # obligation contract a command named -> its newest
+    renamed: dict[str, str] = {}  # cover contract a command named -> its newest
     for step in arg["steps"]:
-        named = step["obligationCids"]
+        named = step["coverCids"]
         positions = dict.fromkeys((p["account"], p["isin"]) for p in step["pledges"])
         given = [e for pos in positions for e in pool.pop(pos, [])]
         result = ctx.exercise(
@@ -282,7 +311,8 @@ def _batch_execute(ctx: UpdateContext, _cid: str, batch: Args, arg: Args) -> Any
             step["agreementCid"],
             "PledgeAgreement_Rebalance",
             {
-                "obligationCids": [renamed.get(c, c) for c in named],
+                "obligationCids": step["obligationCids"],
+                "coverCids": [renamed.get(c, c) for c in named],
                 "releases": step["releases"],
                 "pledges": step["pledges"],
                 "pool": given,
@@ -290,7 +320,7 @@ def _batch_execute(ctx: UpdateContext, _cid: str, batch: Args, arg: Args) -> Any
         )
         for entry in result["pool"]:
             pool.setdefault((entry["account"], entry["isin"]), []).append(entry)
-        renamed.update(zip(named, result["obligationCids"], strict=True))
+        renamed.update(zip(named, result["coverCids"], strict=True))
     return [e for entries in pool.values() for e in entries]
 
 

@@ -8,16 +8,17 @@ would leave the obligation under-covered fails on the ledger, whatever the clien
 unless the same step puts in at least as much as it takes out (an obligation that
 cannot be fully covered may still be improved, never worsened).
 
-``pledged`` holds the face pledged to the obligation per ISIN (by its pledgor, to its
-pledgee; no zero entries), kept equal to its live ``Pledge`` contracts: every
-rebalance step that releases from or pledges to it exercises
-``MarginObligation_Settle`` (the new map and the cover check, then the obligation
-recreated), and ``PledgeAgreement_Enforce`` takes the enforced face out. The cover
-check therefore reads this one contract, whatever the size of the book
-(:func:`ledger_adapter.invariants.check` holds the map to the live pledges).
-An obligation written before the map existed has no ``pledged``: every choice of it
-and every rebalance or enforcement naming it is refused (:func:`require_pledged`),
-and :func:`ledger_adapter.migration.obligation_migration_commands` recreates it.
+The face pledged to the obligation per ISIN is its ``ObligationCover`` (same pledgee,
+pledgor and obligation id; ``pledged``, no zero entries), kept equal to its live
+``Pledge`` contracts: every rebalance step that releases from or pledges to the
+obligation exercises ``ObligationCover_Settle`` (the new map and the cover check at the
+obligation's requirement and valuation, then the cover recreated), and
+``PledgeAgreement_Enforce`` takes the enforced face out. The check therefore reads two
+contracts whatever the size of the book, and a step copies the small map, never the
+valuation (one entry per eligible ISIN); :func:`ledger_adapter.invariants.pledged_map_violations`
+holds the map to the live pledges. An obligation written before covers existed has
+none, so no rebalance can move its pledges (the ledger refuses the step, naming it)
+until :func:`ledger_adapter.migration.migrate_obligations` creates its cover.
 
 The pledgee moves the requirement (``MarginObligation_Call``: a margin call or return)
 and the valuation (``MarginObligation_Revalue``: new prices or haircuts); a
@@ -39,32 +40,14 @@ def _obligation_ensure(a: Args) -> str | None:
         return "requiredValue must be >= 0"
     if any(Decimal(v) < 0 for v in a["valuation"].values()):
         return "valuation per yen of face must be >= 0"
-    if "pledged" in a and any(int(f) <= 0 for f in a["pledged"].values()):
-        return "face pledged per ISIN must be > 0"
     return None
 
 
-def require_pledged(ctx: UpdateContext, contract_id: str, o: Args) -> None:
-    """Refuse an obligation written before ``MarginObligation`` carried ``pledged``.
-
-    Its cover can no longer be checked (the map is what the check reads), so nothing
-    may use it until it is migrated; its ``Archive`` stays open for the migration.
-    """
-    if "pledged" not in o:
-        ctx.abort(
-            f"obligation {o.get('obligationId')} ({contract_id}) was written before"
-            " MarginObligation carried the face pledged to it per ISIN (pledged); migrate"
-            " it first: python -m ledger_adapter.migration --obligations <ledger url>"
-        )
-
-
-def _call(ctx: UpdateContext, cid: str, o: Args, arg: Args) -> Any:
-    require_pledged(ctx, cid, o)
+def _call(ctx: UpdateContext, _cid: str, o: Args, arg: Args) -> Any:
     return ctx.create(MARGIN_OBLIGATION, {**o, "requiredValue": arg["newRequiredValue"]})
 
 
-def _revalue(ctx: UpdateContext, cid: str, o: Args, arg: Args) -> Any:
-    require_pledged(ctx, cid, o)
+def _revalue(ctx: UpdateContext, _cid: str, o: Args, arg: Args) -> Any:
     return ctx.create(MARGIN_OBLIGATION, {**o, "valuation": arg["newValuation"]})
 
 
@@ -89,16 +72,19 @@ def cover_of(valuation: Mapping[str, str], faces: Mapping[str, int]) -> Decimal:
 
 def move_faces(pledged: Mapping[str, str], moves: Iterable[tuple[str, int]]) -> dict[str, str]:
     """The ``pledged`` map (face per ISIN, Daml ``TextMap Int``) after adding each
-    (isin, face) in turn (taking out when negative); an entry that reaches 0 is removed,
-    and the keys are sorted, as Daml's ``TextMap`` keeps them (``moveFace``)."""
-    faces = {isin: int(face) for isin, face in pledged.items()}
+    (isin, face) in turn (taking out when negative); an entry that reaches 0 is removed
+    (Daml ``moveFace``). Only the entries moved are parsed, and a new ISIN goes last:
+    Daml's ``TextMap`` is ordered by key, which only its encoding shows (a JSON object,
+    whose keys have no order), so the map is not re-sorted on every step."""
+    faces = dict(pledged)
     for isin, face in moves:
-        now = faces.get(isin, 0) + face
+        old = faces.get(isin)
+        now = face + (int(old) if old is not None else 0)
         if now:
-            faces[isin] = now
-        else:
-            faces.pop(isin, None)
-    return {isin: str(faces[isin]) for isin in sorted(faces)}
+            faces[isin] = str(now)
+        elif old is not None:
+            del faces[isin]
+    return faces
 
 
 def _faces(records: Iterable[Args]) -> dict[str, int]:
@@ -109,36 +95,47 @@ def _faces(records: Iterable[Args]) -> dict[str, int]:
     return faces
 
 
-def _settle(ctx: UpdateContext, cid: str, o: Args, arg: Args) -> Any:
-    """The step's new ``pledged`` map, then the cover rule: cover after the step >=
-    required, or the step took out no more than it put in (both at this valuation).
+def _settle(ctx: UpdateContext, _cid: str, k: Args, arg: Args) -> Any:
+    """The step's new ``pledged`` map, then the cover rule at the obligation's
+    requirement and valuation: cover after the step >= required, or the step took out
+    no more than it put in.
 
     The second branch lets a substitution or top-up improve an obligation that stays
     short (the optimizer's best partial cover on an impossible day) while no step may
     ever lower an obligation's cover below its requirement.
     """
-    require_pledged(ctx, cid, o)
+    o = ctx.fetch(MARGIN_OBLIGATION, arg["obligationCid"])
+    if (o["obligationId"], o["pledgor"], o["pledgee"]) != (
+        k["obligationId"],
+        k["pledgor"],
+        k["pledgee"],
+    ):
+        ctx.abort(
+            f"ObligationCover_Settle: obligation {o['obligationId']} is not {k['obligationId']}"
+        )
     released, added = arg["released"], arg["added"]
     after = move_faces(
-        o["pledged"],
+        k["pledged"],
         [
             *((r["isin"], -int(r["face"])) for r in released),
             *((a["isin"], int(a["face"])) for a in added),
         ],
     )
-    valuation = o["valuation"]
-    cover = cover_of(valuation, {isin: int(face) for isin, face in after.items()})
-    required = int(o["requiredValue"])
-    if cover < required:
+    if released:  # else nothing is taken out: the second branch holds, as in Daml's ||
+        valuation = o["valuation"]
         lost = cover_of(valuation, _faces(released))
         gained = cover_of(valuation, _faces(added))
-        if gained < lost:
+        if gained >= lost:  # the step's own ISINs: cheap, so first (Daml's || is lazy)
+            return ctx.create(OBLIGATION_COVER, {**k, "pledged": after})
+        cover = cover_of(valuation, {isin: int(face) for isin, face in after.items()})
+        required = int(o["requiredValue"])
+        if cover < required:
             ctx.abort(
-                f"MarginObligation_Settle: obligation {o['obligationId']} would be"
+                f"ObligationCover_Settle: obligation {k['obligationId']} would be"
                 f" under-covered: collateral value {int(cover)} < required {required},"
                 f" and the step takes out {int(lost)} but puts in only {int(gained)}"
             )
-    return ctx.create(MARGIN_OBLIGATION, {**o, "pledged": after})
+    return ctx.create(OBLIGATION_COVER, {**k, "pledged": after})
 
 
 MARGIN_OBLIGATION = Template(
@@ -151,7 +148,6 @@ MARGIN_OBLIGATION = Template(
         ("scheduleId", "Text"),
         ("requiredValue", "Int"),
         ("valuation", "TextMap Decimal"),
-        ("pledged", "TextMap Int"),
     ),
     signatories=lambda a: [a["pledgee"]],
     observers=lambda a: [a["pledgor"]],
@@ -173,16 +169,52 @@ MARGIN_OBLIGATION = Template(
             lambda o, _arg: [o["pledgee"]],
             _revalue,
         ),
-        "MarginObligation_Settle": Choice(
-            "MarginObligation_Settle",
-            (("released", "[IsinFace]"), ("added", "[IsinFace]")),
-            "ContractId MarginObligation",
+    },
+).with_archive()
+
+
+def _cover_ensure(a: Args) -> str | None:
+    # an Int is text matching -?[0-9]+ (typecheck) or made by str(int): unless one
+    # begins with - or 0 (which sort before "1"), all are > 0, so the map (read and
+    # written by every step that moves the obligation's pledges) is parsed only then
+    faces = a["pledged"].values()
+    if faces and min(faces) < "1" and min(map(int, faces)) <= 0:
+        return "face pledged per ISIN must be > 0"
+    return None
+
+
+OBLIGATION_COVER = Template(
+    module="Tanpo.Obligation",
+    name="ObligationCover",
+    fields=(
+        ("pledgee", "Party"),
+        ("pledgor", "Party"),
+        ("obligationId", "Text"),
+        ("pledged", "TextMap Int"),
+    ),
+    signatories=lambda a: [a["pledgee"]],
+    observers=lambda a: [a["pledgor"]],
+    ensure=_cover_ensure,
+    choices={
+        "ObligationCover_Settle": Choice(
+            "ObligationCover_Settle",
+            (
+                ("obligationCid", "ContractId MarginObligation"),
+                ("released", "[IsinFace]"),
+                ("added", "[IsinFace]"),
+            ),
+            "ContractId ObligationCover",
             True,
-            lambda o, _arg: [o["pledgee"]],
+            lambda k, _arg: [k["pledgee"]],
             _settle,
         ),
     },
 ).with_archive()
+
+
+def cover_create_args(pledgee: str, pledgor: str, obligation_id: str) -> dict[str, Any]:
+    """The ``ObligationCover`` of an obligation nothing is pledged to yet."""
+    return {"pledgee": pledgee, "pledgor": pledgor, "obligationId": obligation_id, "pledged": {}}
 
 
 def _batch_execute(ctx: UpdateContext, _cid: str, _batch: Args, arg: Args) -> Any:

@@ -58,7 +58,7 @@ RECORDS = {
         (
             ("pool", "[Free]"),
             ("pledgeCids", "[ContractId Pledge]"),
-            ("obligationCids", "[ContractId MarginObligation]"),
+            ("coverCids", "[ContractId ObligationCover]"),
         ),
     ),
     "RebalanceStep": Record(
@@ -66,6 +66,7 @@ RECORDS = {
         (
             ("agreementCid", "ContractId PledgeAgreement"),
             ("obligationCids", "[ContractId MarginObligation]"),
+            ("coverCids", "[ContractId ObligationCover]"),
             ("releases", "[PledgeRelease]"),
             ("pledges", "[PledgeOrder]"),
         ),

@@ -25,7 +25,7 @@ from ledger_adapter.errors import (
 )
 from ledger_adapter.executor import PlanRejectedError, execute_plan
 from ledger_adapter.margin_call import CallStatus, ObligationChange, call_margin
-from ledger_adapter.model import MARGIN_CALL_BATCH, MARGIN_OBLIGATION
+from ledger_adapter.model import MARGIN_CALL_BATCH, MARGIN_OBLIGATION, OBLIGATION_COVER
 from ledger_adapter.plan import parse_plan
 from ledger_adapter.positions import live_book
 from ledger_adapter.protocol import (
@@ -36,6 +36,15 @@ from ledger_adapter.protocol import (
 from valuation.errors import InputError
 
 from .conftest import ISIN, B, assert_sound, make_plan, small_book
+
+
+def _cover(ledger: EmbeddedLedger, obligation: str) -> Any:
+    (found,) = (
+        c
+        for c in ledger.active_contracts(["JSCC", "BOJ"], OBLIGATION_COVER.template_id)
+        if c.arguments["obligationId"] == obligation
+    )
+    return found
 
 
 def _obligation(ledger: EmbeddedLedger, obligation: str) -> Any:
@@ -99,7 +108,7 @@ def test_moved_prices_are_what_the_ledger_checks_cover_with(loaded: EmbeddedLedg
     1bn passes before (19bn x 0.98 >= 15bn); after the revaluation the next 1bn fails
     (18bn x 0.784 = 14.1bn < 15bn; 17.6bn at the old value), and the ledger's
     Settle, releasing 1 yen of face, counts (19bn - 1) x 0.784 = 14.896bn of cover from
-    the obligation's pledged map, which the revaluation carried over."""
+    the obligation's cover (its face per ISIN) at the new valuation."""
     first = _release("MZH-JSCC", ISIN[0], B, 19 * B, "first")
     assert execute_plan(loaded, first, parties=["MIZUHO"]).reconciled
     book = small_book()
@@ -117,12 +126,17 @@ def test_moved_prices_are_what_the_ledger_checks_cover_with(loaded: EmbeddedLedg
     assert Decimal(_obligation(loaded, "MZH-BOJ").arguments["valuation"][ISIN[0]]) == Decimal(
         "0.792"
     )
-    assert jscc.arguments["pledged"] == {ISIN[0]: str(19 * B)}
+    cover = _cover(loaded, "MZH-JSCC")
+    assert cover.arguments["pledged"] == {ISIN[0]: str(19 * B)}
     check = ExerciseCommand(  # the ledger's own check, as a rebalance step runs it
-        jscc.template_id,
-        jscc.contract_id,
-        "MarginObligation_Settle",
-        {"released": [{"isin": ISIN[0], "face": "1"}], "added": []},
+        cover.template_id,
+        cover.contract_id,
+        "ObligationCover_Settle",
+        {
+            "obligationCid": jscc.contract_id,
+            "released": [{"isin": ISIN[0], "face": "1"}],
+            "added": [],
+        },
     )
     with pytest.raises(
         InterpretationError,
@@ -152,9 +166,7 @@ def test_a_call_and_a_revaluation_of_one_obligation_are_one_transaction(
     assert Decimal(after.arguments["valuation"][ISIN[0]]) == Decimal("0.9702")
     # the pledgor (observer) sees the new obligation; BOJ's was not in the call
     seen = {c.contract_id for c in loaded.active_contracts("MIZUHO", MARGIN_OBLIGATION.template_id)}
-    assert (
-        after.contract_id in seen and _obligation(loaded, "MZH-BOJ").offset == 2
-    )  # the load's pledges
+    assert after.contract_id in seen and _obligation(loaded, "MZH-BOJ").offset == 1
 
 
 def test_a_rerun_has_nothing_to_change_and_writes_nothing(loaded: EmbeddedLedger) -> None:
@@ -353,22 +365,27 @@ def test_a_book_without_obligations_is_refused_naming_it(loaded: EmbeddedLedger)
 def test_the_settlement_is_the_pledged_map_and_only_the_pledgee_moves_it(
     loaded: EmbeddedLedger,
 ) -> None:
-    """A plan's step recreates the obligation with the face its pledges now hold per
-    ISIN; the pledgor cannot exercise the settlement itself (it would move the map
-    without moving a pledge)."""
-    before = _obligation(loaded, "MZH-JSCC")
+    """A plan's step recreates the obligation's cover with the face its pledges now hold
+    per ISIN and leaves the obligation (and its valuation) alone; the pledgor cannot
+    exercise the settlement itself (it would move the map without moving a pledge)."""
+    before, obligation = _cover(loaded, "MZH-JSCC"), _obligation(loaded, "MZH-JSCC")
     assert before.arguments["pledged"] == {ISIN[0]: str(20 * B)}
     assert execute_plan(
         loaded, _release("MZH-JSCC", ISIN[0], B, 19 * B, "first"), parties=["MIZUHO"]
     ).reconciled
-    after = _obligation(loaded, "MZH-JSCC")
+    after = _cover(loaded, "MZH-JSCC")
     assert after.contract_id != before.contract_id
     assert after.arguments["pledged"] == {ISIN[0]: str(19 * B)}
+    assert _obligation(loaded, "MZH-JSCC").contract_id == obligation.contract_id
     settle = ExerciseCommand(
         after.template_id,
         after.contract_id,
-        "MarginObligation_Settle",
-        {"released": [], "added": [{"isin": ISIN[1], "face": str(B)}]},
+        "ObligationCover_Settle",
+        {
+            "obligationCid": obligation.contract_id,
+            "released": [],
+            "added": [{"isin": ISIN[1], "face": str(B)}],
+        },
     )
     with pytest.raises(AuthorizationError, match="controllers"):
         loaded.submit([settle], act_as=["MIZUHO"], command_id="pledgor-settles")

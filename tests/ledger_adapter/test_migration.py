@@ -7,8 +7,8 @@ transactions. Among its contracts are ids of 20 characters (the version 1 interp
 gave a create in a block of nodes that began with an exercise no discriminator); the
 migration keeps them and the ledger finds them. On PostgreSQL the same rows are
 written into the version 1 tables (:data:`V1_TABLES`, the version 1 DDL). Its
-obligations were written before ``MarginObligation`` carried ``pledged``: the ledger
-refuses to use them until :func:`migrate_obligations` recreates them.
+obligations were written before ``ObligationCover`` existed: their pledges cannot be
+moved until :func:`migrate_obligations` creates their covers.
 """
 
 from __future__ import annotations
@@ -24,14 +24,17 @@ import pytest
 
 from ledger_adapter.embedded import EmbeddedLedger
 from ledger_adapter.errors import InterpretationError, InvalidArgument
+from ledger_adapter.executor import PlanRejectedError, execute_plan
 from ledger_adapter.integrity import verify
 from ledger_adapter.invariants import pledged_map_violations
 from ledger_adapter.migration import main, migrate_obligations
-from ledger_adapter.model import HOLDING, HOLDINGS_COLUMN, MARGIN_OBLIGATION, PLEDGE
+from ledger_adapter.model import HOLDING, HOLDINGS_COLUMN, PLEDGE, PLEDGE_AGREEMENT
+from ledger_adapter.plan import parse_plan
 from ledger_adapter.protocol import ExerciseCommand
+from ledger_adapter.rebalance import LiveState
 from ledger_adapter.storage import open_backend
 
-from .conftest import BACKENDS, _postgres_url, assert_sound
+from .conftest import BACKENDS, ISIN, _postgres_url, assert_sound, make_plan
 
 V1_FILE = Path(__file__).parent / "data" / "ledger_v1.db"
 V1_HEAD = "0a757a3a3c6b0168d7780f3b06fa140a16dad3a5f0126fa1e9f1d38ea94441bf"
@@ -100,7 +103,7 @@ def test_migration_keeps_every_hash_and_contract(v1_url: str) -> None:
         }
         assert stored == _active_v1()
         assert any(len(cid) == 20 for cid, *_ in stored)
-        assert migrate_obligations(ledger) == 3  # the obligations written before pledged
+        assert migrate_obligations(ledger) == 3  # the covers of the obligations
         assert_sound(ledger)
         # the migrated ledger goes on: split a contract with a 20-character id
         short = next(
@@ -118,46 +121,51 @@ def test_migration_keeps_every_hash_and_contract(v1_url: str) -> None:
         assert reopened.ledger_end() == 7
 
 
-def test_an_obligation_without_pledged_is_refused_until_migrated(v1_url: str) -> None:
-    """Its cover cannot be checked (the map is what the check reads): a margin call on
-    it fails naming it and the migration; the migration gives it its live pledges'
-    face per ISIN, and the call then goes through; a second run finds nothing."""
+def test_an_obligation_without_a_cover_is_refused_until_migrated(v1_url: str) -> None:
+    """Its cover cannot be checked (the cover is what the check reads): a plan moving
+    its pledges is refused before submitting, naming it and the migration, and the
+    ledger refuses the step too; the migration creates each cover with the face of the
+    obligation's live pledges per ISIN, the plan then goes through; a second run finds
+    nothing."""
     with EmbeddedLedger(v1_url, migrate=True) as ledger:
         assert len(pledged_map_violations(ledger)) == 3
-        old = next(iter(ledger.active_contracts(["JSCC"], MARGIN_OBLIGATION.template_id)))
-        call = ExerciseCommand(
-            MARGIN_OBLIGATION.template_id,
-            old.contract_id,
-            "MarginObligation_Call",
-            {"newRequiredValue": "1"},
+        pledges = [
+            c
+            for c in ledger.active_contracts(["MIZUHO"], PLEDGE.template_id)
+            if c.arguments["obligationId"] == "MZH-JSCC"
+            and (c.arguments["account"], c.arguments["isin"]) == ("MZH-01", ISIN[0])
+        ]
+        pledge, face = pledges[0], sum(int(p.arguments["face"]) for p in pledges)
+        moves = [("release", "MZH-JSCC", "MZH-01", ISIN[0], 1000, 1)]
+        held = LiveState.read(ledger, ["MIZUHO"]).pledged()
+        after = [
+            (o, acc, i, f - 1000 if (acc, i) == ("MZH-01", ISIN[0]) else f)
+            for (o, acc, i), f in held.items()
+            if o == "MZH-JSCC"
+        ]
+        assert face == held[("MZH-JSCC", "MZH-01", ISIN[0])]
+        plan = parse_plan(make_plan(moves, after))
+        with pytest.raises(PlanRejectedError, match="no ObligationCover") as err:
+            execute_plan(ledger, plan, parties=["MIZUHO"])
+        assert "MZH-JSCC" in str(err.value) and "--obligations" in str(err.value)
+        state = LiveState.read(ledger, ["MIZUHO"])
+        (agreement,) = (v for k, v in state.agreements.items() if k[1] == "JSCC")
+        step = {
+            "obligationCids": [state.obligations["MZH-JSCC"].contract_id],
+            "coverCids": [],
+            "releases": [{"pledgeCid": pledge.contract_id, "face": "1000"}],
+            "pledges": [],
+            "pool": [],
+        }
+        rebalance = ExerciseCommand(
+            PLEDGE_AGREEMENT.template_id, agreement, "PledgeAgreement_Rebalance", step
         )
-        with pytest.raises(InterpretationError, match="written before") as err:
-            ledger.submit([call], act_as=["JSCC"], command_id="call-old")
-        assert old.arguments["obligationId"] in str(err.value)
-        assert "--obligations" in str(err.value)
+        with pytest.raises(InterpretationError, match="needs the ObligationCover of MZH-JSCC"):
+            ledger.submit([rebalance], act_as=["MIZUHO"], command_id="no-cover")
         assert migrate_obligations(ledger) == 3
         assert migrate_obligations(ledger) == 0
-        assert_sound(ledger)  # the maps equal the live pledges
-        new = next(
-            c
-            for c in ledger.active_contracts(["JSCC"], MARGIN_OBLIGATION.template_id)
-            if c.arguments["obligationId"] == old.arguments["obligationId"]
-        )
-        pledges = [
-            c.arguments
-            for c in ledger.active_contracts(["JSCC"], PLEDGE.template_id)
-            if c.arguments["obligationId"] == old.arguments["obligationId"]
-        ]
-        assert pledges and sum(map(int, new.arguments["pledged"].values())) == sum(
-            int(p["face"]) for p in pledges
-        )
-        call = ExerciseCommand(
-            MARGIN_OBLIGATION.template_id,
-            new.contract_id,
-            "MarginObligation_Call",
-            {"newRequiredValue": "1"},
-        )
-        ledger.submit([call], act_as=["JSCC"], command_id="call-new")
+        assert_sound(ledger)  # each obligation has one cover, equal to its live pledges
+        assert execute_plan(ledger, plan, parties=["MIZUHO"]).reconciled
         assert_sound(ledger)
 
 
@@ -169,7 +177,7 @@ def test_the_migration_command_reports_the_head(
     assert V1_HEAD in out and "4 transactions" in out and "verify ok" in out
     assert main([v1_url]) == 0  # a second run finds nothing to do
     assert main(["--obligations", v1_url]) == 0
-    assert "3 obligations given their pledged map" in capsys.readouterr().out
+    assert "3 obligations given their cover" in capsys.readouterr().out
 
 
 def test_a_contract_id_not_made_by_this_ledger_stops_the_migration(v1_url: str) -> None:

@@ -11,6 +11,7 @@ from ledger_adapter.model import (
     HOLDING,
     HOLDINGS_COLUMN,
     MARGIN_OBLIGATION,
+    OBLIGATION_COVER,
     PLEDGE,
     PLEDGE_AGREEMENT,
     PLEDGE_COLUMN,
@@ -19,6 +20,7 @@ from ledger_adapter.positions import export_holdings, positions
 from ledger_adapter.protocol import (
     AuthorizationError,
     ContractNotFound,
+    CreateCommand,
     CreatedEvent,
     ExerciseCommand,
     InterpretationError,
@@ -113,6 +115,7 @@ def test_unauthorized_pledge_fails(loaded: EmbeddedLedger) -> None:
                     "PledgeAgreement_Rebalance",
                     {
                         "obligationCids": [],
+                        "coverCids": [],
                         "releases": [],
                         "pledges": [],
                         "pool": [],
@@ -144,6 +147,7 @@ def test_pledging_a_pledged_holding_fails(loaded: EmbeddedLedger) -> None:
     (obligation,) = _contracts(
         loaded, "MIZUHO", MARGIN_OBLIGATION.template_id, obligationId="MZH-JSCC"
     )
+    (cover,) = _contracts(loaded, "MIZUHO", OBLIGATION_COVER.template_id, obligationId="MZH-JSCC")
     with pytest.raises(InterpretationError, match="not the free holding it claims"):
         loaded.submit(
             [
@@ -153,6 +157,7 @@ def test_pledging_a_pledged_holding_fails(loaded: EmbeddedLedger) -> None:
                     "PledgeAgreement_Rebalance",
                     {
                         "obligationCids": [obligation.contract_id],
+                        "coverCids": [cover.contract_id],
                         "releases": [],
                         "pledges": [
                             {
@@ -270,6 +275,7 @@ def test_enforcement_moves_the_entry_to_the_pledgee(loaded: EmbeddedLedger) -> N
     (obligation,) = _contracts(
         loaded, "JSCC", MARGIN_OBLIGATION.template_id, obligationId="MZH-JSCC"
     )
+    (cover,) = _contracts(loaded, "JSCC", OBLIGATION_COVER.template_id, obligationId="MZH-JSCC")
     pledges = _contracts(loaded, "JSCC", PLEDGE.template_id, obligationId="MZH-JSCC")
     enforce = ExerciseCommand(
         PLEDGE_AGREEMENT.template_id,
@@ -277,6 +283,7 @@ def test_enforcement_moves_the_entry_to_the_pledgee(loaded: EmbeddedLedger) -> N
         "PledgeAgreement_Enforce",
         {
             "obligationCid": obligation.contract_id,
+            "coverCid": cover.contract_id,
             "pledgeCids": [p.contract_id for p in pledges],
             "toAccount": "JSCC-01",
         },
@@ -298,10 +305,10 @@ def test_enforcement_moves_the_entry_to_the_pledgee(loaded: EmbeddedLedger) -> N
         (h.arguments["account"], h.arguments["face"], h.arguments["column"]) for h in taken
     ] == [("JSCC-01", str(20 * B), HOLDINGS_COLUMN)]
     assert not _contracts(loaded, "MIZUHO", PLEDGE.template_id, obligationId="MZH-JSCC")
-    # the obligation is recreated with the enforced face out of its pledged map
-    (after,) = _contracts(loaded, "JSCC", MARGIN_OBLIGATION.template_id, obligationId="MZH-JSCC")
-    assert obligation.arguments["pledged"] == {ISIN[0]: str(20 * B)}
-    assert after.contract_id != obligation.contract_id and after.arguments["pledged"] == {}
+    # the cover is recreated with the enforced face out of its map
+    (after,) = _contracts(loaded, "JSCC", OBLIGATION_COVER.template_id, obligationId="MZH-JSCC")
+    assert cover.arguments["pledged"] == {ISIN[0]: str(20 * B)}
+    assert after.contract_id != cover.contract_id and after.arguments["pledged"] == {}
 
 
 def test_transfer_of_title_needs_both_owners(loaded: EmbeddedLedger) -> None:
@@ -350,3 +357,13 @@ def test_a_pledge_cannot_be_archived_by_one_side(loaded: EmbeddedLedger) -> None
     archive = ExerciseCommand(PLEDGE.template_id, pledge.contract_id, "Archive", {})
     with pytest.raises(AuthorizationError):
         loaded.submit([archive], act_as=["MIZUHO"], command_id="tear-up")
+
+
+def test_a_cover_with_a_face_of_zero_or_less_is_refused(loaded: EmbeddedLedger) -> None:
+    for face in ("0", "-5"):
+        cover = CreateCommand(
+            OBLIGATION_COVER.template_id,
+            {"pledgee": "JSCC", "pledgor": "MIZUHO", "obligationId": "X", "pledged": {"I": face}},
+        )
+        with pytest.raises(InterpretationError, match="face pledged per ISIN must be > 0"):
+            loaded.submit([cover], act_as=["JSCC"], command_id=f"cover-{face}")

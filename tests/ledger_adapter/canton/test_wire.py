@@ -60,28 +60,27 @@ COMMANDS = [
         "PledgeAgreement_Rebalance",
         {
             "obligationCids": [CID],
+            "coverCids": [CID],
             "releases": [{"pledgeCid": CID, "face": "100"}],
             "pledges": [],
             "pool": [],
         },
     ),
-    CreateCommand(  # an obligation with the face pledged to it per ISIN (TextMap Int)
-        wire.template_id("MarginObligation"),
+    CreateCommand(  # an obligation's cover: the face pledged to it per ISIN (TextMap Int)
+        wire.template_id("ObligationCover"),
         {
             "pledgee": "JSCC",
             "pledgor": "MIZUHO",
             "obligationId": "MZH-JSCC",
-            "scheduleId": "JSCC",
-            "requiredValue": "15000000000",
-            "valuation": {"JP1103811L91": "0.9800000000"},
             "pledged": {"JP1103811L91": "20000000000"},
         },
     ),
     ExerciseCommand(
-        wire.template_id("MarginObligation"),
+        wire.template_id("ObligationCover"),
         CID,
-        "MarginObligation_Settle",
+        "ObligationCover_Settle",
         {
+            "obligationCid": CID,
             "released": [{"isin": "JP1103811L91", "face": "1000000000"}],
             "added": [{"isin": "JP1103834L66", "face": "1000000000"}],
         },
