@@ -208,10 +208,10 @@ def one_move_commit(ctx: Context) -> None:
     ctx.note(
         "Each transaction: check deduplication, interpret the batch, the agreement's"
         " rebalance, Holding_Pledge and ObligationCover_Settle (the obligation's cover"
-        " recreated with its new face per ISIN; 5 creates), append the hash-chained log row,"
+        " recreated with its new value; 5 creates), append the hash-chained log row,"
         " update the active contract table, commit with one fsync. Every pledge goes to one"
-        " obligation, each of a new ISIN, so its cover grows to 2,000 entries and is"
-        " copied and written by every transaction (a real obligation holds tens of ISINs)."
+        " obligation, each of a new ISIN (2,000 in all): the cover holds one value, so a"
+        " transaction's cost does not grow with the ISINs the obligation holds."
         " Each command names the cover the previous transaction recreated (the loop sets"
         " it from the transaction, inside the clock)."
         " The raw peer replays exactly those rows with prepared statements, one SQLite"
@@ -235,8 +235,8 @@ def plan_1000_moves_large_book(ctx: Context) -> None:
     _plan_commit(ctx, isins=ctx.size(full=24_000, quick=120), runs=ctx.size(full=3, quick=1))
     ctx.note(
         "No target: the issue's is for the book above. The plan is the same size; what"
-        " grows is what the ledger checks and touches: each touched obligation's cover is"
-        " checked against its cover, the face pledged to it per ISIN (ObligationCover_Settle"
+        " grows is what the ledger checks and touches: each touched obligation is"
+        " checked against its cover, the collateral value pledged to it (ObligationCover_Settle"
         " reads the obligation and its cover; before covers it fetched every pledge of the"
         " obligation, ~600 here, named in the commands' keptPledgeCids), and the archived"
         " contracts' rows lie scattered over a larger table."

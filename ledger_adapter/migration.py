@@ -20,13 +20,13 @@ tables and fail), then run it once, after a backup::
 
 or open the ledger with ``EmbeddedLedger(url, migrate=True)``.
 
-**Obligations written before covers.** The face pledged to an obligation per ISIN
-is its ``ObligationCover``, which the cover check reads; a ledger written before has
-none, and the ledger refuses every rebalance step that moves such an obligation's
-pledges (the executor names it before submitting), rather than check cover against an
-empty map. :func:`migrate_obligations` creates each missing cover (its pledgee, with
-the face of the obligation's live pledges summed per ISIN; one transaction per
-pledgee); the obligations themselves are untouched. The schema migration does not do
+**Obligations written before covers.** The collateral value pledged to an
+obligation is its ``ObligationCover``, which the cover check reads; a ledger written
+before has none, and the ledger refuses every rebalance step that moves such an
+obligation's pledges (the executor names it before submitting), rather than check
+cover against nothing. :func:`migrate_obligations` creates each missing cover (its
+pledgee, with the value of the obligation's live pledges at its valuation; one
+transaction per pledgee); the obligations themselves are untouched. The schema migration does not do
 this (it keeps every hash and writes no transaction)::
 
     python -m ledger_adapter.migration --obligations sqlite:///path/to/ledger.db
@@ -43,7 +43,7 @@ from ledger_adapter.codes import Codes
 from ledger_adapter.encoding import contract_key, parties_of_columns, stored_nodes
 from ledger_adapter.errors import InvalidArgument, LedgerError
 from ledger_adapter.model import MARGIN_OBLIGATION, OBLIGATION_COVER, PLEDGE
-from ledger_adapter.model.obligation import cover_create_args, move_faces
+from ledger_adapter.model.obligation import cover_create_args, cover_of, numeric_text
 from ledger_adapter.protocol import Command, CreateCommand
 from ledger_adapter.storage import SCHEMA_VERSION, Backend, stored_schema_version
 
@@ -146,9 +146,9 @@ def migrate_to_current(db: Backend, version: int) -> None:
 
 
 def obligation_migration_commands(ledger: EmbeddedLedger) -> dict[str, list[Command]]:
-    """Per pledgee, the creates of the covers its obligations lack, each with the face
-    of the obligation's active pledges (same obligation id, pledgor and pledgee) summed
-    per ISIN."""
+    """Per pledgee, the creates of the covers its obligations lack, each with the
+    collateral value of the obligation's active pledges (same obligation id, pledgor
+    and pledgee) at its valuation."""
     templates = (MARGIN_OBLIGATION.template_id, OBLIGATION_COVER.template_id, PLEDGE.template_id)
     rows = ledger.stored_contracts(templates)
     live: dict[tuple[str, str, str], list[tuple[str, int]]] = defaultdict(list)
@@ -170,7 +170,7 @@ def obligation_migration_commands(ledger: EmbeddedLedger) -> dict[str, list[Comm
             continue
         covered.add(key)
         args = cover_create_args(o["pledgee"], o["pledgor"], o["obligationId"])
-        args["pledged"] = move_faces({}, live.get(key, []))
+        args["value"] = numeric_text(cover_of(o["valuation"], live.get(key, [])))
         commands[o["pledgee"]].append(CreateCommand(OBLIGATION_COVER.template_id, args))
     return dict(commands)
 

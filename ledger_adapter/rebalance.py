@@ -190,8 +190,8 @@ class LiveState:
         cid = self.covers.get((obligation.id, obligation.pledgee))
         if cid is None:
             raise InvalidArgument(
-                f"obligation {obligation.id} has no ObligationCover on the ledger (the face"
-                " pledged to it per ISIN, which the cover check reads): a ledger written"
+                f"obligation {obligation.id} has no ObligationCover on the ledger (the"
+                " collateral value pledged to it, which the cover check reads): a ledger written"
                 " before covers existed; create them with python -m ledger_adapter.migration"
                 " --obligations <ledger url>",
                 field=where,

@@ -5,12 +5,12 @@ institutions on different participants rests on such a pre-agreed contract, DOMA
 section 7). It lets the pledgor alone pledge, release and substitute
 (``PledgeAgreement_Rebalance``): releases first, then pledges drawn from the free
 holdings given plus those the releases freed, then the settlement of every obligation
-it released from or pledged to (``ObligationCover_Settle``: the new face pledged to
-the obligation per ISIN and the cover check, the cover recreated), so a substitution's
+it released from or pledged to (``ObligationCover_Settle``: the cover check on the value
+the step takes out and puts in, the cover recreated with its new value), so a substitution's
 release and pledge commit together and never leave an obligation under-covered (or,
 for one that cannot be fully covered, never worse covered than before the step). The
 pledgee alone may enforce on default (``PledgeAgreement_Enforce``, which takes the
-enforced face out of the obligation's cover).
+enforced pledges' value out of the obligation's cover).
 
 ``RebalanceBatch`` (the pledgor's own, created and exercised in one command) runs
 several agreements' rebalances in order, threading the free holdings and the
@@ -22,10 +22,17 @@ instructions).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from ledger_adapter.model.holding import HOLDING
-from ledger_adapter.model.obligation import MARGIN_OBLIGATION, OBLIGATION_COVER, move_faces
+from ledger_adapter.model.obligation import (
+    MARGIN_OBLIGATION,
+    NUMERIC_10,
+    OBLIGATION_COVER,
+    cover_of,
+    numeric_text,
+)
 from ledger_adapter.model.pledge import PLEDGE
 from ledger_adapter.model.types import HOLDINGS_COLUMN
 from ledger_adapter.templates import Args, Choice, Template, UpdateContext
@@ -237,7 +244,7 @@ def _enforce(ctx: UpdateContext, _cid: str, agreement: Args, arg: Args) -> Any:
                 HOLDING, p["holdingCid"], "Holding_Enforce", {"toAccount": arg["toAccount"]}
             )
         )
-        faces.append((p["isin"], -int(p["face"])))
+        faces.append((p["isin"], int(p["face"])))
     cover_cid = arg["coverCid"]
     k = ctx.fetch(OBLIGATION_COVER, cover_cid)
     if (k["obligationId"], k["pledgor"], k["pledgee"]) != (
@@ -247,7 +254,8 @@ def _enforce(ctx: UpdateContext, _cid: str, agreement: Args, arg: Args) -> Any:
     ):
         ctx.abort(f"Enforce: cover {cover_cid} is of another obligation")
     ctx.exercise(OBLIGATION_COVER, cover_cid, "Archive", {})
-    ctx.create(OBLIGATION_COVER, {**k, "pledged": move_faces(k["pledged"], faces)})
+    value = NUMERIC_10.subtract(Decimal(k["value"]), cover_of(o["valuation"], faces))
+    ctx.create(OBLIGATION_COVER, {**k, "value": numeric_text(value)})
     return taken
 
 

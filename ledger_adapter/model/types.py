@@ -37,6 +37,8 @@ RECORDS = {
             ("obligationCid", "ContractId MarginObligation"),
             ("newRequiredValue", "Optional Int"),
             ("newValuation", "Optional (TextMap Decimal)"),
+            ("coverCid", "Optional (ContractId ObligationCover)"),
+            ("pledgeCids", "[ContractId Pledge]"),
         ),
     ),
     "PledgeRelease": Record("PledgeRelease", (("pledgeCid", "ContractId Pledge"), ("face", "Int"))),

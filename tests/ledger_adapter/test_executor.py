@@ -319,7 +319,7 @@ def test_an_obligation_id_two_pledgees_use_is_refused(loaded: EmbeddedLedger) ->
     )
     cover = CreateCommand(
         OBLIGATION_COVER.template_id,
-        {"pledgee": "BOJ", "pledgor": "MIZUHO", "obligationId": "MZH-JSCC", "pledged": {}},
+        {"pledgee": "BOJ", "pledgor": "MIZUHO", "obligationId": "MZH-JSCC", "value": "0"},
     )
     loaded.submit([clash, cover], act_as=["BOJ"], command_id="clash")
     end = loaded.ledger_end()

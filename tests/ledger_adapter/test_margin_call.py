@@ -107,8 +107,8 @@ def test_moved_prices_are_what_the_ledger_checks_cover_with(loaded: EmbeddedLedg
     """ISIN0 falls from 100 to 80: 0.98 -> 0.784 a yen of face under JSCC. A release of
     1bn passes before (19bn x 0.98 >= 15bn); after the revaluation the next 1bn fails
     (18bn x 0.784 = 14.1bn < 15bn; 17.6bn at the old value), and the ledger's
-    Settle, releasing 1 yen of face, counts (19bn - 1) x 0.784 = 14.896bn of cover from
-    the obligation's cover (its face per ISIN) at the new valuation."""
+    Settle, releasing 1 yen of face, counts 19bn x 0.784 - 0.784 = 14.896bn of cover:
+    the call recomputed the cover's value at the new valuation in the same transaction."""
     first = _release("MZH-JSCC", ISIN[0], B, 19 * B, "first")
     assert execute_plan(loaded, first, parties=["MIZUHO"]).reconciled
     book = small_book()
@@ -127,7 +127,7 @@ def test_moved_prices_are_what_the_ledger_checks_cover_with(loaded: EmbeddedLedg
         "0.792"
     )
     cover = _cover(loaded, "MZH-JSCC")
-    assert cover.arguments["pledged"] == {ISIN[0]: str(19 * B)}
+    assert Decimal(cover.arguments["value"]) == 19 * B * Decimal("0.784")
     check = ExerciseCommand(  # the ledger's own check, as a rebalance step runs it
         cover.template_id,
         cover.contract_id,
@@ -248,6 +248,8 @@ def test_the_pledgor_cannot_move_its_own_requirement(with_users: EmbeddedLedger)
                     "obligationCid": _obligation(with_users, "MZH-JSCC").contract_id,
                     "newRequiredValue": str(10 * B),
                     "newValuation": None,
+                    "coverCid": None,
+                    "pledgeCids": [],
                 }
             ]
         },
@@ -362,20 +364,20 @@ def test_a_book_without_obligations_is_refused_naming_it(loaded: EmbeddedLedger)
     assert "no obligations" in str(err.value)
 
 
-def test_the_settlement_is_the_pledged_map_and_only_the_pledgee_moves_it(
+def test_the_settlement_is_the_cover_value_and_only_the_pledgee_moves_it(
     loaded: EmbeddedLedger,
 ) -> None:
-    """A plan's step recreates the obligation's cover with the face its pledges now hold
-    per ISIN and leaves the obligation (and its valuation) alone; the pledgor cannot
-    exercise the settlement itself (it would move the map without moving a pledge)."""
+    """A plan's step recreates the obligation's cover with the value its pledges now
+    hold and leaves the obligation (and its valuation) alone; the pledgor cannot
+    exercise the settlement itself (it would move the value without moving a pledge)."""
     before, obligation = _cover(loaded, "MZH-JSCC"), _obligation(loaded, "MZH-JSCC")
-    assert before.arguments["pledged"] == {ISIN[0]: str(20 * B)}
+    assert before.arguments["value"] == "19600000000.0000000000"  # 20bn x 0.98
     assert execute_plan(
         loaded, _release("MZH-JSCC", ISIN[0], B, 19 * B, "first"), parties=["MIZUHO"]
     ).reconciled
     after = _cover(loaded, "MZH-JSCC")
     assert after.contract_id != before.contract_id
-    assert after.arguments["pledged"] == {ISIN[0]: str(19 * B)}
+    assert after.arguments["value"] == "18620000000.0000000000"  # 19bn x 0.98
     assert _obligation(loaded, "MZH-JSCC").contract_id == obligation.contract_id
     settle = ExerciseCommand(
         after.template_id,

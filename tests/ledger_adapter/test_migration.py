@@ -26,7 +26,7 @@ from ledger_adapter.embedded import EmbeddedLedger
 from ledger_adapter.errors import InterpretationError, InvalidArgument
 from ledger_adapter.executor import PlanRejectedError, execute_plan
 from ledger_adapter.integrity import verify
-from ledger_adapter.invariants import pledged_map_violations
+from ledger_adapter.invariants import cover_value_violations
 from ledger_adapter.migration import main, migrate_obligations
 from ledger_adapter.model import HOLDING, HOLDINGS_COLUMN, PLEDGE, PLEDGE_AGREEMENT
 from ledger_adapter.plan import parse_plan
@@ -124,11 +124,12 @@ def test_migration_keeps_every_hash_and_contract(v1_url: str) -> None:
 def test_an_obligation_without_a_cover_is_refused_until_migrated(v1_url: str) -> None:
     """Its cover cannot be checked (the cover is what the check reads): a plan moving
     its pledges is refused before submitting, naming it and the migration, and the
-    ledger refuses the step too; the migration creates each cover with the face of the
-    obligation's live pledges per ISIN, the plan then goes through; a second run finds
+    ledger refuses the step too; the migration creates each cover with the value of the
+    obligation's live pledges at its valuation (the invariant check holds it to them),
+    the plan then goes through; a second run finds
     nothing."""
     with EmbeddedLedger(v1_url, migrate=True) as ledger:
-        assert len(pledged_map_violations(ledger)) == 3
+        assert len(cover_value_violations(ledger)) == 3
         pledges = [
             c
             for c in ledger.active_contracts(["MIZUHO"], PLEDGE.template_id)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from ledger_adapter.embedded import EmbeddedLedger
+from ledger_adapter.invariants import invariant_violations
 from ledger_adapter.model import (
     HOLDING,
     HOLDINGS_COLUMN,
@@ -20,7 +21,6 @@ from ledger_adapter.positions import export_holdings, positions
 from ledger_adapter.protocol import (
     AuthorizationError,
     ContractNotFound,
-    CreateCommand,
     CreatedEvent,
     ExerciseCommand,
     InterpretationError,
@@ -305,10 +305,11 @@ def test_enforcement_moves_the_entry_to_the_pledgee(loaded: EmbeddedLedger) -> N
         (h.arguments["account"], h.arguments["face"], h.arguments["column"]) for h in taken
     ] == [("JSCC-01", str(20 * B), HOLDINGS_COLUMN)]
     assert not _contracts(loaded, "MIZUHO", PLEDGE.template_id, obligationId="MZH-JSCC")
-    # the cover is recreated with the enforced face out of its map
+    # the cover is recreated with the enforced pledges' value (20bn x 0.98) taken out
     (after,) = _contracts(loaded, "JSCC", OBLIGATION_COVER.template_id, obligationId="MZH-JSCC")
-    assert cover.arguments["pledged"] == {ISIN[0]: str(20 * B)}
-    assert after.contract_id != cover.contract_id and after.arguments["pledged"] == {}
+    assert cover.arguments["value"] == "19600000000.0000000000"
+    assert after.contract_id != cover.contract_id
+    assert after.arguments["value"] == "0.0000000000"
 
 
 def test_transfer_of_title_needs_both_owners(loaded: EmbeddedLedger) -> None:
@@ -359,11 +360,40 @@ def test_a_pledge_cannot_be_archived_by_one_side(loaded: EmbeddedLedger) -> None
         loaded.submit([archive], act_as=["MIZUHO"], command_id="tear-up")
 
 
-def test_a_cover_with_a_face_of_zero_or_less_is_refused(loaded: EmbeddedLedger) -> None:
-    for face in ("0", "-5"):
-        cover = CreateCommand(
+def test_a_recomputation_counts_each_pledge_of_its_obligation_once(
+    loaded: EmbeddedLedger,
+) -> None:
+    """``ObligationCover_Recompute`` (the pledgee's, after a revaluation): a pledge named
+    twice counts once, another obligation's pledge (NMR-JSCC: same pledgee, another
+    pledgor) not at all; leaving a pledge out only understates the pledgee's own cover,
+    which the invariant check reports; the pledgor cannot recompute."""
+    (obligation,) = _contracts(
+        loaded, "JSCC", MARGIN_OBLIGATION.template_id, obligationId="MZH-JSCC"
+    )
+    (cover,) = _contracts(loaded, "JSCC", OBLIGATION_COVER.template_id, obligationId="MZH-JSCC")
+    own = _contracts(loaded, "JSCC", PLEDGE.template_id, obligationId="MZH-JSCC")
+    other = _contracts(loaded, "JSCC", PLEDGE.template_id, obligationId="NMR-JSCC")
+    assert own and other
+
+    def recompute(cover_cid: str, pledge_cids: list[str]) -> ExerciseCommand:
+        return ExerciseCommand(
             OBLIGATION_COVER.template_id,
-            {"pledgee": "JSCC", "pledgor": "MIZUHO", "obligationId": "X", "pledged": {"I": face}},
+            cover_cid,
+            "ObligationCover_Recompute",
+            {"obligationCid": obligation.contract_id, "pledgeCids": pledge_cids},
         )
-        with pytest.raises(InterpretationError, match="face pledged per ISIN must be > 0"):
-            loaded.submit([cover], act_as=["JSCC"], command_id=f"cover-{face}")
+
+    named = [p.contract_id for p in own] * 2 + [p.contract_id for p in other]
+    with pytest.raises(AuthorizationError, match="controllers"):
+        loaded.submit([recompute(cover.contract_id, named)], act_as=["MIZUHO"], command_id="r0")
+    loaded.submit([recompute(cover.contract_id, named)], act_as=["JSCC"], command_id="r1")
+    (same,) = _contracts(loaded, "JSCC", OBLIGATION_COVER.template_id, obligationId="MZH-JSCC")
+    assert same.arguments["value"] == "19600000000.0000000000"  # 20bn x 0.98, once
+    assert not invariant_violations(loaded)
+    loaded.submit([recompute(same.contract_id, [])], act_as=["JSCC"], command_id="r2")
+    (short,) = _contracts(loaded, "JSCC", OBLIGATION_COVER.template_id, obligationId="MZH-JSCC")
+    assert short.arguments["value"] == "0.0000000000"
+    (problem,) = invariant_violations(loaded)
+    assert "worth 19600000000.00" in problem
+    mine = [p.contract_id for p in own]
+    loaded.submit([recompute(short.contract_id, mine)], act_as=["JSCC"], command_id="r3")
