@@ -22,19 +22,22 @@ from typing import Any
 import psycopg
 import pytest
 
+from ledger_adapter.book import parse_book
 from ledger_adapter.embedded import EmbeddedLedger
 from ledger_adapter.errors import InterpretationError, InvalidArgument
 from ledger_adapter.executor import PlanRejectedError, execute_plan
 from ledger_adapter.integrity import verify
 from ledger_adapter.invariants import cover_value_violations
+from ledger_adapter.margin_call import call_margin
 from ledger_adapter.migration import main, migrate_obligations
 from ledger_adapter.model import HOLDING, HOLDINGS_COLUMN, PLEDGE, PLEDGE_AGREEMENT
 from ledger_adapter.plan import parse_plan
 from ledger_adapter.protocol import ExerciseCommand
 from ledger_adapter.rebalance import LiveState
 from ledger_adapter.storage import open_backend
+from valuation.errors import InputError
 
-from .conftest import BACKENDS, ISIN, _postgres_url, assert_sound, make_plan
+from .conftest import BACKENDS, ISIN, _postgres_url, assert_sound, make_plan, small_book
 
 V1_FILE = Path(__file__).parent / "data" / "ledger_v1.db"
 V1_HEAD = "0a757a3a3c6b0168d7780f3b06fa140a16dad3a5f0126fa1e9f1d38ea94441bf"
@@ -130,6 +133,11 @@ def test_an_obligation_without_a_cover_is_refused_until_migrated(v1_url: str) ->
     nothing."""
     with EmbeddedLedger(v1_url, migrate=True) as ledger:
         assert len(cover_value_violations(ledger)) == 3
+        revalued = small_book()
+        revalued["securities"][0]["dirty_price"] = 80.0
+        with pytest.raises(InputError, match="no ObligationCover") as refused:
+            call_margin(ledger, parse_book(revalued))  # nothing to recompute
+        assert refused.value.field == "id" and "--obligations" in str(refused.value)
         pledges = [
             c
             for c in ledger.active_contracts(["MIZUHO"], PLEDGE.template_id)
