@@ -32,6 +32,7 @@ from ledger_adapter.model.obligation import (
     OBLIGATION_COVER,
     cover_of,
     numeric_text,
+    overflowed,
 )
 from ledger_adapter.model.pledge import PLEDGE
 from ledger_adapter.model.types import HOLDINGS_COLUMN
@@ -254,8 +255,12 @@ def _enforce(ctx: UpdateContext, _cid: str, agreement: Args, arg: Args) -> Any:
     ):
         ctx.abort(f"Enforce: cover {cover_cid} is of another obligation")
     ctx.exercise(OBLIGATION_COVER, cover_cid, "Archive", {})
-    value = NUMERIC_10.subtract(Decimal(k["value"]), cover_of(o["valuation"], faces))
-    ctx.create(OBLIGATION_COVER, {**k, "value": numeric_text(value)})
+    try:
+        taken_value = cover_of(o["valuation"], faces)
+        value = numeric_text(NUMERIC_10.subtract(Decimal(k["value"]), taken_value))
+    except ArithmeticError as e:
+        overflowed(ctx, "PledgeAgreement_Enforce", e)
+    ctx.create(OBLIGATION_COVER, {**k, "value": value})
     return taken
 
 

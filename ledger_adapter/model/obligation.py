@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow
-from typing import Any
+from typing import Any, NoReturn
 
 from ledger_adapter.model.pledge import PLEDGE
 from ledger_adapter.templates import Args, Choice, Template, UpdateContext
@@ -67,9 +67,26 @@ NUMERIC_10 = Context(prec=38, traps=[Inexact, Overflow, InvalidOperation])
 _TEN_DP = Decimal("0.0000000001")
 
 
+_NUMERIC_10_LIMIT = Decimal(10) ** 28
+
+
 def numeric_text(value: Decimal) -> str:
-    """``value`` as a Daml ``Decimal`` (Numeric 10) is written: 10 decimals, no exponent."""
+    """``value`` as a Daml ``Decimal`` (Numeric 10) is written: 10 decimals, no exponent.
+
+    Raises ``decimal.Overflow`` (an ``ArithmeticError``) beyond Numeric 10's 28 integer
+    digits, as Daml's arithmetic fails there."""
+    if abs(value) >= _NUMERIC_10_LIMIT:
+        raise Overflow(f"{value} overflows Numeric 10")
     return format(value.quantize(_TEN_DP, context=NUMERIC_10), "f")
+
+
+def overflowed(ctx: UpdateContext, choice: str, error: ArithmeticError) -> NoReturn:
+    """Cover arithmetic beyond Numeric 10 fails the transaction naming ``choice`` (as
+    Daml's does), never a Python traceback."""
+    ctx.abort(
+        f"{choice}: the collateral value overflows Numeric 10 (28 integer digits,"
+        f" 10 decimals): {type(error).__name__}"
+    )
 
 
 def cover_of(valuation: Mapping[str, str], faces: Iterable[tuple[str, int]]) -> Decimal:
@@ -118,9 +135,13 @@ def _settle(ctx: UpdateContext, _cid: str, k: Args, arg: Args) -> Any:
             f"ObligationCover_Settle: obligation {o['obligationId']} is not {k['obligationId']}"
         )
     valuation = o["valuation"]
-    lost = cover_of(valuation, _isin_faces(arg["released"]))
-    gained = cover_of(valuation, _isin_faces(arg["added"]))
-    after = NUMERIC_10.add(NUMERIC_10.subtract(Decimal(k["value"]), lost), gained)
+    try:
+        lost = cover_of(valuation, _isin_faces(arg["released"]))
+        gained = cover_of(valuation, _isin_faces(arg["added"]))
+        after = NUMERIC_10.add(NUMERIC_10.subtract(Decimal(k["value"]), lost), gained)
+        value = numeric_text(after)
+    except ArithmeticError as e:
+        overflowed(ctx, "ObligationCover_Settle", e)
     if gained < lost:
         required = int(o["requiredValue"])
         if after < required:
@@ -129,7 +150,7 @@ def _settle(ctx: UpdateContext, _cid: str, k: Args, arg: Args) -> Any:
                 f" under-covered: collateral value {int(after)} < required {required},"
                 f" and the step takes out {int(lost)} but puts in only {int(gained)}"
             )
-    return ctx.create(OBLIGATION_COVER, {**k, "value": numeric_text(after)})
+    return ctx.create(OBLIGATION_COVER, {**k, "value": value})
 
 
 def _recompute(ctx: UpdateContext, _cid: str, k: Args, arg: Args) -> Any:
@@ -145,8 +166,11 @@ def _recompute(ctx: UpdateContext, _cid: str, k: Args, arg: Args) -> Any:
         p = ctx.fetch(PLEDGE, pcid)
         if _matches(p, k):
             faces.append((p["isin"], int(p["face"])))
-    value = cover_of(o["valuation"], faces)
-    return ctx.create(OBLIGATION_COVER, {**k, "value": numeric_text(value)})
+    try:
+        value = numeric_text(cover_of(o["valuation"], faces))
+    except ArithmeticError as e:
+        overflowed(ctx, "ObligationCover_Recompute", e)
+    return ctx.create(OBLIGATION_COVER, {**k, "value": value})
 
 
 MARGIN_OBLIGATION = Template(

@@ -397,3 +397,40 @@ def test_a_recomputation_counts_each_pledge_of_its_obligation_once(
     assert "worth 19600000000.00" in problem
     mine = [p.contract_id for p in own]
     loaded.submit([recompute(short.contract_id, mine)], act_as=["JSCC"], command_id="r3")
+
+
+def test_a_cover_beyond_numeric_10_fails_the_transaction(loaded: EmbeddedLedger) -> None:
+    """20bn of face at 10^27 a yen is beyond Numeric 10 (Daml fails there too): the
+    recomputation is refused naming the choice, not a Python error."""
+    (obligation,) = _contracts(
+        loaded, "JSCC", MARGIN_OBLIGATION.template_id, obligationId="MZH-JSCC"
+    )
+    (cover,) = _contracts(loaded, "JSCC", OBLIGATION_COVER.template_id, obligationId="MZH-JSCC")
+    pledges = [p.contract_id for p in _contracts(loaded, "JSCC", PLEDGE.template_id)]
+
+    def revalue(cid: str, valuation: dict[str, str]) -> str:
+        tx = loaded.submit(
+            [
+                ExerciseCommand(
+                    MARGIN_OBLIGATION.template_id,
+                    cid,
+                    "MarginObligation_Revalue",
+                    {"newValuation": valuation},
+                )
+            ],
+            act_as=["JSCC"],
+            command_id=f"revalue-{cid}",
+        )
+        (made,) = tx.created(MARGIN_OBLIGATION.template_id)
+        return made.contract_id
+
+    huge = revalue(obligation.contract_id, {ISIN[0]: "1" + "0" * 27})
+    recompute = ExerciseCommand(
+        OBLIGATION_COVER.template_id,
+        cover.contract_id,
+        "ObligationCover_Recompute",
+        {"obligationCid": huge, "pledgeCids": pledges},
+    )
+    with pytest.raises(InterpretationError, match="Recompute: the collateral value overflows"):
+        loaded.submit([recompute], act_as=["JSCC"], command_id="overflow")
+    revalue(huge, obligation.arguments["valuation"])  # back, so the cover holds again
