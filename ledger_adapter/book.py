@@ -38,7 +38,14 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from ledger_adapter.errors import DuplicateCommand
-from ledger_adapter.model import HOLDING, HOLDINGS_COLUMN, MARGIN_OBLIGATION, PLEDGE_AGREEMENT
+from ledger_adapter.model import (
+    HOLDING,
+    HOLDINGS_COLUMN,
+    MARGIN_OBLIGATION,
+    OBLIGATION_COVER,
+    PLEDGE_AGREEMENT,
+)
+from ledger_adapter.model.obligation import cover_create_args
 from ledger_adapter.prior_load import find_prior_load
 from ledger_adapter.protocol import CreateCommand, Ledger
 from ledger_adapter.rebalance import LiveState, agreement_id, rebalance_commands
@@ -263,6 +270,15 @@ def obligation_create(obligation: BookObligation) -> CreateCommand:
     )
 
 
+def cover_create(obligation: BookObligation) -> CreateCommand:
+    """The ``ObligationCover`` of ``obligation``, nothing pledged to it yet (the pledges
+    step's rebalance, or a plan's, fills its map)."""
+    return CreateCommand(
+        OBLIGATION_COVER.template_id,
+        cover_create_args(obligation.pledgee, obligation.pledgor, obligation.id),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class LoadReport:
     """What ``load_book`` did: offsets of the two transactions (``None``: nothing to do).
@@ -329,7 +345,7 @@ def load_book(
         )
         for pledgor, pledgee, schedule in agreements
     ]
-    commands += [obligation_create(o) for o in book.obligations]
+    commands += [c for o in book.obligations for c in (obligation_create(o), cover_create(o))]
     if not commands:
         raise InputError(
             "book", "holdings", "nothing to load: no holding with a face above 0 and no obligation"

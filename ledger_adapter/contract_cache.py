@@ -15,7 +15,10 @@ its write transaction) and those an active-contracts read at the ledger end retu
 (the executor reads the pledgor's state before it submits). Each cached contract has
 its own parse of the arguments, never shared with what a caller is handed (a caller
 may change the events it gets). A committed transaction removes what it archived and
-moves the head; its new contracts are not added (their arguments are the caller's).
+moves the head; its new contracts are not added (their arguments are the caller's),
+except those it is told the next transaction reads (an obligation's cover, recreated
+by every step that moves the obligation's pledges), each with its own copy of the
+arguments.
 """
 
 from __future__ import annotations
@@ -99,9 +102,16 @@ class ContractCache:
         if len(contracts) + len(fresh) <= self._capacity:
             contracts.update(fresh)
 
-    def committed(self, archived: Iterable[str], head: Head) -> None:
-        """A transaction we wrote committed at ``head``, archiving ``archived``."""
+    def committed(self, archived: Iterable[str], head: Head, kept: Iterable[Contract] = ()) -> None:
+        """A transaction we wrote committed at ``head``, archiving ``archived`` and
+        creating ``kept`` among others (copied one level deep: the model's arguments
+        are flat or hold one map or list of text)."""
         contracts = self._contracts
         for cid in archived:
             contracts.pop(cid, None)
+        for c in kept:
+            args = {k: v.copy() if isinstance(v, dict | list) else v for k, v in c.args.items()}
+            contracts[c.contract_id] = new_contract(
+                c.contract_id, c.template, args, c.parties, c.created_offset
+            )
         self.head = head

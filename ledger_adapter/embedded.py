@@ -55,7 +55,7 @@ from ledger_adapter.errors import (
 )
 from ledger_adapter.fused import FUSED
 from ledger_adapter.integrity import GENESIS_HASH, LogRow, transaction_hash
-from ledger_adapter.model import TEMPLATES, TYPES
+from ledger_adapter.model import OBLIGATION_COVER, TEMPLATES, TYPES
 from ledger_adapter.projection import project
 from ledger_adapter.protocol import (
     DEFAULT_USER_ID,
@@ -354,7 +354,8 @@ class EmbeddedLedger:
             self._codes.rolled_back()
             raise
         self._codes.committed()
-        self._cache.committed(result.archived, (offset, tx_hash))
+        covers = [c for c in result.created.values() if c.template is OBLIGATION_COVER]
+        self._cache.committed(result.archived, (offset, tx_hash), covers)
         return project(
             offset=offset,
             update_id=update_id,

@@ -3,7 +3,7 @@
 :func:`execute_plan` turns the optimizer's plan into ledger transactions: by default
 the whole plan is one transaction; with ``per_group`` one per group (a group keeps a
 substitution's release and pledge together, so each transaction leaves every
-obligation covered: the ledger checks it, ``MarginObligation_CheckCover``).
+obligation covered: the ledger checks it, ``ObligationCover_Settle``).
 
 **Exactly once.** A transaction's command id is ``<plan_id>:all`` or
 ``<plan_id>:group-<g>``. Before submitting, the executor compares the pledgors' live

@@ -12,6 +12,11 @@
    ``Holding`` of the same pledgor (owner), pledgee, account, ISIN and face, and every
    pledge-column entry backs exactly one active pledge.
 3. **Positivity**: every active ``Holding`` and ``Pledge`` has a positive face.
+4. **Cover value**: every active ``MarginObligation`` has one active ``ObligationCover``
+   (same obligation id, pledgor and pledgee) whose ``value`` equals, exactly (as
+   ``Decimal``), the sum over its active pledges of face x the obligation's current
+   valuation of the ISIN (0 where the valuation lacks it); the cover check reads the
+   value instead of the pledges.
 
 The check is the operator's (it reads every transaction, not a party's projection).
 """
@@ -21,9 +26,17 @@ from __future__ import annotations
 import json
 from collections import ChainMap, Counter, defaultdict
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ledger_adapter.model import HOLDING, PLEDGE, PLEDGE_COLUMN
+from ledger_adapter.model import (
+    HOLDING,
+    MARGIN_OBLIGATION,
+    OBLIGATION_COVER,
+    PLEDGE,
+    PLEDGE_COLUMN,
+)
+from ledger_adapter.model.obligation import cover_of
 from ledger_adapter.templates import Args
 
 if TYPE_CHECKING:
@@ -152,6 +165,47 @@ def backing_violations(ledger: EmbeddedLedger) -> list[str]:
     return problems
 
 
+def cover_value_violations(ledger: EmbeddedLedger) -> list[str]:
+    """Obligations without exactly one cover, and covers whose ``value`` is not the
+    collateral value of the obligation's live pledges at its current valuation."""
+    problems: list[str] = []
+    templates = (MARGIN_OBLIGATION.template_id, OBLIGATION_COVER.template_id, PLEDGE.template_id)
+    rows = ledger.stored_contracts(templates)
+    live: dict[tuple[str, str, str], list[tuple[str, int]]] = defaultdict(list)
+    covers: dict[tuple[str, str, str], list[tuple[str, Decimal]]] = defaultdict(list)
+    obligations: list[tuple[str, tuple[str, str, str], Args]] = []
+    for r in rows:
+        a = json.loads(r.arguments_json)
+        key = (a["obligationId"], a["pledgor"], a["pledgee"])
+        if r.template_id == PLEDGE.template_id:
+            live[key].append((a["isin"], int(a["face"])))
+        elif r.template_id == OBLIGATION_COVER.template_id:
+            covers[key].append((r.contract_id, Decimal(a["value"])))
+        else:
+            obligations.append((r.contract_id, key, a))
+    valuations: dict[tuple[str, str, str], Args] = {}
+    for cid, key, a in obligations:
+        valuations[key] = a["valuation"]
+        if len(covers.get(key, [])) != 1:
+            problems.append(
+                f"obligation {key[0]} ({cid}) has {len(covers.get(key, []))} covers, not 1"
+                " (none: written before covers existed, not migrated)"
+            )
+    for key, found in covers.items():
+        want = cover_of(valuations.get(key, {}), live.get(key, []))
+        for cid, value in found:
+            if value != want:
+                problems.append(
+                    f"cover {cid} of {key[0]} has value {value},"
+                    f" its live pledges are worth {want} at the obligation's valuation"
+                )
+    return problems
+
+
 def invariant_violations(ledger: EmbeddedLedger) -> list[str]:
     """All of the model's invariant violations (empty when the ledger is sound)."""
-    return conservation_violations(ledger) + backing_violations(ledger)
+    return (
+        conservation_violations(ledger)
+        + backing_violations(ledger)
+        + cover_value_violations(ledger)
+    )

@@ -1,7 +1,7 @@
 """The pledgee's side of a margin call: requirements and valuations moved on the ledger.
 
-The ledger checks cover itself (``MarginObligation_CheckCover``, run by every rebalance
-step for each obligation it releases from) against the obligation's ``requiredValue``
+The ledger checks cover itself (``ObligationCover_Settle``, run by every rebalance
+step for each obligation it releases from or pledges to) against the obligation's ``requiredValue``
 and ``valuation``. Until the pledgee moves them, the check uses load time's: after a
 margin return the ledger still refuses the release the return allows, and a fall in
 prices is not seen. :func:`call_margin` brings the obligations on the ledger to a book
@@ -10,7 +10,9 @@ value per yen of face is computed exactly as a load computes it), ``tanpo ledger
 
 - a requirement that differs: ``MarginObligation_Call`` (a margin call or return);
 - a valuation map that differs (new prices, haircuts, eligibility):
-  ``MarginObligation_Revalue``; both: the call, then the revaluation of the contract
+  ``MarginObligation_Revalue``, then ``ObligationCover_Recompute`` of the obligation's
+  cover at the new valuation from every pledge of it the pledgee sees (the cover holds
+  the value the rebalance's cover check reads); both: the call, then the revaluation of the contract
   the call created, threaded by one ``MarginCallBatch`` per pledgee (a later command
   of a submission cannot name what an earlier one created);
 - an obligation of the book not on the ledger: created by its pledgee (its only
@@ -47,14 +49,20 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from ledger_adapter.book import Book, BookObligation, obligation_create
+from ledger_adapter.book import Book, BookObligation, cover_create, obligation_create
 from ledger_adapter.errors import (
     AuthorizationError,
     ContractNotFound,
     DuplicateCommand,
     LedgerError,
 )
-from ledger_adapter.model import MARGIN_CALL_BATCH, MARGIN_OBLIGATION, PLEDGE, PLEDGE_AGREEMENT
+from ledger_adapter.model import (
+    MARGIN_CALL_BATCH,
+    MARGIN_OBLIGATION,
+    OBLIGATION_COVER,
+    PLEDGE,
+    PLEDGE_AGREEMENT,
+)
 from ledger_adapter.protocol import (
     DEFAULT_USER_ID,
     Command,
@@ -158,28 +166,62 @@ def _on_ledger(
     return found
 
 
-def _pledged(ledger: Ledger, pledgees: Sequence[str], end: int) -> dict[tuple[str, str, str], int]:
-    """Face pledged per (pledgee, obligation id, isin), as the pledgees see it."""
+@dataclass(frozen=True, slots=True)
+class _Pledged:
+    """The pledgees' active pledges and covers, as they see them."""
+
+    faces: dict[tuple[str, str, str], int]
+    """Face pledged per (pledgee, obligation id, isin)."""
+    pledge_cids: dict[tuple[str, str, str], list[str]]
+    """Pledge contract ids per (pledgee, obligation id, pledgor)."""
+    covers: dict[tuple[str, str, str], str]
+    """``ObligationCover`` contract id per (pledgee, obligation id, pledgor)."""
+
+
+def _pledged(ledger: Ledger, pledgees: Sequence[str], end: int) -> _Pledged:
     faces: dict[tuple[str, str, str], int] = {}
+    cids: dict[tuple[str, str, str], list[str]] = {}
     for c in ledger.active_contracts(pledgees, PLEDGE.template_id, at_offset=end):
         a = c.arguments
         key = (a["pledgee"], a["obligationId"], a["isin"])
         faces[key] = faces.get(key, 0) + int(a["face"])
-    return faces
+        cids.setdefault((a["pledgee"], a["obligationId"], a["pledgor"]), []).append(c.contract_id)
+    covers = {
+        (c.arguments["pledgee"], c.arguments["obligationId"], c.arguments["pledgor"]): c.contract_id
+        for c in ledger.active_contracts(pledgees, OBLIGATION_COVER.template_id, at_offset=end)
+    }
+    return _Pledged(faces, cids, covers)
+
+
+def _recompute(where: str, obligation: BookObligation, pledged: _Pledged) -> dict[str, Any]:
+    """The step's ``coverCid`` and ``pledgeCids``: a revaluation recomputes the cover
+    from every pledge of the obligation the pledgee sees (leaving one out would only
+    understate the pledgee's own cover)."""
+    key = (obligation.pledgee, obligation.id, obligation.pledgor)
+    cover = pledged.covers.get(key)
+    if cover is None:
+        raise InputError(
+            where,
+            "id",
+            f"{obligation.id} has no ObligationCover on the ledger, whose value a"
+            " revaluation recomputes: a ledger written before covers existed; create them"
+            " with python -m ledger_adapter.migration --obligations <ledger url>",
+        )
+    return {"coverCid": cover, "pledgeCids": pledged.pledge_cids.get(key, [])}
 
 
 def _refuse_a_stale_book(
     where: str,
     obligation: BookObligation,
     dropped: Sequence[str],
-    pledged: Mapping[tuple[str, str, str], int],
+    pledged: _Pledged,
 ) -> None:
     """A valuation drops only ISINs nothing is pledged in: the book's valuation covers
     the ISINs its pledgor holds (and, at 0, those pledged to the obligation that its
     schedule no longer admits), so an ISIN pledged on the ledger and missing from it is
     a book whose holdings are older than the ledger; revaluing would count it as 0."""
     for isin in dropped:
-        face = pledged.get((obligation.pledgee, obligation.id, isin), 0)
+        face = pledged.faces.get((obligation.pledgee, obligation.id, isin), 0)
         if face:
             raise InputError(
                 where,
@@ -202,7 +244,7 @@ def _plan(
     ]
     live = _on_ledger(obligations, wanted)
     agreements: set[tuple[str, str, str]] | None = None  # read only when one is needed
-    pledged: dict[tuple[str, str, str], int] | None = None  # likewise
+    pledged: _Pledged | None = None  # likewise
     changes: list[ObligationChange] = []
     steps: dict[str, list[dict[str, Any]]] = {}
     creates: list[Command] = []
@@ -228,7 +270,7 @@ def _plan(
                     f" {o.pledgee} alone cannot sign one (load it with the pledgor, or fix"
                     " the obligation's pledgor, pledgee or schedule)",
                 )
-            creates.append(obligation_create(o))
+            creates += [obligation_create(o), cover_create(o)]
             changes.append(
                 ObligationChange(
                     o.id, o.pledgor, o.pledgee, None, o.required_value, tuple(sorted(o.valuation))
@@ -250,19 +292,25 @@ def _plan(
                 )
         old = int(a["requiredValue"])
         revalued = _revalued(a["valuation"], o.valuation)
+        if revalued and pledged is None:
+            pledged = _pledged(ledger, pledgees, end)
         dropped = [isin for isin in revalued if isin not in o.valuation]
-        if dropped:
-            if pledged is None:
-                pledged = _pledged(ledger, pledgees, end)
+        if dropped and pledged is not None:
             _refuse_a_stale_book(where, o, dropped, pledged)
         if old == o.required_value and not revalued:
             unchanged.append(o.id)
             continue
+        cover = (
+            _recompute(where, o, pledged)
+            if revalued and pledged is not None
+            else {"coverCid": None, "pledgeCids": []}
+        )
         steps.setdefault(o.pledgee, []).append(
             {
                 "obligationCid": c.contract_id,
                 "newRequiredValue": None if old == o.required_value else str(o.required_value),
                 "newValuation": dict(o.valuation) if revalued else None,
+                **cover,
             }
         )
         changes.append(

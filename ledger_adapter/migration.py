@@ -19,16 +19,36 @@ tables and fail), then run it once, after a backup::
     python -m ledger_adapter.migration sqlite:///path/to/ledger.db
 
 or open the ledger with ``EmbeddedLedger(url, migrate=True)``.
+
+**Obligations written before covers.** The collateral value pledged to an
+obligation is its ``ObligationCover``, which the cover check reads; a ledger written
+before has none, and the ledger refuses every rebalance step that moves such an
+obligation's pledges (the executor names it before submitting), rather than check
+cover against nothing. :func:`migrate_obligations` creates each missing cover (its
+pledgee, with the value of the obligation's live pledges at its valuation; one
+transaction per pledgee); the obligations themselves are untouched. The schema migration does not do
+this (it keeps every hash and writes no transaction)::
+
+    python -m ledger_adapter.migration --obligations sqlite:///path/to/ledger.db
 """
 
 from __future__ import annotations
 
+import json
 import sys
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
 
 from ledger_adapter.codes import Codes
 from ledger_adapter.encoding import contract_key, parties_of_columns, stored_nodes
 from ledger_adapter.errors import InvalidArgument, LedgerError
+from ledger_adapter.model import MARGIN_OBLIGATION, OBLIGATION_COVER, PLEDGE
+from ledger_adapter.model.obligation import cover_create_args, cover_of, numeric_text
+from ledger_adapter.protocol import Command, CreateCommand
 from ledger_adapter.storage import SCHEMA_VERSION, Backend, stored_schema_version
+
+if TYPE_CHECKING:
+    from ledger_adapter.embedded import EmbeddedLedger
 
 _PAGE = 500  # log rows copied at a time
 
@@ -125,22 +145,76 @@ def migrate_to_current(db: Backend, version: int) -> None:
         raise
 
 
+def obligation_migration_commands(ledger: EmbeddedLedger) -> dict[str, list[Command]]:
+    """Per pledgee, the creates of the covers its obligations lack, each with the
+    collateral value of the obligation's active pledges (same obligation id, pledgor
+    and pledgee) at its valuation."""
+    templates = (MARGIN_OBLIGATION.template_id, OBLIGATION_COVER.template_id, PLEDGE.template_id)
+    rows = ledger.stored_contracts(templates)
+    live: dict[tuple[str, str, str], list[tuple[str, int]]] = defaultdict(list)
+    covered: set[tuple[str, str, str]] = set()
+    obligations: list[dict[str, Any]] = []
+    for r in rows:
+        a: dict[str, Any] = json.loads(r.arguments_json)
+        key = (a["obligationId"], a["pledgor"], a["pledgee"])
+        if r.template_id == PLEDGE.template_id:
+            live[key].append((a["isin"], int(a["face"])))
+        elif r.template_id == OBLIGATION_COVER.template_id:
+            covered.add(key)
+        else:
+            obligations.append(a)
+    commands: dict[str, list[Command]] = defaultdict(list)
+    for o in obligations:
+        key = (o["obligationId"], o["pledgor"], o["pledgee"])
+        if key in covered:
+            continue
+        covered.add(key)
+        args = cover_create_args(o["pledgee"], o["pledgor"], o["obligationId"])
+        args["value"] = numeric_text(cover_of(o["valuation"], live.get(key, [])))
+        commands[o["pledgee"]].append(CreateCommand(OBLIGATION_COVER.template_id, args))
+    return dict(commands)
+
+
+def migrate_obligations(ledger: EmbeddedLedger, *, user_id: str = "tanpo") -> int:
+    """Create the cover of every obligation written before covers (module docstring);
+    one transaction per pledgee, idempotent (a second run finds none). Returns how many."""
+    done = 0
+    for pledgee, commands in sorted(obligation_migration_commands(ledger).items()):
+        ledger.submit(
+            commands,
+            act_as=[pledgee],
+            command_id=f"migrate-pledged-{pledgee}-{ledger.ledger_end()}",
+            user_id=user_id,
+        )
+        done += len(commands)
+    return done
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m ledger_adapter.migration URL``: migrate, verify, print the head."""
+    """``python -m ledger_adapter.migration [--obligations] URL``: migrate the schema
+    (and, with ``--obligations``, create the covers of obligations written before them), verify,
+    print the head."""
     from ledger_adapter.embedded import EmbeddedLedger
     from ledger_adapter.integrity import verify
 
     args = sys.argv[1:] if argv is None else argv
+    obligations = "--obligations" in args
+    args = [a for a in args if a != "--obligations"]
     if len(args) != 1:
-        sys.stderr.write("usage: python -m ledger_adapter.migration LEDGER_URL\n")
+        sys.stderr.write("usage: python -m ledger_adapter.migration [--obligations] LEDGER_URL\n")
         return 2
+    migrated = 0
     try:
         with EmbeddedLedger(args[0], migrate=True) as ledger:
+            if obligations:
+                migrated = migrate_obligations(ledger)
             report = verify(ledger)
     except LedgerError as exc:
         sys.stderr.write(f"tanpo: {exc}\n")
         return 1
     status = "ok" if report.ok else "PROBLEMS: " + "; ".join(report.problems)
+    if obligations:
+        sys.stdout.write(f"{migrated} obligations given their cover\n")
     sys.stdout.write(
         f"schema version {SCHEMA_VERSION}; {report.transactions} transactions,"
         f" {report.contracts} active contracts; head {report.head_hash}; verify {status}\n"

@@ -21,6 +21,7 @@ from ledger_adapter.model import (
     HOLDING,
     HOLDINGS_COLUMN,
     MARGIN_OBLIGATION,
+    OBLIGATION_COVER,
     PLEDGE,
     PLEDGE_AGREEMENT,
     REBALANCE_BATCH,
@@ -89,6 +90,8 @@ class LiveState:
     """Every obligation contract by obligation id: more than one under an id (two
     pledgees naming an obligation alike; Daml 3 has no keys to stop it) makes
     :meth:`obligation` refuse the id, since plans and pledges name obligations by id."""
+    covers: dict[tuple[str, str], str] = field(default_factory=dict)
+    """``ObligationCover`` contract id by (obligation id, pledgee)."""
     _by_cid: dict[str, tuple[str, Any]] = field(default_factory=dict)
 
     @classmethod
@@ -125,6 +128,10 @@ class LiveState:
             self.obligations[live.id] = live
             self.named.setdefault(live.id, {})[cid] = live
             self._by_cid[cid] = ("obligation", live.id)
+        elif event.template_id == OBLIGATION_COVER.template_id:
+            cover = (a["obligationId"], a["pledgee"])
+            self.covers[cover] = cid
+            self._by_cid[cid] = ("cover", cover)
         elif event.template_id == PLEDGE_AGREEMENT.template_id:
             key = (a["pledgor"], a["pledgee"], a["scheduleId"])
             self.agreements[key] = cid
@@ -152,6 +159,8 @@ class LiveState:
                 del self.obligations[key]
         elif kind == "agreement":
             del self.agreements[key]
+        elif kind == "cover" and self.covers.get(key) == contract_id:
+            del self.covers[key]
 
     def apply(self, tx: Transaction) -> None:
         """Bring the state to after ``tx`` (an ACS-delta transaction)."""
@@ -174,6 +183,20 @@ class LiveState:
     def free_face(self, owner: str, account: str, isin: str) -> int:
         """Free face of one position."""
         return sum(self.free_at.get((owner, account, isin), {}).values())
+
+    def cover(self, obligation: LiveObligation, where: str) -> str:
+        """The ``ObligationCover`` of ``obligation`` (refused, naming the migration,
+        on a ledger written before covers existed)."""
+        cid = self.covers.get((obligation.id, obligation.pledgee))
+        if cid is None:
+            raise InvalidArgument(
+                f"obligation {obligation.id} has no ObligationCover on the ledger (the"
+                " collateral value pledged to it, which the cover check reads): a ledger written"
+                " before covers existed; create them with python -m ledger_adapter.migration"
+                " --obligations <ledger url>",
+                field=where,
+            )
+        return cid
 
     def obligation(self, obligation_id: str, where: str) -> LiveObligation:
         o = self.obligations.get(obligation_id)
@@ -342,8 +365,8 @@ def rebalance_commands(state: LiveState, groups: Groups) -> list[Command]:
 
     ``groups`` are (releases, pledges) in execution order; orders on the same
     (obligation, account, isin) within a step are summed (:func:`_schedule`). Each
-    step's ``keptPledgeCids`` are the obligations' existing pledges that neither it nor
-    an earlier step releases (the batch adds the pledges earlier steps made).
+    step names the obligations it releases from or pledges to and their covers as they
+    are now; the batch threads the covers an earlier step's settlement replaced.
     """
     taken: dict[str, int] = {}
     steps = _schedule(state, groups)
@@ -351,19 +374,10 @@ def rebalance_commands(state: LiveState, groups: Groups) -> list[Command]:
         [(cid, face) for order in releases for cid, face in _choose_pledges(state, order, taken)]
         for _, releases, _ in steps
     ]
-    gone: set[str] = set()  # existing pledges released by this step or an earlier one
     by_pledgor: dict[str, list[dict[str, Any]]] = defaultdict(list)
     positions: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for (key, releases, pledges), released in zip(steps, chosen, strict=True):
         pledgor = key[0]
-        gone.update(cid for cid, _ in released)
-        touched = {o for o, *_ in releases}
-        kept = [
-            cid
-            for obligation in sorted(touched)
-            for cid in state.pledges_of.get(obligation, {})
-            if cid not in gone
-        ]
         positions[pledgor].update((p[1], p[2]) for p in pledges)
         obligation_ids = dict.fromkeys(o for o, *_ in [*releases, *pledges])
         by_pledgor[pledgor].append(
@@ -372,12 +386,15 @@ def rebalance_commands(state: LiveState, groups: Groups) -> list[Command]:
                 "obligationCids": [
                     state.obligation(o, "obligations").contract_id for o in obligation_ids
                 ],
+                "coverCids": [
+                    state.cover(state.obligation(o, "obligations"), "obligations")
+                    for o in obligation_ids
+                ],
                 "releases": [{"pledgeCid": cid, "face": str(face)} for cid, face in released],
                 "pledges": [
                     {"obligationId": o, "account": a, "isin": i, "face": str(f)}
                     for o, a, i, f in pledges
                 ],
-                "keptPledgeCids": kept,
             }
         )
     commands: list[Command] = []

@@ -1,6 +1,6 @@
 """The ledger's release rule, as the optimizer holds it.
 
-The ledger (``MarginObligation_CheckCover``, ``ledger_adapter/daml``) accepts a step
+The ledger (``ObligationCover_Settle``, ``ledger_adapter/daml``) accepts a step
 that takes collateral from an obligation when, after it, the obligation is covered or
 the step put in at least the value it took out. Every obligation's moves travel in one
 group (:mod:`optimizer.ordering`), so over a plan the rule reads, per obligation,

@@ -9,7 +9,7 @@ in plain Python; of :mod:`valuation` only the schedule's *data* is read, none of
 look-ups. Every violation is listed, none raised, so a test (or an operator) sees
 everything wrong at once.
 
-Execution order is checked against the ledger's rule (``MarginObligation_CheckCover``):
+Execution order is checked against the ledger's rule (``ObligationCover_Settle``):
 each group is one transaction, releases before pledges, and after it every obligation's
 cover is at least the lower of its requirement and its cover before the group (a step
 may leave an obligation short only by adding at least what it takes out). A plan may

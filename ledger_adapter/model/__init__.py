@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from ledger_adapter.model.agreement import PLEDGE_AGREEMENT, REBALANCE_BATCH
 from ledger_adapter.model.holding import HOLDING
-from ledger_adapter.model.obligation import MARGIN_CALL_BATCH, MARGIN_OBLIGATION, cover_of
+from ledger_adapter.model.obligation import (
+    MARGIN_CALL_BATCH,
+    MARGIN_OBLIGATION,
+    OBLIGATION_COVER,
+    cover_of,
+)
 from ledger_adapter.model.pledge import PLEDGE
 from ledger_adapter.model.types import (
     ENUMS,
@@ -26,6 +31,7 @@ TEMPLATES: dict[str, Template] = {
         HOLDING,
         PLEDGE,
         MARGIN_OBLIGATION,
+        OBLIGATION_COVER,
         MARGIN_CALL_BATCH,
         PLEDGE_AGREEMENT,
         REBALANCE_BATCH,
@@ -39,6 +45,7 @@ __all__ = [
     "HOLDINGS_COLUMN",
     "MARGIN_CALL_BATCH",
     "MARGIN_OBLIGATION",
+    "OBLIGATION_COVER",
     "PLEDGE",
     "PLEDGE_AGREEMENT",
     "PLEDGE_COLUMN",

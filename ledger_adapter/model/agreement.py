@@ -4,26 +4,36 @@ A ``PledgeAgreement`` is signed once by pledgor and pledgee (a pledge between tw
 institutions on different participants rests on such a pre-agreed contract, DOMAIN.md
 section 7). It lets the pledgor alone pledge, release and substitute
 (``PledgeAgreement_Rebalance``): releases first, then pledges drawn from the free
-holdings given plus those the releases freed, then a cover check of every obligation
-that lost collateral (``MarginObligation_CheckCover``), so a substitution's release and
-pledge commit together and never leave an obligation under-covered (or, for one that
-cannot be fully covered, never worse covered than before the step). The pledgee alone
-may enforce on default (``PledgeAgreement_Enforce``).
+holdings given plus those the releases freed, then the settlement of every obligation
+it released from or pledged to (``ObligationCover_Settle``: the cover check on the value
+the step takes out and puts in, the cover recreated with its new value), so a substitution's
+release and pledge commit together and never leave an obligation under-covered (or,
+for one that cannot be fully covered, never worse covered than before the step). The
+pledgee alone may enforce on default (``PledgeAgreement_Enforce``, which takes the
+enforced pledges' value out of the obligation's cover).
 
 ``RebalanceBatch`` (the pledgor's own, created and exercised in one command) runs
-several agreements' rebalances in order, threading the free holdings and the pledges
-made so far through, so a bond released to one pledgee can be pledged to another in
-the same transaction and a later step's cover check counts the pledges earlier steps
-made under the same agreement (as daml-finance's settlement ``Batch`` threads its
+several agreements' rebalances in order, threading the free holdings and the
+obligations' covers through (a step names the contracts its command saw; an earlier
+step's settlement replaced them), so a bond released to one pledgee can be pledged to another
+in the same transaction (as daml-finance's settlement ``Batch`` threads its
 instructions).
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from ledger_adapter.model.holding import HOLDING
-from ledger_adapter.model.obligation import MARGIN_OBLIGATION
+from ledger_adapter.model.obligation import (
+    MARGIN_OBLIGATION,
+    NUMERIC_10,
+    OBLIGATION_COVER,
+    cover_of,
+    numeric_text,
+    overflowed,
+)
 from ledger_adapter.model.pledge import PLEDGE
 from ledger_adapter.model.types import HOLDINGS_COLUMN
 from ledger_adapter.templates import Args, Choice, Template, UpdateContext
@@ -98,9 +108,12 @@ class _Pool:
         return list(self._order.values())
 
 
-def rebalance(ctx: UpdateContext, agreement: Args, arg: Args, pool: _Pool) -> list[str]:
+def rebalance(
+    ctx: UpdateContext, agreement: Args, arg: Args, pool: _Pool
+) -> tuple[list[str], list[str]]:
     """``PledgeAgreement_Rebalance``'s body over a pool of free holdings; returns the
-    pledges it created (new ones and the remainders of partial releases)."""
+    pledges it created (new ones and the remainders of partial releases) and the
+    covers given, each replaced by its new contract if the step settled it."""
     pledgor, pledgee = agreement["pledgor"], agreement["pledgee"]
     obligations: dict[str, tuple[str, Args]] = {}
     for ocid in arg["obligationCids"]:
@@ -111,10 +124,11 @@ def rebalance(ctx: UpdateContext, agreement: Args, arg: Args, pool: _Pool) -> li
             agreement["scheduleId"],
         ):
             ctx.abort(f"Rebalance: obligation {o['obligationId']} is not under this agreement")
-        obligations[o["obligationId"]] = (ocid, o)
+        obligations.setdefault(o["obligationId"], (ocid, o))  # Daml's lookup: the first
+    covers = fetch_covers(ctx, agreement, arg["coverCids"])
     new_pledges: dict[str, list[str]] = {oid: [] for oid in obligations}
     released: dict[str, list[dict[str, str]]] = {}  # per obligation: Daml IsinFace records
-    added: dict[str, list[str]] = {oid: [] for oid in obligations}
+    added: dict[str, list[dict[str, str]]] = {}
     for r in arg["releases"]:
         p = ctx.fetch(PLEDGE, r["pledgeCid"])
         face, take = int(p["face"]), int(r["face"])
@@ -156,58 +170,67 @@ def rebalance(ctx: UpdateContext, agreement: Args, arg: Args, pool: _Pool) -> li
         }
         made = ctx.create(PLEDGE, pledge)
         new_pledges[oid].append(made)
-        added[oid].append(made)
-    check_covers(
-        ctx,
-        arg["keptPledgeCids"],
-        obligations=obligations,
-        released=released,
-        new_pledges=new_pledges,
-        added=added,
-    )
-    return [cid for cids in new_pledges.values() for cid in cids]
+        added.setdefault(oid, []).append({"isin": isin, "face": str(face)})
+    settled = settle(ctx, obligations, covers, released=released, added=added)
+    created = [cid for cids in new_pledges.values() for cid in cids]
+    return created, [settled.get(ccid, ccid) for ccid in arg["coverCids"]]
 
 
-def check_covers(
+def fetch_covers(ctx: UpdateContext, agreement: Args, cover_cids: list[str]) -> dict[str, str]:
+    """The covers given, each checked to be under the agreement: contract id by
+    obligation id (the first given, as Daml's ``lookup``)."""
+    covers: dict[str, str] = {}
+    for ccid in cover_cids:
+        k = ctx.fetch(OBLIGATION_COVER, ccid)
+        if (k["pledgor"], k["pledgee"]) != (agreement["pledgor"], agreement["pledgee"]):
+            ctx.abort(f"Rebalance: cover {ccid} is not under this agreement")
+        covers.setdefault(k["obligationId"], ccid)
+    return covers
+
+
+def settle(
     ctx: UpdateContext,
-    kept_pledge_cids: list[str],
-    *,
     obligations: dict[str, tuple[str, Args]],
+    covers: dict[str, str],
+    *,
     released: dict[str, list[dict[str, str]]],
-    new_pledges: dict[str, list[str]],
-    added: dict[str, list[str]],
-) -> None:
-    """The rebalance's last part: ``MarginObligation_CheckCover`` of every obligation it
-    released from, counting the kept pledges and those it made (the fused body runs
-    this same code, so the cover rule has one implementation)."""
-    if not released:
-        return
-    kept: dict[str, list[str]] = {oid: [] for oid in released}
-    for pledge_cid in kept_pledge_cids:  # each obligation's check gets its own
-        oid = ctx.fetch(PLEDGE, pledge_cid)["obligationId"]
-        if oid in kept:
-            kept[oid].append(pledge_cid)
-    for oid, taken_out in released.items():
-        cover = [*kept[oid], *new_pledges[oid]]
-        ctx.exercise(
-            MARGIN_OBLIGATION,
-            obligations[oid][0],
-            "MarginObligation_CheckCover",
-            {"pledgeCids": cover, "addedPledgeCids": added[oid], "released": taken_out},
-        )
+    added: dict[str, list[dict[str, str]]],
+) -> dict[str, str]:
+    """The rebalance's last part: ``ObligationCover_Settle`` of every obligation it
+    released from or pledged to, in the order given (the fused body runs this same
+    code, so the cover rule has one implementation); the new cover id by old."""
+    settled: dict[str, str] = {}
+    for oid, (ocid, _) in obligations.items():
+        out, put = released.get(oid, []), added.get(oid, [])
+        if out or put:
+            ccid = covers.get(oid)
+            if ccid is None:
+                ctx.abort(
+                    f"Rebalance: this needs the ObligationCover of {oid} (a ledger written"
+                    " before covers existed: python -m ledger_adapter.migration"
+                    " --obligations <ledger url> creates them)"
+                )
+            settled[ccid] = ctx.exercise(
+                OBLIGATION_COVER,
+                ccid,
+                "ObligationCover_Settle",
+                {"obligationCid": ocid, "released": out, "added": put},
+            )
+    return settled
 
 
 def _agreement_rebalance(ctx: UpdateContext, _cid: str, agreement: Args, arg: Args) -> Any:
     pool = _Pool(ctx, agreement, arg["pool"])
-    created = rebalance(ctx, agreement, arg, pool)
-    return {"pool": pool.entries(), "pledgeCids": created}
+    created, cover_cids = rebalance(ctx, agreement, arg, pool)
+    return {"pool": pool.entries(), "pledgeCids": created, "coverCids": cover_cids}
 
 
 def _enforce(ctx: UpdateContext, _cid: str, agreement: Args, arg: Args) -> Any:
-    o = ctx.fetch(MARGIN_OBLIGATION, arg["obligationCid"])
+    obligation_cid = arg["obligationCid"]
+    o = ctx.fetch(MARGIN_OBLIGATION, obligation_cid)
     if (o["pledgor"], o["pledgee"]) != (agreement["pledgor"], agreement["pledgee"]):
         ctx.abort(f"Enforce: obligation {o['obligationId']} is not under this agreement")
-    taken = []
+    taken, faces = [], []
     for pledge_cid in arg["pledgeCids"]:
         p = ctx.fetch(PLEDGE, pledge_cid)
         if (p["obligationId"], p["pledgor"], p["pledgee"]) != (
@@ -222,6 +245,22 @@ def _enforce(ctx: UpdateContext, _cid: str, agreement: Args, arg: Args) -> Any:
                 HOLDING, p["holdingCid"], "Holding_Enforce", {"toAccount": arg["toAccount"]}
             )
         )
+        faces.append((p["isin"], int(p["face"])))
+    cover_cid = arg["coverCid"]
+    k = ctx.fetch(OBLIGATION_COVER, cover_cid)
+    if (k["obligationId"], k["pledgor"], k["pledgee"]) != (
+        o["obligationId"],
+        agreement["pledgor"],
+        agreement["pledgee"],
+    ):
+        ctx.abort(f"Enforce: cover {cover_cid} is of another obligation")
+    ctx.exercise(OBLIGATION_COVER, cover_cid, "Archive", {})
+    try:
+        taken_value = cover_of(o["valuation"], faces)
+        value = numeric_text(NUMERIC_10.subtract(Decimal(k["value"]), taken_value))
+    except ArithmeticError as e:
+        overflowed(ctx, "PledgeAgreement_Enforce", e)
+    ctx.create(OBLIGATION_COVER, {**k, "value": value})
     return taken
 
 
@@ -243,9 +282,9 @@ PLEDGE_AGREEMENT = Template(
             "PledgeAgreement_Rebalance",
             (
                 ("obligationCids", "[ContractId MarginObligation]"),
+                ("coverCids", "[ContractId ObligationCover]"),
                 ("releases", "[PledgeRelease]"),
                 ("pledges", "[PledgeOrder]"),
-                ("keptPledgeCids", "[ContractId Pledge]"),
                 ("pool", "[Free]"),
             ),
             "RebalanceResult",
@@ -257,6 +296,7 @@ PLEDGE_AGREEMENT = Template(
             "PledgeAgreement_Enforce",
             (
                 ("obligationCid", "ContractId MarginObligation"),
+                ("coverCid", "ContractId ObligationCover"),
                 ("pledgeCids", "[ContractId Pledge]"),
                 ("toAccount", "Text"),
             ),
@@ -274,9 +314,9 @@ def _batch_execute(ctx: UpdateContext, _cid: str, batch: Args, arg: Args) -> Any
     pool: dict[tuple[str, str], list[Args]] = {}
     for entry in arg["pool"]:
         pool.setdefault((entry["account"], entry["isin"]), []).append(entry)
-    made: dict[str, list[str]] = {}  # per agreement: the pledges its steps made
+    renamed: dict[str, str] = {}  # cover contract a command named -> its newest
     for step in arg["steps"]:
-        mine = made.setdefault(step["agreementCid"], [])
+        named = step["coverCids"]
         positions = dict.fromkeys((p["account"], p["isin"]) for p in step["pledges"])
         given = [e for pos in positions for e in pool.pop(pos, [])]
         result = ctx.exercise(
@@ -285,15 +325,15 @@ def _batch_execute(ctx: UpdateContext, _cid: str, batch: Args, arg: Args) -> Any
             "PledgeAgreement_Rebalance",
             {
                 "obligationCids": step["obligationCids"],
+                "coverCids": [renamed.get(c, c) for c in named],
                 "releases": step["releases"],
                 "pledges": step["pledges"],
-                "keptPledgeCids": [*step["keptPledgeCids"], *mine],
                 "pool": given,
             },
         )
         for entry in result["pool"]:
             pool.setdefault((entry["account"], entry["isin"]), []).append(entry)
-        mine.extend(result["pledgeCids"])
+        renamed.update(zip(named, result["coverCids"], strict=True))
     return [e for entries in pool.values() for e in entries]
 
 

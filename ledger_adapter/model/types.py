@@ -37,6 +37,8 @@ RECORDS = {
             ("obligationCid", "ContractId MarginObligation"),
             ("newRequiredValue", "Optional Int"),
             ("newValuation", "Optional (TextMap Decimal)"),
+            ("coverCid", "Optional (ContractId ObligationCover)"),
+            ("pledgeCids", "[ContractId Pledge]"),
         ),
     ),
     "PledgeRelease": Record("PledgeRelease", (("pledgeCid", "ContractId Pledge"), ("face", "Int"))),
@@ -55,16 +57,20 @@ RECORDS = {
     ),
     "RebalanceResult": Record(
         "RebalanceResult",
-        (("pool", "[Free]"), ("pledgeCids", "[ContractId Pledge]")),
+        (
+            ("pool", "[Free]"),
+            ("pledgeCids", "[ContractId Pledge]"),
+            ("coverCids", "[ContractId ObligationCover]"),
+        ),
     ),
     "RebalanceStep": Record(
         "RebalanceStep",
         (
             ("agreementCid", "ContractId PledgeAgreement"),
             ("obligationCids", "[ContractId MarginObligation]"),
+            ("coverCids", "[ContractId ObligationCover]"),
             ("releases", "[PledgeRelease]"),
             ("pledges", "[PledgeOrder]"),
-            ("keptPledgeCids", "[ContractId Pledge]"),
         ),
     ),
 }

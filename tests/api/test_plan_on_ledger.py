@@ -1,7 +1,7 @@
 """An optimizer plan with substitutions, carried out on an embedded ledger group by group.
 
 The ledger checks every transaction that releases collateral
-(``MarginObligation_CheckCover``): afterwards the obligation is covered, or the step put
+(``ObligationCover_Settle``): afterwards the obligation is covered, or the step put
 in at least the value it took out. ``optimizer.verify`` checks the same rule; here the
 ledger itself judges the plans ``tanpo optimize`` writes: substitutions on covered
 obligations and on one that stays short, then a plan reordered so a release runs

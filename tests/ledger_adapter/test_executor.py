@@ -8,7 +8,7 @@ import pytest
 
 from ledger_adapter.embedded import EmbeddedLedger
 from ledger_adapter.executor import PlanRejectedError, StalePlanError, execute_plan
-from ledger_adapter.model import HOLDING, MARGIN_OBLIGATION
+from ledger_adapter.model import HOLDING, MARGIN_OBLIGATION, OBLIGATION_COVER
 from ledger_adapter.plan import canonical_plan_id, parse_plan
 from ledger_adapter.positions import export_holdings
 from ledger_adapter.protocol import ExerciseCommand, InvalidArgument
@@ -317,7 +317,11 @@ def test_an_obligation_id_two_pledgees_use_is_refused(loaded: EmbeddedLedger) ->
             "valuation": {},
         },
     )
-    loaded.submit([clash], act_as=["BOJ"], command_id="clash")
+    cover = CreateCommand(
+        OBLIGATION_COVER.template_id,
+        {"pledgee": "BOJ", "pledgor": "MIZUHO", "obligationId": "MZH-JSCC", "value": "0"},
+    )
+    loaded.submit([clash, cover], act_as=["BOJ"], command_id="clash")
     end = loaded.ledger_end()
     plan = parse_plan(
         make_plan(

@@ -3,8 +3,9 @@
 Random rebalance batches (Hypothesis) over a loaded book, valid and not: releases of
 other agreements' pledges or of more face than pledged, pledges of ineligible ISINs,
 of more than is free, of positions held in several lots (a merge), pool entries that
-are not what they claim, kept pledges chosen at random (cover checks that fail),
-exercises of the agreement's choice directly, submitters without authority. Each is
+are not what they claim, an obligation or a cover named twice, a cover missing or of
+another agreement, several steps settling the same obligation (the batch threads its
+new cover), exercises of the agreement's choice directly, submitters without authority. Each is
 interpreted twice from the same contracts and seed, with the fused body and without:
 the nodes (hence the log row, its hash and every contract id), the created and
 archived contracts, the results and the projection are equal, or both fail with the
@@ -69,6 +70,7 @@ class Book:
         self.free = [c for c in self.holdings if c.args["column"] == HOLDINGS_COLUMN]
         self.pledges = by_template["Pledge"]
         self.obligations = by_template["MarginObligation"]
+        self.covers = by_template["ObligationCover"]
         self.agreements = by_template["PledgeAgreement"]
         self.isins = sorted({c.args["isin"] for c in self.holdings})
         self.free_isins = sorted({c.args["isin"] for c in self.free})
@@ -164,18 +166,20 @@ def steps(draw: st.DrawFn, book: Book) -> dict[str, Any]:
         }
         for _ in range(draw(st.integers(0, 3)))
     ]
-    gone = {p.contract_id for p in released}
-    kept = (
-        draw(st.lists(st.sampled_from(book.pledges), max_size=6, unique_by=lambda c: c.contract_id))
-        if _sometimes(draw)
-        else [p for p in theirs if p.contract_id not in gone]
-    )
+    named = [o.contract_id for o in obligations]
+    if _sometimes(draw):  # an obligation named twice
+        named.append(draw(st.sampled_from(named)))
+    covers = [c.contract_id for c in book.covers if c.args["obligationId"] in oids]
+    if _sometimes(draw) and covers:  # one missing
+        covers.pop(draw(st.integers(0, len(covers) - 1)))
+    if _sometimes(draw):  # one more, maybe of another agreement, maybe twice
+        covers.append(draw(st.sampled_from(book.covers)).contract_id)
     return {
         "agreementCid": agreement.contract_id,
-        "obligationCids": [o.contract_id for o in obligations],
+        "obligationCids": named,
+        "coverCids": covers,
         "releases": releases,
         "pledges": pledges,
-        "keptPledgeCids": [p.contract_id for p in kept],
     }
 
 
@@ -301,9 +305,11 @@ def test_a_plan_commits_through_the_fused_body(book: Book) -> None:
         o for o in book.obligations if o.args["obligationId"] == pledge.args["obligationId"]
     )
     free = next(c for c in book.free if int(c.args["face"]) >= 2 * LOT)
+    (cover,) = (c for c in book.covers if c.args["obligationId"] == obligation.args["obligationId"])
     step = {
         "agreementCid": agreement.contract_id,
         "obligationCids": [obligation.contract_id],
+        "coverCids": [cover.contract_id],
         "releases": [{"pledgeCid": pledge.contract_id, "face": str(LOT)}],
         "pledges": [
             {
@@ -312,11 +318,6 @@ def test_a_plan_commits_through_the_fused_body(book: Book) -> None:
                 "isin": free.args["isin"],
                 "face": str(LOT),
             }
-        ],
-        "keptPledgeCids": [
-            p.contract_id
-            for p in book.pledges
-            if p.args["obligationId"] == obligation.args["obligationId"] and p is not pledge
         ],
     }
     pool = [
@@ -345,6 +346,6 @@ def test_a_plan_commits_through_the_fused_body(book: Book) -> None:
         "Archive",
         "Holding_Release",
         "Holding_Pledge",
-        "MarginObligation_CheckCover",
+        "ObligationCover_Settle",
     ]
     assert PLEDGE.template_id in {n["tpl"] for n in fused.nodes if n["k"] == "c"}

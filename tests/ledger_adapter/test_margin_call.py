@@ -19,14 +19,13 @@ from ledger_adapter.book import load_book, parse_book
 from ledger_adapter.embedded import EmbeddedLedger
 from ledger_adapter.errors import (
     AuthorizationError,
-    ContractNotFound,
     InterpretationError,
     PermissionDenied,
     RequestTimeout,
 )
 from ledger_adapter.executor import PlanRejectedError, execute_plan
 from ledger_adapter.margin_call import CallStatus, ObligationChange, call_margin
-from ledger_adapter.model import MARGIN_CALL_BATCH, MARGIN_OBLIGATION, PLEDGE
+from ledger_adapter.model import MARGIN_CALL_BATCH, MARGIN_OBLIGATION, OBLIGATION_COVER
 from ledger_adapter.plan import parse_plan
 from ledger_adapter.positions import live_book
 from ledger_adapter.protocol import (
@@ -37,6 +36,15 @@ from ledger_adapter.protocol import (
 from valuation.errors import InputError
 
 from .conftest import ISIN, B, assert_sound, make_plan, small_book
+
+
+def _cover(ledger: EmbeddedLedger, obligation: str) -> Any:
+    (found,) = (
+        c
+        for c in ledger.active_contracts(["JSCC", "BOJ"], OBLIGATION_COVER.template_id)
+        if c.arguments["obligationId"] == obligation
+    )
+    return found
 
 
 def _obligation(ledger: EmbeddedLedger, obligation: str) -> Any:
@@ -99,7 +107,8 @@ def test_moved_prices_are_what_the_ledger_checks_cover_with(loaded: EmbeddedLedg
     """ISIN0 falls from 100 to 80: 0.98 -> 0.784 a yen of face under JSCC. A release of
     1bn passes before (19bn x 0.98 >= 15bn); after the revaluation the next 1bn fails
     (18bn x 0.784 = 14.1bn < 15bn; 17.6bn at the old value), and the ledger's
-    CheckCover counts 19bn x 0.784 = 14.896bn of cover."""
+    Settle, releasing 1 yen of face, counts 19bn x 0.784 - 0.784 = 14.896bn of cover:
+    the call recomputed the cover's value at the new valuation in the same transaction."""
     first = _release("MZH-JSCC", ISIN[0], B, 19 * B, "first")
     assert execute_plan(loaded, first, parties=["MIZUHO"]).reconciled
     book = small_book()
@@ -117,22 +126,22 @@ def test_moved_prices_are_what_the_ledger_checks_cover_with(loaded: EmbeddedLedg
     assert Decimal(_obligation(loaded, "MZH-BOJ").arguments["valuation"][ISIN[0]]) == Decimal(
         "0.792"
     )
-    pledges = [
-        c.contract_id
-        for c in loaded.active_contracts("JSCC", PLEDGE.template_id)
-        if c.arguments["obligationId"] == "MZH-JSCC"
-    ]
+    cover = _cover(loaded, "MZH-JSCC")
+    assert Decimal(cover.arguments["value"]) == 19 * B * Decimal("0.784")
     check = ExerciseCommand(  # the ledger's own check, as a rebalance step runs it
-        jscc.template_id,
-        jscc.contract_id,
-        "MarginObligation_CheckCover",
+        cover.template_id,
+        cover.contract_id,
+        "ObligationCover_Settle",
         {
-            "pledgeCids": pledges,
-            "addedPledgeCids": [],
+            "obligationCid": jscc.contract_id,
             "released": [{"isin": ISIN[0], "face": "1"}],
+            "added": [],
         },
     )
-    with pytest.raises(InterpretationError, match="value 14896000000 < required 15000000000"):
+    with pytest.raises(
+        InterpretationError,
+        match="value 14895999999 < required 15000000000, and the step takes out 0 but puts in only 0",
+    ):
         loaded.submit([check], act_as=["JSCC"], command_id="check")
     with pytest.raises(PlanRejectedError, match="under-covered"):
         execute_plan(loaded, _release("MZH-JSCC", ISIN[0], B, 18 * B, "next"), parties=["MIZUHO"])
@@ -239,6 +248,8 @@ def test_the_pledgor_cannot_move_its_own_requirement(with_users: EmbeddedLedger)
                     "obligationCid": _obligation(with_users, "MZH-JSCC").contract_id,
                     "newRequiredValue": str(10 * B),
                     "newValuation": None,
+                    "coverCid": None,
+                    "pledgeCids": [],
                 }
             ]
         },
@@ -353,38 +364,31 @@ def test_a_book_without_obligations_is_refused_naming_it(loaded: EmbeddedLedger)
     assert "no obligations" in str(err.value)
 
 
-def test_the_cover_check_fetches_the_added_pledges_even_when_covered(
+def test_the_settlement_is_the_cover_value_and_only_the_pledgee_moves_it(
     loaded: EmbeddedLedger,
 ) -> None:
-    """Daml's CheckCover fetches ``addedPledgeCids`` before it looks at the cover, so a
-    pledge there that is gone fails the check even when the obligation is covered."""
-    before = {
-        c.contract_id
-        for c in loaded.active_contracts("JSCC", PLEDGE.template_id)
-        if c.arguments["obligationId"] == "MZH-JSCC"
-    }
+    """A plan's step recreates the obligation's cover with the value its pledges now
+    hold and leaves the obligation (and its valuation) alone; the pledgor cannot
+    exercise the settlement itself (it would move the value without moving a pledge)."""
+    before, obligation = _cover(loaded, "MZH-JSCC"), _obligation(loaded, "MZH-JSCC")
+    assert before.arguments["value"] == "19600000000.0000000000"  # 20bn x 0.98
     assert execute_plan(
         loaded, _release("MZH-JSCC", ISIN[0], B, 19 * B, "first"), parties=["MIZUHO"]
     ).reconciled
-    now = [
-        c.contract_id
-        for c in loaded.active_contracts("JSCC", PLEDGE.template_id)
-        if c.arguments["obligationId"] == "MZH-JSCC"
-    ]
-    (gone,) = before - set(now)
-    jscc = _obligation(loaded, "MZH-JSCC")
-
-    def check(added: list[str]) -> ExerciseCommand:
-        return ExerciseCommand(
-            jscc.template_id,
-            jscc.contract_id,
-            "MarginObligation_CheckCover",
-            {"pledgeCids": now, "addedPledgeCids": added, "released": []},
-        )
-
-    loaded.submit([check(now)], act_as=["JSCC"], command_id="covered")  # 19bn x 0.98 >= 15bn
-    end = loaded.ledger_end()
-    with pytest.raises(ContractNotFound) as err:
-        loaded.submit([check([gone])], act_as=["JSCC"], command_id="gone")
-    assert err.value.contract_ids == (gone,)
-    assert loaded.ledger_end() == end
+    after = _cover(loaded, "MZH-JSCC")
+    assert after.contract_id != before.contract_id
+    assert after.arguments["value"] == "18620000000.0000000000"  # 19bn x 0.98
+    assert _obligation(loaded, "MZH-JSCC").contract_id == obligation.contract_id
+    settle = ExerciseCommand(
+        after.template_id,
+        after.contract_id,
+        "ObligationCover_Settle",
+        {
+            "obligationCid": obligation.contract_id,
+            "released": [],
+            "added": [{"isin": ISIN[1], "face": str(B)}],
+        },
+    )
+    with pytest.raises(AuthorizationError, match="controllers"):
+        loaded.submit([settle], act_as=["MIZUHO"], command_id="pledgor-settles")
+    assert_sound(loaded)

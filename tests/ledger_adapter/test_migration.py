@@ -6,7 +6,9 @@ version 2): the small book loaded, a one-group plan executed, a split, four
 transactions. Among its contracts are ids of 20 characters (the version 1 interpreter
 gave a create in a block of nodes that began with an exercise no discriminator); the
 migration keeps them and the ledger finds them. On PostgreSQL the same rows are
-written into the version 1 tables (:data:`V1_TABLES`, the version 1 DDL).
+written into the version 1 tables (:data:`V1_TABLES`, the version 1 DDL). Its
+obligations were written before ``ObligationCover`` existed: their pledges cannot be
+moved until :func:`migrate_obligations` creates their covers.
 """
 
 from __future__ import annotations
@@ -20,15 +22,22 @@ from typing import Any
 import psycopg
 import pytest
 
+from ledger_adapter.book import parse_book
 from ledger_adapter.embedded import EmbeddedLedger
-from ledger_adapter.errors import InvalidArgument
+from ledger_adapter.errors import InterpretationError, InvalidArgument
+from ledger_adapter.executor import PlanRejectedError, execute_plan
 from ledger_adapter.integrity import verify
-from ledger_adapter.migration import main
-from ledger_adapter.model import HOLDING, HOLDINGS_COLUMN
+from ledger_adapter.invariants import cover_value_violations
+from ledger_adapter.margin_call import call_margin
+from ledger_adapter.migration import main, migrate_obligations
+from ledger_adapter.model import HOLDING, HOLDINGS_COLUMN, PLEDGE, PLEDGE_AGREEMENT
+from ledger_adapter.plan import parse_plan
 from ledger_adapter.protocol import ExerciseCommand
+from ledger_adapter.rebalance import LiveState
 from ledger_adapter.storage import open_backend
+from valuation.errors import InputError
 
-from .conftest import BACKENDS, _postgres_url, assert_sound
+from .conftest import BACKENDS, ISIN, _postgres_url, assert_sound, make_plan, small_book
 
 V1_FILE = Path(__file__).parent / "data" / "ledger_v1.db"
 V1_HEAD = "0a757a3a3c6b0168d7780f3b06fa140a16dad3a5f0126fa1e9f1d38ea94441bf"
@@ -97,6 +106,7 @@ def test_migration_keeps_every_hash_and_contract(v1_url: str) -> None:
         }
         assert stored == _active_v1()
         assert any(len(cid) == 20 for cid, *_ in stored)
+        assert migrate_obligations(ledger) == 3  # the covers of the obligations
         assert_sound(ledger)
         # the migrated ledger goes on: split a contract with a 20-character id
         short = next(
@@ -108,10 +118,64 @@ def test_migration_keeps_every_hash_and_contract(v1_url: str) -> None:
             HOLDING.template_id, short.contract_id, "Holding_Split", {"splitFace": "1000"}
         )
         tx = ledger.submit([split], act_as=["NOMURA"], command_id="after-migration")
-        assert tx.offset == 5 and all(len(e.contract_id) == 66 for e in tx.created())
+        assert tx.offset == 7 and all(len(e.contract_id) == 66 for e in tx.created())
         assert_sound(ledger)
     with EmbeddedLedger(v1_url) as reopened:  # version 2 now: no flag needed
-        assert reopened.ledger_end() == 5
+        assert reopened.ledger_end() == 7
+
+
+def test_an_obligation_without_a_cover_is_refused_until_migrated(v1_url: str) -> None:
+    """Its cover cannot be checked (the cover is what the check reads): a plan moving
+    its pledges is refused before submitting, naming it and the migration, and the
+    ledger refuses the step too; the migration creates each cover with the value of the
+    obligation's live pledges at its valuation (the invariant check holds it to them),
+    the plan then goes through; a second run finds
+    nothing."""
+    with EmbeddedLedger(v1_url, migrate=True) as ledger:
+        assert len(cover_value_violations(ledger)) == 3
+        revalued = small_book()
+        revalued["securities"][0]["dirty_price"] = 80.0
+        with pytest.raises(InputError, match="no ObligationCover") as refused:
+            call_margin(ledger, parse_book(revalued))  # nothing to recompute
+        assert refused.value.field == "id" and "--obligations" in str(refused.value)
+        pledges = [
+            c
+            for c in ledger.active_contracts(["MIZUHO"], PLEDGE.template_id)
+            if c.arguments["obligationId"] == "MZH-JSCC"
+            and (c.arguments["account"], c.arguments["isin"]) == ("MZH-01", ISIN[0])
+        ]
+        pledge, face = pledges[0], sum(int(p.arguments["face"]) for p in pledges)
+        moves = [("release", "MZH-JSCC", "MZH-01", ISIN[0], 1000, 1)]
+        held = LiveState.read(ledger, ["MIZUHO"]).pledged()
+        after = [
+            (o, acc, i, f - 1000 if (acc, i) == ("MZH-01", ISIN[0]) else f)
+            for (o, acc, i), f in held.items()
+            if o == "MZH-JSCC"
+        ]
+        assert face == held[("MZH-JSCC", "MZH-01", ISIN[0])]
+        plan = parse_plan(make_plan(moves, after))
+        with pytest.raises(PlanRejectedError, match="no ObligationCover") as err:
+            execute_plan(ledger, plan, parties=["MIZUHO"])
+        assert "MZH-JSCC" in str(err.value) and "--obligations" in str(err.value)
+        state = LiveState.read(ledger, ["MIZUHO"])
+        (agreement,) = (v for k, v in state.agreements.items() if k[1] == "JSCC")
+        step = {
+            "obligationCids": [state.obligations["MZH-JSCC"].contract_id],
+            "coverCids": [],
+            "releases": [{"pledgeCid": pledge.contract_id, "face": "1000"}],
+            "pledges": [],
+            "pool": [],
+        }
+        rebalance = ExerciseCommand(
+            PLEDGE_AGREEMENT.template_id, agreement, "PledgeAgreement_Rebalance", step
+        )
+        with pytest.raises(InterpretationError, match="needs the ObligationCover of MZH-JSCC"):
+            ledger.submit([rebalance], act_as=["MIZUHO"], command_id="no-cover")
+        assert migrate_obligations(ledger) == 3
+        assert migrate_obligations(ledger) == 0
+        assert_sound(ledger)  # each obligation has one cover, equal to its live pledges
+        assert execute_plan(ledger, plan, parties=["MIZUHO"]).reconciled
+        assert_sound(ledger)
 
 
 def test_the_migration_command_reports_the_head(
@@ -121,6 +185,8 @@ def test_the_migration_command_reports_the_head(
     out = capsys.readouterr().out
     assert V1_HEAD in out and "4 transactions" in out and "verify ok" in out
     assert main([v1_url]) == 0  # a second run finds nothing to do
+    assert main(["--obligations", v1_url]) == 0
+    assert "3 obligations given their cover" in capsys.readouterr().out
 
 
 def test_a_contract_id_not_made_by_this_ledger_stops_the_migration(v1_url: str) -> None:

@@ -53,7 +53,6 @@ VALUES: dict[str, list[Any]] = {
                 "obligationCids": [CID],
                 "releases": [{"pledgeCid": CID, "face": "5"}],
                 "pledges": [],
-                "keptPledgeCids": [],
             }
         ],
         [
@@ -62,7 +61,6 @@ VALUES: dict[str, list[Any]] = {
                 "obligationCids": [CID],
                 "releases": [{"pledgeCid": CID, "face": "x"}],
                 "pledges": [],
-                "keptPledgeCids": [],
             }
         ],
     ],

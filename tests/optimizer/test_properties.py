@@ -96,7 +96,7 @@ def test_owed_release_that_leaves_an_obligation_short_is_refused(method: str) ->
     """One lot (98.5 million yen of value) pledged to O0, which requires 200 million
     under a 40% per-ISIN cap (80 million): no lot of any ISIN fits under the cap, so O0
     is short whatever happens. Releasing the lot drops its cover from 98.5 million to 0:
-    the ledger's MarginObligation_CheckCover refuses that step (cover < required and the
+    the ledger's ObligationCover_Settle refuses that step (cover < required and the
     step adds 0 < 98.5 million), so the plan cannot be executed. Keeping the pledge is
     the executable plan."""
     data = problem(

@@ -60,11 +60,36 @@ COMMANDS = [
         "PledgeAgreement_Rebalance",
         {
             "obligationCids": [CID],
+            "coverCids": [CID],
             "releases": [{"pledgeCid": CID, "face": "100"}],
             "pledges": [],
-            "keptPledgeCids": [],
-            "holdingCids": [],
+            "pool": [],
         },
+    ),
+    CreateCommand(  # an obligation's cover: the collateral value pledged to it (Decimal)
+        wire.template_id("ObligationCover"),
+        {
+            "pledgee": "JSCC",
+            "pledgor": "MIZUHO",
+            "obligationId": "MZH-JSCC",
+            "value": "19600000000.0000000000",
+        },
+    ),
+    ExerciseCommand(
+        wire.template_id("ObligationCover"),
+        CID,
+        "ObligationCover_Settle",
+        {
+            "obligationCid": CID,
+            "released": [{"isin": "JP1103811L91", "face": "1000000000"}],
+            "added": [{"isin": "JP1103834L66", "face": "1000000000"}],
+        },
+    ),
+    ExerciseCommand(
+        wire.template_id("ObligationCover"),
+        CID,
+        "ObligationCover_Recompute",
+        {"obligationCid": CID, "pledgeCids": [CID]},
     ),
     CreateAndExerciseCommand(BATCH, {"pledgor": "MIZUHO"}, "RebalanceBatch_Execute", {"steps": []}),
     CreateAndExerciseCommand(  # a margin call and a revaluation (null: no new requirement)
@@ -73,11 +98,19 @@ COMMANDS = [
         "MarginCallBatch_Execute",
         {
             "steps": [
-                {"obligationCid": CID, "newRequiredValue": "16000000000", "newValuation": None},
                 {
+                    "obligationCid": CID,
+                    "newRequiredValue": "16000000000",
+                    "newValuation": None,
+                    "coverCid": None,
+                    "pledgeCids": [],
+                },
+                {  # a revaluation recomputes the cover from the pledges the pledgee sees
                     "obligationCid": CID,
                     "newRequiredValue": None,
                     "newValuation": {"JP1103811L91": "0.9702000000"},
+                    "coverCid": CID,
+                    "pledgeCids": [CID, CID],
                 },
             ]
         },
