@@ -26,6 +26,7 @@ from rich.table import Table
 
 from ledger_adapter.book import load_book, parse_book
 from ledger_adapter.connect import open_embedded
+from ledger_adapter.embedded import EmbeddedLedger
 from ledger_adapter.executor import ExecutionReport, execute_plan
 from ledger_adapter.integrity import verify as verify_ledger
 from ledger_adapter.invariants import invariant_violations
@@ -165,16 +166,24 @@ def execute_on_embedded_ledger(
         )
         report = execute_plan(ledger, executable, parties=parties)
         again = execute_plan(ledger, executable, parties=parties)
-        integrity = verify_ledger(ledger)
-        violations = invariant_violations(ledger)
+        checks = ledger_checks(ledger)
     console.print(execution_table(report))
     console.print(
         f"Reconciled with the plan's allocations: {'yes' if report.reconciled else 'NO'};"
-        f" second run: {again.status}; hash chain over {integrity.transactions}"
-        f" transactions: {'ok' if integrity.ok else 'BROKEN'}; face conserved:"
-        f" {'yes' if not violations else 'NO'}"
+        f" second run: {again.status}; {checks}"
     )
     return report
+
+
+def ledger_checks(ledger: EmbeddedLedger) -> str:
+    """The ledger's own checks as one line: the hash chain and conservation of face."""
+    integrity = verify_ledger(ledger)
+    violations = invariant_violations(ledger)
+    return (
+        f"hash chain over {integrity.transactions} transactions:"
+        f" {'ok' if integrity.ok else 'BROKEN'}; face conserved:"
+        f" {'yes' if not violations else 'NO'}"
+    )
 
 
 def intraday_margin_call(
@@ -218,14 +227,9 @@ def intraday_margin_call(
             return replan
         executable = parse_plan(replan.to_dict())
         report = execute_plan(ledger, executable, parties=sorted(executable.owners))
-        integrity = verify_ledger(ledger)
-        violations = invariant_violations(ledger)
+        checks = ledger_checks(ledger)
     console.print(execution_table(report))
-    console.print(
-        f"Top-up reconciled: {'yes' if report.reconciled else 'NO'}; hash chain over"
-        f" {integrity.transactions} transactions: {'ok' if integrity.ok else 'BROKEN'};"
-        f" face conserved: {'yes' if not violations else 'NO'}"
-    )
+    console.print(f"Top-up reconciled: {'yes' if report.reconciled else 'NO'}; {checks}")
     return replan
 
 

@@ -33,6 +33,7 @@ from ledger_adapter.model.obligation import (
     cover_of,
     numeric_text,
     overflowed,
+    same_obligation,
 )
 from ledger_adapter.model.pledge import PLEDGE
 from ledger_adapter.model.types import HOLDINGS_COLUMN
@@ -233,11 +234,7 @@ def _enforce(ctx: UpdateContext, _cid: str, agreement: Args, arg: Args) -> Any:
     taken, faces = [], []
     for pledge_cid in arg["pledgeCids"]:
         p = ctx.fetch(PLEDGE, pledge_cid)
-        if (p["obligationId"], p["pledgor"], p["pledgee"]) != (
-            o["obligationId"],
-            o["pledgor"],
-            o["pledgee"],
-        ):
+        if not same_obligation(p, o):
             ctx.abort(f"Enforce: pledge {pledge_cid} secures another obligation")
         ctx.exercise(PLEDGE, pledge_cid, "Archive", {})
         taken.append(
@@ -248,11 +245,7 @@ def _enforce(ctx: UpdateContext, _cid: str, agreement: Args, arg: Args) -> Any:
         faces.append((p["isin"], int(p["face"])))
     cover_cid = arg["coverCid"]
     k = ctx.fetch(OBLIGATION_COVER, cover_cid)
-    if (k["obligationId"], k["pledgor"], k["pledgee"]) != (
-        o["obligationId"],
-        agreement["pledgor"],
-        agreement["pledgee"],
-    ):
+    if not same_obligation(k, o):  # o's pledgor and pledgee are the agreement's (above)
         ctx.abort(f"Enforce: cover {cover_cid} is of another obligation")
     ctx.exercise(OBLIGATION_COVER, cover_cid, "Archive", {})
     try:

@@ -112,11 +112,13 @@ def _isin_faces(records: Iterable[Args]) -> Iterable[tuple[str, int]]:
     return ((r["isin"], int(r["face"])) for r in records)
 
 
-def _matches(o: Args, k: Args) -> bool:
-    return (o["obligationId"], o["pledgor"], o["pledgee"]) == (
-        k["obligationId"],
-        k["pledgor"],
-        k["pledgee"],
+def same_obligation(a: Args, b: Args) -> bool:
+    """Whether two contracts' arguments (obligation, cover, pledge) name the same
+    obligation: the same obligation id, pledgor and pledgee."""
+    return (a["obligationId"], a["pledgor"], a["pledgee"]) == (
+        b["obligationId"],
+        b["pledgor"],
+        b["pledgee"],
     )
 
 
@@ -130,7 +132,7 @@ def _settle(ctx: UpdateContext, _cid: str, k: Args, arg: Args) -> Any:
     ever lower an obligation's cover below its requirement.
     """
     o = ctx.fetch(MARGIN_OBLIGATION, arg["obligationCid"])
-    if not _matches(o, k):
+    if not same_obligation(o, k):
         ctx.abort(
             f"ObligationCover_Settle: obligation {o['obligationId']} is not {k['obligationId']}"
         )
@@ -157,14 +159,14 @@ def _recompute(ctx: UpdateContext, _cid: str, k: Args, arg: Args) -> Any:
     """The cover's value from the pledges named, at the obligation's (new) valuation:
     each pledge once, only those of this obligation, pledgor and pledgee counted."""
     o = ctx.fetch(MARGIN_OBLIGATION, arg["obligationCid"])
-    if not _matches(o, k):
+    if not same_obligation(o, k):
         ctx.abort(
             f"ObligationCover_Recompute: obligation {o['obligationId']} is not {k['obligationId']}"
         )
     faces = []
     for pcid in dict.fromkeys(arg["pledgeCids"]):  # Daml's dedup: first of each, in order
         p = ctx.fetch(PLEDGE, pcid)
-        if _matches(p, k):
+        if same_obligation(p, k):
             faces.append((p["isin"], int(p["face"])))
     try:
         value = numeric_text(cover_of(o["valuation"], faces))
