@@ -73,10 +73,19 @@ PoolKey = tuple[str, str]
 
 @dataclass(slots=True)
 class Changes:
-    """Constraints an incremental change touched, for the persistent solver."""
+    """What an incremental change touched, for the persistent solver: Pyomo rows to
+    remove and add, and numbers to write straight into the solver's rows and objective
+    (:mod:`optimizer.inplace`): ``coefficients`` (row, variable, value), ``row_bounds``
+    (row, lower, upper), ``costs`` (variable, cost) and the objective's ``offset``.
+    ``objective``: whether the Pyomo objective was replaced (``model.objective``)."""
 
     removed: list[Any] = field(default_factory=list)
     added: list[Any] = field(default_factory=list)
+    coefficients: list[tuple[Any, Any, float]] = field(default_factory=list)
+    row_bounds: list[tuple[Any, float, float]] = field(default_factory=list)
+    costs: list[tuple[Any, float]] = field(default_factory=list)
+    offset: float | None = None
+    objective: bool = False
 
 
 class CollateralModel:
@@ -650,6 +659,8 @@ class CollateralModel:
         starts = cm.obligation_slices()
         lo, hi = int(starts[o]), int(starts[o + 1])
         self.cm, self.problem = cm, cm.problem
+        old_pair = (self.add_lots.copy(), self.forced.copy(), self.pair_min_pledge)
+        old_floor, old_needed = float(self.floor[o]), int(self.needed[o])
         self.add_lots[lo:hi] = np.maximum(cm.max_lots[lo:hi] - cm.current_lots[lo:hi], 0)
         self.forced[lo:hi] = np.maximum(cm.current_lots[lo:hi] - cm.max_lots[lo:hi], 0)
         self.reach[lo:hi] = self.value[lo:hi] * self.add_lots[lo:hi]
@@ -667,18 +678,34 @@ class CollateralModel:
         m.cut_deficit[obligation_id] = float(self.deficit[o])
         changes = Changes()
         bounded: list[Any] = []
+        # A pair's rows follow its bounds and minimum pledge: where one moved, they are
+        # written again as a fresh model has them (a minimum-transfer row appears when
+        # a pair that could add nothing now can).
+        moved = (old_pair[0] != self.add_lots) | (old_pair[1] != self.forced)
+        moved |= old_pair[2] != self.pair_min_pledge
         for k in self.by_obligation.get(obligation_id, []):
             j = self.j_of[k]
-            add_lots = int(self.add_lots[j])
-            m.add[k].setub(add_lots)
+            if not moved[j]:
+                continue
+            for name in self._PAIR_ROWS:
+                component = getattr(m, name)
+                if k in component:
+                    changes.removed.append(component[k])
+                    del component[k]
+            changes.added += self._pair_rows(j, k)
             bounded.append(m.add[k])
-            changes.removed.append(m.add_link[k])
-            changes.added.append(
-                self._set(m.add_link, k, m.add[k] - add_lots * m.pledge_move[k] <= 0)
-            )
             if k in m.release:
-                m.release[k].setlb(int(self.forced[j]))
                 bounded.append(m.release[k])
+        # The ledger floor and move cuts hold or not with the new requirement.
+        for name, flipped in (
+            ("ledger_floor", (old_floor > 0) != (self.floor[o] > 0)),
+            ("move_count_cut", (old_needed > 0) != (self.needed[o] > 0)),
+            ("move_cover_cut", (old_needed > 0) != (self.needed[o] > 0)),
+        ):
+            component = getattr(m, name)
+            if flipped and obligation_id in component:
+                changes.removed.append(component[obligation_id])
+                del component[obligation_id]
         existing = set(self.pools_of.get(obligation_id, []))
         changes.added += self._refresh_pools({obligation_id})
         for q in self.pools_of.get(obligation_id, []):  # their data moved with the requirement
@@ -699,7 +726,7 @@ class CollateralModel:
         changes.added += rows.added
         return changes, bounded
 
-    def update_prices(self, cm: CostModel) -> tuple[Changes, list[Any]]:
+    def update_prices(self, cm: CostModel, *, direct: bool = False) -> tuple[Changes, list[Any]]:
         """A price move: ``cm`` is this model's cost model after
         :meth:`CostModel.with_prices` (or any update over the same pairs, obligations,
         ISIN groups and bucket edges: :func:`same_structure`). Every datum that follows
@@ -709,7 +736,14 @@ class CollateralModel:
         others kept. A pair's or obligation's conditional row (a minimum move, a move
         cut, the ledger floor) is dropped or added as the fresh model would have it.
         Returns the rows touched and the variables whose bounds changed; the objective
-        is replaced (``model.objective``)."""
+        is replaced (``model.objective``).
+
+        ``direct``: the rows of an obligation that keep their shape (the same variables,
+        no row appearing or going) are not rewritten but their new numbers listed in
+        the :class:`Changes` for the solver (:mod:`optimizer.inplace`), and so is the
+        objective unless a row changed shape."""
+        from optimizer import inplace
+
         if not same_structure(self.cm, cm):
             raise ValueError("update_prices needs a cost model over the same pairs")
         m, old = self.model, self.cm
@@ -779,12 +813,23 @@ class CollateralModel:
                 if k in m.release:
                     bounded.append(m.release[k])
         existing = set(m.pool_reach)
+        pools_before = {o: list(self.pools_of.get(o, [])) for o in touched}
+        faces_before = set(m.pool_face)
         changes.added += self._refresh_pools(sorted(touched))
+        # Obligations whose rows keep their shape take the new numbers straight into
+        # the solver (optimizer.inplace); the others are rewritten through Pyomo.
+        numeric: set[str] = set()
+        if direct:
+            reshaped = inplace.reshaped(
+                self, touched, pools_before=pools_before, faces_before=faces_before,
+                old=old, old_floor=old_floor, old_needed=old_needed,
+            )  # fmt: skip
+            numeric = touched - reshaped
         for o in touched:
             for q in self.pools_of.get(o, []):  # their data moved with the prices
                 bounded.append(m.pool_value[q])
-                if q not in existing:
-                    continue  # its rows are new (in changes.added)
+                if q not in existing or o in numeric:
+                    continue  # its rows are new (in changes.added) / written directly
                 if q in m.pool_link:
                     changes.removed.append(m.pool_link[q])
                     changes.added.append(
@@ -795,12 +840,22 @@ class CollateralModel:
                 if q in m.pool_isin_link:
                     changes.removed.append(m.pool_isin_link[q])
                     changes.added.append(self._set(m.pool_isin_link, q, m.pool_isin_link[q].expr))
+            if o in numeric:
+                continue
             for name in ("ledger_floor", "move_count_cut", "move_cover_cut"):
                 drop(getattr(m, name), o)  # written again below where they still hold
-        rows = self._rebuild_rows(touched, set(), set(), set())
+        buckets: set[tuple[str, str]] = set()
+        if numeric and self.bucket_own_coef:  # rows of own coefficients: through Pyomo
+            buckets = {bk for o in numeric for bk in self.buckets_of.get(o, set())}
+        rows = self._rebuild_rows(touched - numeric, set(), set(), buckets)
         changes.removed += rows.removed
         changes.added += rows.added
-        self._set_objective()
+        inplace.write_rows(self, numeric, changes)
+        if direct and existing.issuperset(m.pool_reach):  # no new pool: the same columns
+            inplace.write_objective(self, touched, changes)
+        else:
+            self._set_objective()
+            changes.objective = True
         return changes, bounded
 
     def add_pairs(self, pairs: IntArray) -> Changes:
