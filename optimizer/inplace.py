@@ -24,10 +24,10 @@ re-evaluates only ``Param`` coefficients and bounds, which are current. The one 
 mixing the two, a bucket cap under stress (its own edge values, a ``Param`` cap), is
 rewritten through Pyomo.
 
-An obligation whose rows change shape (a pool opens, a ledger floor or a move cut
-appears or goes, an ISIN cap becomes finite) is rewritten through Pyomo
-(:func:`reshaped`), and so are a pair's own rows where its bounds or minimum move
-changed; the objective only where a pool opened (a new column in it).
+An obligation whose rows change shape (a pool opens, an ISIN cap becomes finite) is
+rewritten through Pyomo (:func:`reshaped`); so are a ledger floor or move cut that
+appears or goes (those rows alone), a pair's own rows where its bounds or minimum move
+changed, and the objective only where a pool opened (a new column in it).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from optimizer.costmodel import NO_LIMIT, CostModel, FloatArray, IntArray
+from optimizer.costmodel import NO_LIMIT, CostModel
 
 if TYPE_CHECKING:
     from optimizer.model import Changes, CollateralModel, Key, PoolKey
@@ -58,12 +58,11 @@ def reshaped(
     pools_before: Mapping[str, list[PoolKey]],
     faces_before: set[Any],
     old: CostModel,
-    old_floor: FloatArray,
-    old_needed: IntArray,
 ) -> set[str]:
     """The obligations of ``touched`` whose rows change shape with the new cost model
-    (a pool opened or took a face, a ledger floor or move cut appears or goes, an ISIN
-    cap or ``max_isins`` changed kind): those are rewritten through Pyomo."""
+    (a pool opened or took a face, an ISIN cap or ``max_isins`` changed kind): those are
+    rewritten through Pyomo. (A ledger floor or move cut that appears or goes is
+    written through Pyomo alone, by the caller.)"""
     cm, m = cmodel.cm, cmodel.model
     out: set[str] = set()
     for o in touched:
@@ -73,8 +72,6 @@ def reshaped(
         if (
             pools != pools_before.get(o, [])
             or any(q in m.pool_face and q not in faces_before for q in pools)
-            or (old_floor[i] > 0) != (cmodel.floor[i] > 0)
-            or (cmodel.use_cuts and (old_needed[i] > 0) != (cmodel.needed[i] > 0))
             or old.max_isins[i] != cm.max_isins[i]
             or any(
                 math.isfinite(old.group_cap[g]) != math.isfinite(cm.group_cap[g])

@@ -515,34 +515,8 @@ class CollateralModel:
                 variable + sum(m.pool_value[q] for q in mine) + m.shortfall[o]
                 >= m.required[o] - constant,
             )
+            self._floor_and_cuts(o, put)
             i = self.index[o]
-            if self.floor[i] > 0 and keys:
-                # The ledger's rule: cover after >= min(required, cover now), at base
-                # value (optimizer.ledger_rule); a pool counts its base value per unit.
-                variable, constant = self._valued(keys, lambda k: float(self.base[self.j_of[k]]))
-                put(
-                    m.ledger_floor,
-                    o,
-                    variable + sum(self.pool_base_ratio[q] * m.pool_value[q] for q in mine)
-                    >= float(self.floor[i]) - constant,
-                )
-            if self.needed[i] > 0 and self.use_cuts:
-                put(
-                    m.move_count_cut,
-                    o,
-                    sum(m.pledge_move[k] for k in keys)
-                    + sum(m.pool_moves[q] for q in mine)
-                    + m.cut_alpha[o] * m.shortfall[o]
-                    >= m.cut_needed[o],
-                )
-                put(
-                    m.move_cover_cut,
-                    o,
-                    sum(self._cut_coef(k) * m.pledge_move[k] for k in keys)
-                    + sum(m.pool_cut_coef[q] * m.pool_moves[q] for q in mine)
-                    + m.shortfall[o]
-                    >= m.cut_deficit[o],
-                )
             if cm.max_isins[i] != NO_LIMIT:
                 used = {k[2] for k in keys}
                 slots = sum(m.isin_used[o, isin] for isin in sorted(used))
@@ -627,6 +601,41 @@ class CollateralModel:
         if self.problem.limits.max_moves is not None:
             put(m.max_moves, "all", self._moves() <= self.problem.limits.max_moves)
         return changes
+
+    def _floor_and_cuts(self, o: str, put: Any) -> None:
+        """The ledger floor and move cuts of obligation ``o``, where they hold, handed to
+        ``put(component, index, expr)``."""
+        m = self.model
+        keys = self.by_obligation.get(o, [])
+        mine = self.pools_of.get(o, [])
+        i = self.index[o]
+        if self.floor[i] > 0 and keys:
+            # The ledger's rule: cover after >= min(required, cover now), at base
+            # value (optimizer.ledger_rule); a pool counts its base value per unit.
+            variable, constant = self._valued(keys, lambda k: float(self.base[self.j_of[k]]))
+            put(
+                m.ledger_floor,
+                o,
+                variable + sum(self.pool_base_ratio[q] * m.pool_value[q] for q in mine)
+                >= float(self.floor[i]) - constant,
+            )
+        if self.needed[i] > 0 and self.use_cuts:
+            put(
+                m.move_count_cut,
+                o,
+                sum(m.pledge_move[k] for k in keys)
+                + sum(m.pool_moves[q] for q in mine)
+                + m.cut_alpha[o] * m.shortfall[o]
+                >= m.cut_needed[o],
+            )
+            put(
+                m.move_cover_cut,
+                o,
+                sum(self._cut_coef(k) * m.pledge_move[k] for k in keys)
+                + sum(m.pool_cut_coef[q] * m.pool_moves[q] for q in mine)
+                + m.shortfall[o]
+                >= m.cut_deficit[o],
+            )
 
     def _moves(self) -> Any:
         m = self.model
@@ -821,9 +830,8 @@ class CollateralModel:
         numeric: set[str] = set()
         if direct:
             reshaped = inplace.reshaped(
-                self, touched, pools_before=pools_before, faces_before=faces_before,
-                old=old, old_floor=old_floor, old_needed=old_needed,
-            )  # fmt: skip
+                self, touched, pools_before=pools_before, faces_before=faces_before, old=old
+            )
             numeric = touched - reshaped
         for o in touched:
             for q in self.pools_of.get(o, []):  # their data moved with the prices
@@ -840,10 +848,17 @@ class CollateralModel:
                 if q in m.pool_isin_link:
                     changes.removed.append(m.pool_isin_link[q])
                     changes.added.append(self._set(m.pool_isin_link, q, m.pool_isin_link[q].expr))
-            if o in numeric:
+            i = self.index[o]
+            flipped = (old_floor[i] > 0) != (self.floor[i] > 0)
+            flipped |= self.use_cuts and (old_needed[i] > 0) != (self.needed[i] > 0)
+            if o in numeric and not flipped:
                 continue
             for name in ("ledger_floor", "move_count_cut", "move_cover_cut"):
-                drop(getattr(m, name), o)  # written again below where they still hold
+                drop(getattr(m, name), o)  # written again where they still hold
+            if o in numeric:  # a floor or cut appears or goes: those rows alone
+                self._floor_and_cuts(
+                    o, lambda c, index, expr: changes.added.append(self._set(c, index, expr))
+                )
         buckets: set[tuple[str, str]] = set()
         if numeric and self.bucket_own_coef:  # rows of own coefficients: through Pyomo
             buckets = {bk for o in numeric for bk in self.buckets_of.get(o, set())}

@@ -97,10 +97,11 @@ def _session(cm: CostModel) -> MipSession:
     return MipSession(cm, np.flatnonzero(candidate_mask(cm, greedy_lots(cm))))
 
 
-@pytest.mark.parametrize("factor", [0.995, 0.6])
+@pytest.mark.parametrize("factor", [0.995, 0.6, 1.3])
 def test_a_price_move_is_written_straight_into_highs(book: Problem, factor: float) -> None:
-    """-0.5% of every third ISIN (numbers only) and -40% (bounds, minimum transfers,
-    whole-lot caps and move cuts change too, some rows through Pyomo)."""
+    """-0.5% of every third ISIN (numbers only), -40% (bounds, minimum transfers,
+    whole-lot caps change too, move cuts appear: those rows through Pyomo) and +30%
+    (move cuts go)."""
     cm = resolve(book)
     session = _session(cm)
     updated = cm.with_prices({s.isin: s.dirty_price * factor for s in book.securities[::3]})
