@@ -227,7 +227,9 @@ class MipSession:
 
     def update_prices(self, cm: CostModel) -> None:
         """Take a price move in place (:meth:`CollateralModel.update_prices`: parameters,
-        bounds, the rows of the obligations it touched, the objective; no rebuild).
+        bounds, the rows of the obligations it touched, the objective; no rebuild), the
+        numbers of rows that keep their shape written straight into HiGHS
+        (:mod:`optimizer.inplace`, :meth:`_write`).
         ``cm`` may also carry margin calls since the session's cost model: every datum
         that moved is taken."""
         t = time.perf_counter()
