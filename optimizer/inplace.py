@@ -98,14 +98,18 @@ def write_rows(cmodel: CollateralModel, obligations: Iterable[str], changes: Cha
         for b in range(cm.row_cap.size)
     }
 
+    # Per pair of the obligation at hand: its add and release columns and today's lots
+    # (a pair sits in ~5 rows; an indexed Var lookup is ~1 us).
+    lots: dict[Key, tuple[Any, Any, int]] = {}
+
     def valued(row: Any, keys: list[Key], coef: list[float]) -> float:
         """Write ``sum coef[k] x lots(k)``'s coefficients; return its constant part."""
         constant = 0.0
         for k, c in zip(keys, coef, strict=True):
-            coefficients.append((row, m.add[k], c))
-            a = int(current[j_of[k]])
+            add, release, a = lots[k]
+            coefficients.append((row, add, c))
             if a > 0:
-                coefficients.append((row, m.release[k], -c))
+                coefficients.append((row, release, -c))
                 constant += c * a
         return constant
 
@@ -114,6 +118,9 @@ def write_rows(cmodel: CollateralModel, obligations: Iterable[str], changes: Cha
         keys = cmodel.by_obligation.get(o, [])
         mine = cmodel.pools_of.get(o, [])
         js = [j_of[k] for k in keys]
+        lots.clear()
+        for k, a in zip(keys, current[js].tolist(), strict=True):
+            lots[k] = (m.add[k], m.release[k] if a > 0 else None, a)
         values = value[js].tolist()
         row = m.cover[o]
         bounds.append((row, m.required[o].value - valued(row, keys, values), inf))

@@ -36,6 +36,7 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 import pyomo.environ as pyo
+from pyomo.common.gc_manager import PauseGC
 from pyomo.contrib.solver.solvers.highs import Highs
 
 from optimizer.candidates import pair_deltas
@@ -233,8 +234,12 @@ class MipSession:
         ``cm`` may also carry margin calls since the session's cost model: every datum
         that moved is taken."""
         t = time.perf_counter()
-        changes, bounded = self.cmodel.update_prices(cm, direct=True)
-        self._take(cm, changes, bounded, objective=changes.objective)
+        # The cyclic garbage collector paused (Pyomo's own device for its writers): the
+        # write lists allocate ~150,000 tuples in a heap of millions of Pyomo objects,
+        # and its full passes were 0.9 of 2.9 s on the 300 x 20,000 book.
+        with PauseGC():
+            changes, bounded = self.cmodel.update_prices(cm, direct=True)
+            self._take(cm, changes, bounded, objective=changes.objective)
         self.update_counts = {
             "rows_rewritten": len(changes.added), "coefficients_written": len(changes.coefficients),
         }  # fmt: skip
