@@ -5,7 +5,7 @@ Each beside raw SQLite doing the same writes in the same run. The books are
 one account, half pledged across its obligations to JSCC and the BoJ.
 
 - ``ledger.one_move_commit``: one-move transactions (a pledge of one lot through the
-  agreement: ``RebalanceBatch`` -> ``PledgeAgreement_Rebalance`` -> ``Holding_Pledge``)
+  agreement: ``PledgeAgreement_Rebalance`` -> ``Holding_Pledge``, ``ObligationCover_Settle``)
   committed one after the other, each durable (WAL, ``synchronous=FULL``). Peers: raw
   SQLite replaying exactly the rows our transactions wrote (log row with its nodes,
   contract inserts and deletes, deduplication row), one SQLite transaction each; and
@@ -145,11 +145,11 @@ def _one_move_commands(path: Path, n: int) -> list[Any]:
 
 
 def _next_cover(batch: list[Any], tx: Any) -> None:
-    """Point ``batch`` (a one-step rebalance) at the cover ``tx`` recreated: every
+    """Point ``batch`` (one agreement's rebalance) at the cover ``tx`` recreated: every
     step settles the obligation's cover, so the next command must name the new one
     (what the executor's state does, without rebuilding the command)."""
     (cover,) = tx.created(OBLIGATION_COVER.template_id)
-    batch[0].argument["steps"][0]["coverCids"] = [cover.contract_id]
+    batch[0].argument["coverCids"] = [cover.contract_id]
 
 
 @benchmark("ledger.one_move_commit", "one-move transactions committed durably, vs raw SQLite")
@@ -162,14 +162,14 @@ def one_move_commit(ctx: Context) -> None:
         book = synthetic_book(isins_per_bank=2 * n + 2, obligations_per_bank=4, cover_ratio=0.1)
         base = _loaded_book(directory, book)
         commands = _one_move_commands(base, n)
-        first_cover = commands[0][0].argument["steps"][0]["coverCids"]
+        first_cover = commands[0][0].argument["coverCids"]
         ours, raw, floor = [], [], []
         work = directory / "run.db"
         for _ in range(runs):
             _copy_db(base, work)
             with EmbeddedLedger(str(work)) as ledger:
                 start_offset = ledger.ledger_end()
-                commands[0][0].argument["steps"][0]["coverCids"] = first_cover
+                commands[0][0].argument["coverCids"] = first_cover
                 start = time.perf_counter()
                 for i, batch in enumerate(commands):
                     tx = ledger.submit(batch, act_as=["BANK1"], command_id=f"one-{i}")
@@ -206,9 +206,10 @@ def one_move_commit(ctx: Context) -> None:
     ctx.target("one-move tx/s", per_s, ">=", 2000, "tx/s")
     ctx.target("share of raw SQLite (same writes)", ratio, ">=", 0.40)
     ctx.note(
-        "Each transaction: check deduplication, interpret the batch, the agreement's"
-        " rebalance, Holding_Pledge and ObligationCover_Settle (the obligation's cover"
-        " recreated with its new value; 5 creates), append the hash-chained log row,"
+        "Each transaction: check deduplication, interpret the agreement's rebalance"
+        " (exercised directly: one step, no batch), Holding_Pledge and"
+        " ObligationCover_Settle (the obligation's cover recreated with its new value;"
+        " 4 creates, 2 archives), append the hash-chained log row,"
         " update the active contract table, commit with one fsync. Every pledge goes to one"
         " obligation, each of a new ISIN (2,000 in all): the cover holds one value, so a"
         " transaction's cost does not grow with the ISINs the obligation holds."
