@@ -192,3 +192,46 @@ def test_a_url_that_is_not_a_participant(
     with _server(status, content_type, body) as url:
         done = tanpo(workdir, "execute", "plan.json", "--ledger", url)
     _one_line_error(done, f"{url}/v2/state/ledger-end", fragment)
+
+
+def _plan_with(workdir: Path, name: str, **first_move: object) -> str:
+    plan = json.loads((workdir / "plan.json").read_text())
+    plan["moves"][0].update(first_move)
+    (workdir / name).write_text(json.dumps(plan))
+    return name
+
+
+def test_bad_plan_files_are_refused_by_record_and_field(workdir: Path) -> None:
+    """Each was a traceback (deep nesting), a silent acceptance (a step or owner of
+    the wrong type), an id that looked right in the message but was not (an invisible
+    character), or a "stale" plan expecting a negative face (a repeated move)."""
+    plan = json.loads((workdir / "plan.json").read_text())
+    (workdir / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    repeated = {**plan, "moves": [*plan["moves"], plan["moves"][0]]}
+    (workdir / "repeated.json").write_text(json.dumps(repeated))
+    cases = [
+        ("deep.json", "deep.json: (file): JSON nested too deeply"),
+        ("repeated.json", "moves[0] (MZH-JSCC MZH-01 JP1000000016): face: the moves pledge"),
+        (_plan_with(workdir, "step.json", step="x"), "moves[0]: step: 'x' must be an integer"),
+        (_plan_with(workdir, "owner.json", owner=["MIZUHO"]), "moves[0]: owner: ['MIZUHO']"),
+        (
+            _plan_with(workdir, "zwsp.json", isin="JP1000000016\u200b"),
+            "moves[0]: isin: 'JP1000000016\\u200b' holds an invisible character (U+200B)",
+        ),
+        (
+            _plan_with(workdir, "space.json", account="MZH-01 "),
+            "moves[0]: account: 'MZH-01 ' holds an invisible character",
+        ),
+        (_plan_with(workdir, "huge.json", face=1e300), "moves[0]: face: 1e+300 exceeds"),
+    ]
+    before = _log(workdir / "ledger.db")
+    for name, fragment in cases:
+        _one_line_error(tanpo(workdir, "execute", name, "--ledger", URL), fragment)
+    assert _log(workdir / "ledger.db") == before
+
+
+def test_a_byte_order_mark_is_no_error(workdir: Path) -> None:
+    text = (workdir / "plan.json").read_text()
+    (workdir / "bom.json").write_text(text, encoding="utf-8-sig")  # Windows editors
+    done = tanpo(workdir, "execute", "bom.json", "--ledger", URL)
+    assert done.returncode == 0 and "match its allocations" in done.stdout, done.stderr
