@@ -58,7 +58,7 @@ class LedgerCheckFailed(TanpoError):  # noqa: N818 - says what happened, as the 
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM is no error
     except FileNotFoundError:
         raise InputError(str(path), "(file)", "no such file") from None
     except IsADirectoryError:
@@ -69,6 +69,10 @@ def _read_json(path: Path) -> Any:
         raise InputError(str(path), "(file)", "is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise InputError(str(path), "(file)", f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InputError(
+            str(path), "(file)", "JSON nested too deeply to be a plan or book"
+        ) from None
 
 
 @ledger_app.command("init")
@@ -191,7 +195,8 @@ def verify_command(ledger: LedgerOption) -> None:
 
     with open_embedded(ledger) as opened:
         report = verify(opened)
-        problems = [*report.problems, *invariant_violations(opened)]
+        # the invariants read the log and the tables as sound: only once they verify
+        problems = list(report.problems) or invariant_violations(opened)
     for problem in problems:
         typer.echo(f"problem: {problem}")
     if problems:

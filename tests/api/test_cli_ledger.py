@@ -180,7 +180,7 @@ def test_hostile_input_is_one_line(workdir: Path) -> None:
         ("sqlite:///other.db", "not a tanpo ledger (it holds tables accounts)"),
         ("sqlite:///empty.db", "tanpo ledger init"),
         ("sqlite:///v1.db", "python -m ledger_adapter.migration"),
-        ("sqlite:///folder", "cannot open"),
+        ("sqlite:///folder", "folder is a directory, not a ledger file"),
         ("ftp://x", "unknown"),
         ("http://127.0.0.1:9", "UNAVAILABLE"),
         ("postgresql://tanpo@127.0.0.1:9/none", "UNAVAILABLE"),  # psycopg's is two lines
