@@ -31,6 +31,7 @@ from typing import Annotated, Any
 import typer
 
 from ledger_adapter.connect import open_embedded, open_ledger
+from ledger_adapter.embedded import EmbeddedLedger
 from valuation.errors import InputError, TanpoError
 
 LedgerOption = Annotated[
@@ -171,6 +172,8 @@ def positions_command(
     if not party:
         raise InputError("positions", "--party", "name at least one party")
     with closing(open_ledger(ledger)) as opened:
+        if isinstance(opened, EmbeddedLedger):  # a participant knows its own parties only
+            _refuse_unknown(party, opened.known_parties())
         if export:
             typer.echo(json.dumps(export_holdings(opened, party), indent=2))
             return
@@ -185,6 +188,19 @@ def positions_command(
             f"{p.obligation or '-':<22} {p.face:>20,}"
         )
     typer.echo(f"{len(rows)} position(s)")
+
+
+def _refuse_unknown(parties: list[str], known: frozenset[str]) -> None:
+    """A party no contract on the ledger names: an input error, not an empty answer."""
+    for name in parties:
+        if name not in known:
+            shown = ", ".join(sorted(known)[:12]) + (" ..." if len(known) > 12 else "")
+            raise InputError(
+                "positions",
+                "--party",
+                f"{name!r}: no contract on this ledger names that party"
+                f" (parties on it: {shown or 'none'})",
+            )
 
 
 @ledger_app.command("verify")

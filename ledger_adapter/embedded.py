@@ -585,6 +585,14 @@ class EmbeddedLedger:
             after = rows[-1].offset
 
     @_locked
+    def known_parties(self) -> frozenset[str]:
+        """Every party a contract on this ledger has named as signatory or observer,
+        archived ones included (the operator's view: a party no contract ever named is
+        most likely a misspelling)."""
+        rows = self._db.query("SELECT signatories, observers FROM party_sets")
+        return frozenset(p for row in rows for column in row for p in str(column).split(",") if p)
+
+    @_locked
     def stored_contracts(self, template_ids: Collection[str] = ()) -> list[StoredContract]:
         """The active contract table as stored, codes resolved, in id order (the
         operator's view, for audits; ``template_ids``: only those templates)."""
