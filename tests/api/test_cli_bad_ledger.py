@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger_adapter.encoding import nodes_of_stored
 from tests.api.test_cli_ledger import URL, _one_line_error, loaded_dir, tanpo, workdir
 
 __all__ = ["loaded_dir", "workdir"]  # fixtures, imported to be found
@@ -109,14 +110,21 @@ def test_read_only_ledger(workdir: Path) -> None:
         path.chmod(0o644)
 
 
+_EDIT_AS_TEXT = "edit the JSON, write it back as text"
+
+
 @pytest.mark.parametrize(
     ("sql", "fragment"),
     [
-        # SQL's replace() leaves the column as text: was a TypeError
+        # an edit through SQL's text functions leaves the column as text: was a TypeError
         (
-            'UPDATE transactions SET nodes = replace(nodes, \'"face":"50000000000"\','
-            ' \'"face":"51000000000"\') WHERE ledger_offset = 1',
+            _EDIT_AS_TEXT,
             "offset 1: row content does not match its hash",
+        ),
+        # compressed bytes edited as text (not UTF-8): failed the whole read, UNAVAILABLE
+        (
+            "UPDATE transactions SET nodes = CAST(X'28B52FFDFFFE' AS TEXT) WHERE ledger_offset = 1",
+            "offset 1: stored nodes cannot be read",
         ),
         # valid JSON, not nodes: was a KeyError
         (
@@ -130,11 +138,21 @@ def test_read_only_ledger(workdir: Path) -> None:
             "arguments differ from the log",
         ),
     ],
-    ids=["nodes-as-text", "nodes-shape", "contract-arguments"],
+    ids=["nodes-as-text", "compressed-as-text", "nodes-shape", "contract-arguments"],
 )
 def test_verify_names_the_edited_row(workdir: Path, sql: str, fragment: str) -> None:
     with sqlite3.connect(workdir / "ledger.db") as db:
-        assert db.execute(sql).rowcount == 1
+        if sql == _EDIT_AS_TEXT:  # the JSON edited and written back as text
+            (stored,) = db.execute(
+                "SELECT nodes FROM transactions WHERE ledger_offset = 1"
+            ).fetchone()
+            text = nodes_of_stored(bytes(stored)).decode()
+            edited = text.replace('"face":"50000000000"', '"face":"51000000000"')
+            assert edited != text
+            sql, params = "UPDATE transactions SET nodes = ? WHERE ledger_offset = 1", [edited]
+        else:
+            params = []
+        assert db.execute(sql, params).rowcount == 1
     done = tanpo(workdir, "ledger", "verify", "--ledger", URL)
     _one_line_error(done, "does not verify", fragment)
     assert fragment in done.stdout.splitlines()[0], done.stdout  # the list, first
