@@ -205,7 +205,9 @@ class LiveState:
         o = self.obligations.get(obligation_id)
         if o is None:
             raise InvalidArgument(
-                f"obligation {obligation_id} is not on the ledger (or not visible)", field=where
+                f"obligation {obligation_id} is not on the ledger, or not visible to"
+                f" {', '.join(sorted(self.parties))}",
+                field=where,
             )
         same = self.named[obligation_id]
         if len(same) > 1:
