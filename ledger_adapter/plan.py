@@ -52,6 +52,9 @@ class PlanMove:
     face: int
     group: str
     step: int
+    owner: str | None = None
+    """The pledgor the plan says owns the position (optional): the executor refuses a
+    move whose obligation the ledger shows pledged by another."""
 
     @property
     def pair(self) -> tuple[str, str, str]:
@@ -149,9 +152,8 @@ def parse_plan(data: Any) -> ExecutablePlan:
         step = m.get("step", i)
         if isinstance(step, bool) or not isinstance(step, int):
             raise InputError(where, "step", f"{_shown(step)} must be an integer")
-        if "owner" in m and m["owner"] is not None:
-            _text(m, "owner", where)
-        moves.append(PlanMove(action, obligation, account, isin, face, str(group), step))
+        owner = _text(m, "owner", where) if m.get("owner") is not None else None
+        moves.append(PlanMove(action, obligation, account, isin, face, str(group), step, owner))
     allocations: dict[tuple[str, str, str], int] = {}
     for i, a in enumerate(data.get("allocations") or ()):
         where = f"allocations[{i}]"
