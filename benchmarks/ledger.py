@@ -165,7 +165,10 @@ def one_move_commit(ctx: Context) -> None:
         base = _loaded_book(directory, book)
         commands = _one_move_commands(base, n)
         first_cover = commands[0][0].argument["coverCids"]
-        ours, cold, raw, floor = [], [], [], []
+        ours: list[float] = []
+        cold: list[float] = []
+        raw: list[float] = []
+        floor: list[float] = []
         work = directory / "run.db"
         for _ in range(runs):
             for seconds in (ours, cold):
