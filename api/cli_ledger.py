@@ -31,6 +31,7 @@ from typing import Annotated, Any
 import typer
 
 from ledger_adapter.connect import open_embedded, open_ledger
+from ledger_adapter.embedded import EmbeddedLedger
 from valuation.errors import InputError, TanpoError
 
 LedgerOption = Annotated[
@@ -58,7 +59,7 @@ class LedgerCheckFailed(TanpoError):  # noqa: N818 - says what happened, as the 
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM is no error
     except FileNotFoundError:
         raise InputError(str(path), "(file)", "no such file") from None
     except IsADirectoryError:
@@ -69,6 +70,10 @@ def _read_json(path: Path) -> Any:
         raise InputError(str(path), "(file)", "is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise InputError(str(path), "(file)", f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InputError(
+            str(path), "(file)", "JSON nested too deeply to be a plan or book"
+        ) from None
 
 
 @ledger_app.command("init")
@@ -167,6 +172,8 @@ def positions_command(
     if not party:
         raise InputError("positions", "--party", "name at least one party")
     with closing(open_ledger(ledger)) as opened:
+        if isinstance(opened, EmbeddedLedger):  # a participant knows its own parties only
+            _refuse_unknown(party, opened.known_parties())
         if export:
             typer.echo(json.dumps(export_holdings(opened, party), indent=2))
             return
@@ -183,6 +190,19 @@ def positions_command(
     typer.echo(f"{len(rows)} position(s)")
 
 
+def _refuse_unknown(parties: list[str], known: frozenset[str]) -> None:
+    """A party no contract on the ledger names: an input error, not an empty answer."""
+    for name in parties:
+        if name not in known:
+            shown = ", ".join(sorted(known)[:12]) + (" ..." if len(known) > 12 else "")
+            raise InputError(
+                "positions",
+                "--party",
+                f"{name!r}: no contract on this ledger names that party"
+                f" (parties on it: {shown or 'none'})",
+            )
+
+
 @ledger_app.command("verify")
 def verify_command(ledger: LedgerOption) -> None:
     """Check the hash chain, the derived tables and the model's invariants."""
@@ -191,7 +211,8 @@ def verify_command(ledger: LedgerOption) -> None:
 
     with open_embedded(ledger) as opened:
         report = verify(opened)
-        problems = [*report.problems, *invariant_violations(opened)]
+        # the invariants read the log and the tables as sound: only once they verify
+        problems = list(report.problems) or invariant_violations(opened)
     for problem in problems:
         typer.echo(f"problem: {problem}")
     if problems:

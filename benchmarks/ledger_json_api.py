@@ -8,7 +8,8 @@ one bank, FLAT haircut schedule) and the same commands:
 
 The participant runs in its own process (forked), as a real one would: a server thread in
 the benchmark's process would share the GIL with the client and measure lock convoys,
-not the API. Each move is a ``RebalanceBatch`` with one pledge order, built by
+not the API. Each move is one pledge order (the agreement's
+``PledgeAgreement_Rebalance``), built by
 :func:`ledger_adapter.rebalance.rebalance_commands` from the pledgor's live state (the
 executor's own path), submitted as one transaction; command building is inside the timed
 loop on both sides. The 1,000-move plan is :func:`ledger_adapter.testing.substitution_plan`

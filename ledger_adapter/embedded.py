@@ -227,12 +227,16 @@ class EmbeddedLedger:
     # --- set-up -------------------------------------------------------------------
 
     def _ensure_meta(self) -> None:
-        self._db.execute(
-            "INSERT INTO ledger_meta (id, schema_version, ledger_id) VALUES (1, ?, ?)"
-            " ON CONFLICT (id) DO NOTHING",
-            (SCHEMA_VERSION, "tanpo-" + os.urandom(8).hex()),
-        )
-        version = self._db.query("SELECT schema_version FROM ledger_meta WHERE id = 1")[0][0]
+        # Read first: the insert takes the write lock, and a reader (positions, verify)
+        # must not wait for a writer holding it (SQLite WAL lets it read meanwhile).
+        meta = "SELECT schema_version FROM ledger_meta WHERE id = 1"
+        if not self._db.query(meta):
+            self._db.execute(
+                "INSERT INTO ledger_meta (id, schema_version, ledger_id) VALUES (1, ?, ?)"
+                " ON CONFLICT (id) DO NOTHING",
+                (SCHEMA_VERSION, "tanpo-" + os.urandom(8).hex()),
+            )
+        version = self._db.query(meta)[0][0]
         if version != SCHEMA_VERSION:
             raise InvalidArgument(
                 f"ledger schema version {version} is not {SCHEMA_VERSION}", field="ledger"
@@ -579,6 +583,14 @@ class EmbeddedLedger:
             if len(rows) < page:
                 return
             after = rows[-1].offset
+
+    @_locked
+    def known_parties(self) -> frozenset[str]:
+        """Every party a contract on this ledger has named as signatory or observer,
+        archived ones included (the operator's view: a party no contract ever named is
+        most likely a misspelling)."""
+        rows = self._db.query("SELECT signatories, observers FROM party_sets")
+        return frozenset(p for row in rows for column in row for p in str(column).split(",") if p)
 
     @_locked
     def stored_contracts(self, template_ids: Collection[str] = ()) -> list[StoredContract]:

@@ -299,6 +299,12 @@ def execute_plan(
     state = LiveState.read(ledger, parties)
     for m in plan.moves:
         o = state.obligation(m.obligation, "moves")
+        if m.owner is not None and m.owner != o.pledgor:
+            raise InvalidArgument(
+                f"a move of {m.isin} in {m.account} for obligation {m.obligation} names owner"
+                f" {m.owner}; on the ledger that obligation is pledged by {o.pledgor}",
+                field="moves.owner",
+            )
         if o.pledgor not in parties:
             raise InvalidArgument(
                 f"obligation {m.obligation} is pledged by {o.pledgor}, not one of {parties}",

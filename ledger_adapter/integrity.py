@@ -134,11 +134,11 @@ def verify(ledger: EmbeddedLedger) -> VerifyReport:
                 problem(f"offset {tx.offset}: row content does not match its hash (edited)")
             previous, last_offset = tx.tx_hash, tx.offset
             try:
-                nodes = loads(nodes_json)
+                _replay(loads(nodes_json), tx.offset, expected, problem)
             except JSONDecodeError:
                 problem(f"offset {tx.offset}: nodes are not valid JSON")
-                continue
-            _replay(nodes, tx.offset, expected, problem)
+            except (KeyError, TypeError, AttributeError):  # valid JSON, not our nodes
+                problem(f"offset {tx.offset}: nodes are not a transaction's (edited)")
         _compare_contracts(ledger, expected, problem)
         _compare_dedup(ledger, change_ids, problem)
     finally:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import defaultdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ledger_adapter.codes import Codes
@@ -45,7 +46,7 @@ from ledger_adapter.errors import InvalidArgument, LedgerError
 from ledger_adapter.model import MARGIN_OBLIGATION, OBLIGATION_COVER, PLEDGE
 from ledger_adapter.model.obligation import cover_create_args, cover_of, numeric_text
 from ledger_adapter.protocol import Command, CreateCommand
-from ledger_adapter.storage import SCHEMA_VERSION, Backend, stored_schema_version
+from ledger_adapter.storage import SCHEMA_VERSION, Backend, open_backend, stored_schema_version
 
 if TYPE_CHECKING:
     from ledger_adapter.embedded import EmbeddedLedger
@@ -190,6 +191,21 @@ def migrate_obligations(ledger: EmbeddedLedger, *, user_id: str = "tanpo") -> in
     return done
 
 
+def _refuse_no_ledger(url: str) -> None:
+    """A URL naming no ledger (a typo'd file, an empty database) is an error, not a new
+    empty ledger reported as migrated."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        path = Path(url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url)
+        if not path.exists():
+            raise InvalidArgument(f"{url}: no ledger there, nothing to migrate", field="ledger")
+    backend = open_backend(url)
+    try:
+        if stored_schema_version(backend) is None:
+            raise InvalidArgument(f"{url}: no ledger there, nothing to migrate", field="ledger")
+    finally:
+        backend.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m ledger_adapter.migration [--obligations] URL``: migrate the schema
     (and, with ``--obligations``, create the covers of obligations written before them), verify,
@@ -205,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     migrated = 0
     try:
+        _refuse_no_ledger(args[0])
         with EmbeddedLedger(args[0], migrate=True) as ledger:
             if obligations:
                 migrated = migrate_obligations(ledger)

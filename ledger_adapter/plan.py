@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,9 @@ class PlanMove:
     face: int
     group: str
     step: int
+    owner: str | None = None
+    """The pledgor the plan says owns the position (optional): the executor refuses a
+    move whose obligation the ledger shows pledged by another."""
 
     @property
     def pair(self) -> tuple[str, str, str]:
@@ -89,23 +93,33 @@ def canonical_plan_id(data: Mapping[str, Any]) -> str:
     return "plan-" + hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
+def _shown(value: Any) -> str:
+    """``value`` as an error message shows it: its repr, at most 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _text(record: Mapping[str, Any], name: str, where: str) -> str:
     value = record.get(name)
     if not isinstance(value, str) or not value:
-        raise InputError(where, name, f"{value!r} must be a non-empty string")
+        raise InputError(where, name, f"{_shown(value)} must be a non-empty string")
+    hidden = next((c for c in value if unicodedata.category(c) in ("Cc", "Cf")), None)
+    if hidden is not None or value != value.strip():  # looks like an id, names none
+        what = f"U+{ord(hidden):04X}" if hidden is not None else "white space at an end"
+        raise InputError(where, name, f"{_shown(value)} holds an invisible character ({what})")
     return value
 
 
 def _face(record: Mapping[str, Any], name: str, where: str, *, positive: bool) -> int:
-    value = record.get(name)
+    given = value = record.get(name)
     if isinstance(value, float) and value.is_integer():  # NaN and infinities are not
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(where, name, f"{value!r} is not a whole number of yen")
+        raise InputError(where, name, f"{_shown(given)} is not a whole number of yen")
     if value < 0 or (positive and value == 0):
-        raise InputError(where, name, f"{value!r} must be {'> 0' if positive else '>= 0'}")
+        raise InputError(where, name, f"{_shown(given)} must be {'> 0' if positive else '>= 0'}")
     if value > _MAX_FACE:
-        raise InputError(where, name, f"{value!r} exceeds the ledger's Int ({_MAX_FACE})")
+        raise InputError(where, name, f"{_shown(given)} exceeds the ledger's Int ({_MAX_FACE})")
     return value
 
 
@@ -117,7 +131,9 @@ def parse_plan(data: Any) -> ExecutablePlan:
         raise InputError("plan", "status", "the optimizer returned no plan (status error)")
     plan_id = data.get("plan_id") or canonical_plan_id(data)
     if not isinstance(plan_id, str) or not set(plan_id) <= _ID_CHARS or len(plan_id) > 200:
-        raise InputError("plan", "plan_id", f"{plan_id!r} must be letters, digits and -_.:")
+        raise InputError(
+            "plan", "plan_id", f"{_shown(plan_id)} must be at most 200 letters, digits and -_.:"
+        )
     raw_moves = data.get("moves")
     if not isinstance(raw_moves, list):
         raise InputError("plan", "moves", "must be a list")
@@ -132,10 +148,12 @@ def parse_plan(data: Any) -> ExecutablePlan:
         face = _face(m, "face", where, positive=True)
         group = m.get("group")
         if group is None or isinstance(group, bool | float | list | dict):
-            raise InputError(where, "group", f"{group!r} must be an integer or a string")
+            raise InputError(where, "group", f"{_shown(group)} must be an integer or a string")
         step = m.get("step", i)
-        step = int(step) if isinstance(step, int) and not isinstance(step, bool) else i
-        moves.append(PlanMove(action, obligation, account, isin, face, str(group), step))
+        if isinstance(step, bool) or not isinstance(step, int):
+            raise InputError(where, "step", f"{_shown(step)} must be an integer")
+        owner = _text(m, "owner", where) if m.get("owner") is not None else None
+        moves.append(PlanMove(action, obligation, account, isin, face, str(group), step, owner))
     allocations: dict[tuple[str, str, str], int] = {}
     for i, a in enumerate(data.get("allocations") or ()):
         where = f"allocations[{i}]"
@@ -143,6 +161,7 @@ def parse_plan(data: Any) -> ExecutablePlan:
             raise InputError(where, "(record)", "must be an object")
         key = (_text(a, "obligation", where), _text(a, "account", where), _text(a, "isin", where))
         allocations[key] = allocations.get(key, 0) + _face(a, "face", where, positive=False)
+    _refuse_negative_start(moves, allocations)
     order: dict[str, int] = {}
     for m in moves:
         order.setdefault(m.group, len(order))
@@ -160,3 +179,25 @@ def parse_plan(data: Any) -> ExecutablePlan:
     return ExecutablePlan(
         plan_id, groups, {k: v for k, v in allocations.items() if v}, owners, obligation_ids
     )
+
+
+def _refuse_negative_start(
+    moves: list[PlanMove], allocations: Mapping[tuple[str, str, str], int]
+) -> None:
+    """Allocations are where the moves end: a pair whose moves pledge more than its
+    allocation would have started below zero (a move repeated, or the allocations of
+    another plan), which no ledger can match."""
+    net: dict[tuple[str, str, str], int] = {}
+    for m in moves:
+        net[m.pair] = net.get(m.pair, 0) + m.signed_face
+    for pair, added in net.items():
+        start = allocations.get(pair, 0) - added
+        if start < 0:
+            first = next(i for i, m in enumerate(moves) if m.pair == pair)
+            raise InputError(
+                f"moves[{first}] ({' '.join(pair)})",
+                "face",
+                f"the moves pledge {added:,} net but the allocation is"
+                f" {allocations.get(pair, 0):,}: the plan would start at {start:,}"
+                " (a move repeated, or allocations of another plan?)",
+            )

@@ -50,7 +50,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from ledger_adapter.errors import InvalidArgument, LockedContracts, Unavailable
+from ledger_adapter.errors import (
+    InvalidArgument,
+    LedgerError,
+    LockedContracts,
+    PermissionDenied,
+    Unavailable,
+)
 
 SCHEMA_VERSION = 2
 
@@ -153,15 +159,25 @@ class SqliteBackend:
         self.location = str(path)
         if not path.parent.exists():
             raise InvalidArgument(f"directory {path.parent} does not exist", field="ledger")
+        if path.is_dir():
+            raise InvalidArgument(f"{path} is a directory, not a ledger file", field="ledger")
         try:
             self._conn = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, cached_statements=256
             )
+        except sqlite3.Error as exc:  # e.g. no permission to read the file
+            raise Unavailable(f"cannot open SQLite ledger {path}: {exc}") from exc
+        try:
             self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = FULL")
-        except sqlite3.Error as exc:
-            raise Unavailable(f"cannot open SQLite ledger {path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            if str(exc) == "file is not a database":  # SQLITE_NOTADB: another file
+                raise InvalidArgument(
+                    f"{path} is not a SQLite file, so not a tanpo ledger", field="ledger"
+                ) from exc
+            raise self._error(exc) from exc
 
     def create_schema(self, suffix: str = "") -> None:
         ddl = _TABLES.format(
@@ -190,19 +206,19 @@ class SqliteBackend:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
             return self._conn.execute(sql, params).fetchall()
-        except sqlite3.OperationalError as exc:
+        except sqlite3.DatabaseError as exc:
             raise self._error(exc) from exc
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         try:
             return int(self._conn.execute(sql, params).rowcount)
-        except sqlite3.OperationalError as exc:
+        except sqlite3.DatabaseError as exc:
             raise self._error(exc) from exc
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         try:
             self._conn.executemany(sql, rows)
-        except sqlite3.OperationalError as exc:
+        except sqlite3.DatabaseError as exc:
             raise self._error(exc) from exc
 
     def begin_write(self) -> None:
@@ -221,9 +237,24 @@ class SqliteBackend:
     def close(self) -> None:
         self._conn.close()
 
-    def _error(self, exc: sqlite3.OperationalError) -> LockedContracts | Unavailable:
+    def _error(self, exc: sqlite3.DatabaseError) -> Exception:
+        """The ledger error of a SQLite failure (a constraint broken stays itself: a bug)."""
+        if type(exc) not in (sqlite3.OperationalError, sqlite3.DatabaseError):
+            return exc
         if "locked" in str(exc) or "busy" in str(exc):
-            return LockedContracts(f"the ledger is locked by another writer: {exc}")
+            return LockedContracts(
+                f"SQLite ledger {self.location} is locked by another writer: {exc}"
+            )
+        if "readonly" in str(exc):  # retrying does not help: the file's permissions
+            return PermissionDenied(
+                f"SQLite ledger {self.location} is read-only: {exc} (tanpo writes the file"
+                " and, beside it, its -wal and -shm files)"
+            )
+        if type(exc) is sqlite3.DatabaseError:  # SQLITE_CORRUPT, SQLITE_NOTADB
+            return LedgerError(
+                f"SQLite ledger {self.location} is damaged: {exc}; restore it from a backup",
+                code="LEDGER_DAMAGED",
+            )
         return Unavailable(f"SQLite ledger {self.location}: {exc}")
 
 
@@ -358,13 +389,16 @@ def refuse_foreign_tables(backend: Backend) -> None:
     """A database without a ledger that holds something else is not made one.
 
     A SQLite file is the ledger: any table that is not the ledger's means another
-    program's file. In PostgreSQL the schema may be shared; only a table of the
-    ledger's names without ``ledger_meta`` is refused (its schema is created in one
-    transaction, so a half-made ledger cannot be the reason).
+    program's file, and so does any table without ``ledger_meta`` (created first: a
+    ``transactions`` table alone is another program's). In PostgreSQL the schema may
+    be shared; only a table of the ledger's names without ``ledger_meta`` is refused
+    (its schema is created in one transaction, so a half-made ledger cannot be the
+    reason).
     """
     present = set(backend.table_names())
     if backend.dialect == "sqlite":
-        foreign = sorted(present - LEDGER_TABLES)
+        ours = LEDGER_TABLES if "ledger_meta" in present else frozenset()
+        foreign = sorted(present - ours)
     else:
         foreign = sorted(present & LEDGER_TABLES) if "ledger_meta" not in present else []
     if foreign:

@@ -21,8 +21,12 @@ from ledger_adapter.storage import Backend
 
 _LOG_ROWS = (
     "SELECT ledger_offset, update_id, command_id, user_id, act_as, submission_id,"
-    " workflow_id, effective_at, prev_hash, tx_hash, nodes FROM transactions"
+    " workflow_id, effective_at, prev_hash, tx_hash, {nodes} FROM transactions"
 )
+_NODES = {"sqlite": "CAST(nodes AS BLOB)"}
+"""The nodes column read as bytes: in SQLite a value edited with SQL's ``replace`` is
+text, and text of compressed bytes is not UTF-8 (reading it as text would fail the
+whole query instead of that row's verification)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,16 +82,23 @@ def log_page(
     db: Backend, after: int, end_inclusive: int | None, page: int
 ) -> list[StoredTransaction]:
     """Up to ``page`` log rows after offset ``after`` (to ``end_inclusive``), in order."""
-    sql = f"{_LOG_ROWS} WHERE ledger_offset > ?"
+    log_rows = _LOG_ROWS.format(nodes=_NODES.get(db.dialect, "nodes"))
+    sql = f"{log_rows} WHERE ledger_offset > ?"
     params: list[Any] = [after]
     if end_inclusive is not None:
         sql += " AND ledger_offset <= ?"
         params.append(end_inclusive)
     rows = db.query(sql + f" ORDER BY ledger_offset LIMIT {int(page)}", params)
     return [
-        StoredTransaction(off, uid, cmd, user, act, sub, wf, at, prev, tx_hash, bytes(nodes))
+        StoredTransaction(off, uid, cmd, user, act, sub, wf, at, prev, tx_hash, _bytes(nodes))
         for off, uid, cmd, user, act, sub, wf, at, prev, tx_hash, nodes in rows
     ]
+
+
+def _bytes(nodes: bytes | memoryview | str) -> bytes:
+    """A nodes column's bytes (text in SQLite only where someone edited it with SQL's
+    ``replace``: then it does not verify, it is not a crash)."""
+    return nodes.encode() if isinstance(nodes, str) else bytes(nodes)
 
 
 def stored_contracts(db: Backend, template_ids: Collection[str] = ()) -> list[StoredContract]:

@@ -170,8 +170,15 @@ class CantonLedger:
             try:
                 return response.json()
             except ValueError as exc:
-                raise LedgerError(f"{path}: the participant's answer is not JSON") from exc
+                raise self._not_json_api(path, "the answer is not JSON") from exc
         raise self._error(response, command_id)
+
+    def _not_json_api(self, path: str, what: str) -> LedgerError:
+        return LedgerError(
+            f"{self.base_url}{path}: {what}: is {self.base_url} a Canton participant's"
+            " JSON Ledger API v2?",
+            code="UNEXPECTED_ANSWER",
+        )
 
     def _error(self, response: httpx.Response, command_id: str | None) -> LedgerError:
         try:
@@ -179,7 +186,11 @@ class CantonLedger:
         except ValueError:
             body = None
         error = error_from_response(
-            response.status_code, body, response.text, command_id=command_id
+            response.status_code,
+            body,
+            response.text,
+            command_id=command_id,
+            where=f"{self.base_url}{response.request.url.path}",
         )
         if isinstance(body, dict) and body.get("retryInfo"):
             error.context["retry_after_s"] = str(parse_retry_info(body["retryInfo"]))
@@ -351,9 +362,11 @@ class CantonLedger:
     def ledger_end(self) -> int:
         """``GET /v2/state/ledger-end`` (0 on an empty ledger)."""
         answer = self._retrying(lambda: self._call("GET", LEDGER_END_PATH))
-        offset = answer.get("offset", 0) if isinstance(answer, dict) else None
-        if not isinstance(offset, int):
-            raise LedgerError(f"{LEDGER_END_PATH}: unexpected answer {answer!r}")
+        # {} on an empty ledger where zero is left out of the JSON; another server's
+        # JSON without an offset is not taken for an empty ledger
+        offset = answer.get("offset", None if answer else 0) if isinstance(answer, dict) else None
+        if not isinstance(offset, int) or isinstance(offset, bool):
+            raise self._not_json_api(LEDGER_END_PATH, f"unexpected answer {str(answer)[:200]}")
         self._seen(offset)
         return offset
 
@@ -380,7 +393,7 @@ class CantonLedger:
         body = wire.active_contracts_request(wanted, template, at)
         answer = self._retrying(lambda: self._call("POST", ACTIVE_CONTRACTS_PATH, body))
         if not isinstance(answer, list):
-            raise LedgerError(f"{ACTIVE_CONTRACTS_PATH}: expected a list, got {type(answer)}")
+            raise self._not_json_api(ACTIVE_CONTRACTS_PATH, f"expected a list, got {type(answer)}")
         found: list[CreatedEvent] = []
         for i, item in enumerate(answer):
             entry = (item or {}).get("contractEntry") or {}
@@ -419,7 +432,7 @@ class CantonLedger:
             )
             answer = self._retrying(request)
             if not isinstance(answer, list):
-                raise LedgerError(f"{UPDATES_PATH}: expected a list, got {type(answer)}")
+                raise self._not_json_api(UPDATES_PATH, f"expected a list, got {type(answer)}")
             advanced = cursor
             for item in answer:
                 update = (item or {}).get("update") or {}

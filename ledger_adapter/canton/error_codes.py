@@ -212,10 +212,13 @@ def error_from_body(body: Mapping[str, Any], *, command_id: str | None = None) -
 
 
 def error_from_response(
-    status: int, body: object, text: str, *, command_id: str | None = None
+    status: int, body: object, text: str, *, command_id: str | None = None, where: str = ""
 ) -> LedgerError:
-    """The tanpo error of a non-2xx response (a ``JsCantonError`` or a plain-text body)."""
-    detail = text.strip()[:500] or f"HTTP {status}"
+    """The tanpo error of a non-2xx response (a ``JsCantonError`` or a plain-text body);
+    ``where`` (the URL asked) begins the message of a body that is not Canton's."""
+    detail = " ".join(text.split())[:500] or f"HTTP {status}"
+    if where:
+        detail = f"{where}: HTTP {status}: {detail}"
     if status == 413:
         return LedgerError(
             f"the answer is longer than the participant's http-list-max-elements-limit: {detail}",
@@ -233,7 +236,7 @@ def error_from_response(
         return RequestTimeout(detail)
     if status in (429, 502, 503):
         return Unavailable(detail)
-    return LedgerError(f"HTTP {status}: {detail}")
+    return LedgerError(detail if where else f"HTTP {status}: {detail}")
 
 
 def error_body(error: LedgerError) -> tuple[int, dict[str, Any]]:

@@ -119,6 +119,17 @@ def workdir(loaded_dir: Path, tmp_path: Path) -> Path:
     return tmp_path
 
 
+def test_positions_of_a_party_no_contract_names_is_an_error(workdir: Path) -> None:
+    """A misspelt party is refused by name, not answered with zero positions."""
+    shown = tanpo(workdir, "ledger", "positions", "--party", "MIZUHO", "--ledger", URL)
+    assert shown.returncode == 0 and "MZH-01" in shown.stdout, shown.stderr
+    for argv in (["--party", "MIZHUO"], ["--party", "MIZUHO", "--party", "MIZHUO", "--export"]):
+        done = tanpo(workdir, "ledger", "positions", *argv, "--ledger", URL)
+        assert done.returncode == 2 and done.stdout == "", done.stdout
+        assert "--party" in done.stderr and "'MIZHUO'" in done.stderr, done.stderr
+        assert "MIZUHO" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
 def test_execute_positions_verify(workdir: Path) -> None:
     done = console_script(workdir, "execute", "plan.json", "--ledger", URL)
     assert done.returncode == 0, done.stderr
@@ -180,7 +191,7 @@ def test_hostile_input_is_one_line(workdir: Path) -> None:
         ("sqlite:///other.db", "not a tanpo ledger (it holds tables accounts)"),
         ("sqlite:///empty.db", "tanpo ledger init"),
         ("sqlite:///v1.db", "python -m ledger_adapter.migration"),
-        ("sqlite:///folder", "cannot open"),
+        ("sqlite:///folder", "folder is a directory, not a ledger file"),
         ("ftp://x", "unknown"),
         ("http://127.0.0.1:9", "UNAVAILABLE"),
         ("postgresql://tanpo@127.0.0.1:9/none", "UNAVAILABLE"),  # psycopg's is two lines

@@ -153,6 +153,22 @@ def test_acting_for_the_wrong_party_is_refused(loaded: EmbeddedLedger) -> None:
         execute_plan(loaded, _plan(), parties=["NOMURA"])
 
 
+def test_a_move_naming_another_owner_is_refused_before_anything_is_written(
+    loaded: EmbeddedLedger,
+) -> None:
+    """A move whose ``owner`` is not its obligation's pledgor on the ledger: the plan is
+    not this book's; it was executed as the real pledgor before."""
+    raw = make_plan(SWAP, TARGET, plan_id="swap-owner")
+    raw["moves"][1]["owner"] = "NOMURA"
+    end = loaded.ledger_end()
+    with pytest.raises(InvalidArgument, match=r"names owner NOMURA.*pledged by MIZUHO") as err:
+        execute_plan(loaded, parse_plan(raw), parties=["MIZUHO"])
+    assert err.value.field == "moves.owner"
+    assert loaded.ledger_end() == end
+    raw["moves"][1]["owner"] = "MIZUHO"  # the right owner is fine
+    assert execute_plan(loaded, parse_plan(raw), parties=["MIZUHO"]).status == "applied"
+
+
 @pytest.mark.parametrize(
     ("plan", "field"),
     [

@@ -211,3 +211,17 @@ def test_a_newer_ledger_is_refused(ledger_url: str) -> None:
     db.close()
     with pytest.raises(InvalidArgument, match="newer"):
         EmbeddedLedger(ledger_url)
+
+
+def test_migrating_no_ledger_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo'd path used to become a new empty ledger, reported "verify ok", exit 0."""
+    missing = tmp_path / "ledger_v1.db.bak"
+    assert main([f"sqlite:///{missing}"]) == 1
+    assert "no ledger there, nothing to migrate" in capsys.readouterr().err
+    assert not missing.exists()
+    (tmp_path / "empty.db").touch()
+    assert main([f"sqlite:///{tmp_path / 'empty.db'}"]) == 1
+    with sqlite3.connect(tmp_path / "empty.db") as db:  # no ledger made in it
+        assert db.execute("SELECT name FROM sqlite_master").fetchall() == []

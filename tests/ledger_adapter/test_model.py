@@ -16,11 +16,13 @@ from ledger_adapter.model import (
     PLEDGE,
     PLEDGE_AGREEMENT,
     PLEDGE_COLUMN,
+    REBALANCE_BATCH,
 )
 from ledger_adapter.positions import export_holdings, positions
 from ledger_adapter.protocol import (
     AuthorizationError,
     ContractNotFound,
+    CreateAndExerciseCommand,
     CreatedEvent,
     ExerciseCommand,
     InterpretationError,
@@ -268,6 +270,41 @@ def test_substitution_is_one_transaction(loaded: EmbeddedLedger) -> None:
     assert loaded.ledger_end() == end + 1
     pledged = {(p.isin, p.face) for p in positions(loaded, "JSCC") if p.obligation == "MZH-JSCC"}
     assert pledged == {(ISIN[1], 20 * B)}
+
+
+def test_one_step_exercises_the_agreement_and_several_go_through_a_batch(
+    loaded: EmbeddedLedger,
+) -> None:
+    """A pledgor's single step is its agreement's choice exercised directly (no batch
+    nodes); steps under two agreements are one RebalanceBatch; both commit."""
+    state = LiveState.read(loaded, ["MIZUHO"])
+    jscc = ("MZH-JSCC", "MZH-01", ISIN[1], 10 * B)
+    boj = ("MZH-BOJ", "MZH-02", ISIN[2], 10 * B)
+    (one,) = rebalance_commands(state, [([], [jscc])])
+    assert isinstance(one, ExerciseCommand)
+    assert (one.template_id, one.choice) == (
+        PLEDGE_AGREEMENT.template_id,
+        "PledgeAgreement_Rebalance",
+    )
+    (agreement,) = _contracts(loaded, "MIZUHO", PLEDGE_AGREEMENT.template_id, pledgee="JSCC")
+    assert one.contract_id == agreement.contract_id
+    (two,) = rebalance_commands(state, [([], [jscc, boj])])
+    assert isinstance(two, CreateAndExerciseCommand)
+    assert two.template_id == REBALANCE_BATCH.template_id
+    assert len(two.argument["steps"]) == 2
+    tx = loaded.submit([one], act_as=["MIZUHO"], command_id="direct")
+    assert REBALANCE_BATCH.template_id not in {e.template_id for e in tx.created()}
+    assert _pledged(loaded, "JSCC", "MZH-JSCC", ISIN[1]) == 10 * B
+    batch = rebalance_commands(LiveState.read(loaded, ["MIZUHO"]), [([], [jscc, boj])])
+    loaded.submit(batch, act_as=["MIZUHO"], command_id="batch")
+    assert _pledged(loaded, "JSCC", "MZH-JSCC", ISIN[1]) == 20 * B
+    assert _pledged(loaded, "BOJ", "MZH-BOJ", ISIN[2]) == 20 * B
+
+
+def _pledged(ledger: EmbeddedLedger, pledgee: str, obligation: str, isin: str) -> int:
+    return sum(
+        p.face for p in positions(ledger, pledgee) if (p.obligation, p.isin) == (obligation, isin)
+    )
 
 
 def test_enforcement_moves_the_entry_to_the_pledgee(loaded: EmbeddedLedger) -> None:
