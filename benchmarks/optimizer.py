@@ -420,6 +420,11 @@ def intraday(ctx: Context) -> None:
         items=1,
     )
     _metric(ctx, "after refine: proven gap", 100 * _gap(plan.cost.total, plan.objective_bound), "%")
+    # What taking the calls and the move cost the sessions inside that refine (in place,
+    # optimizer.inplace; a rebuild of the three sessions took 10-14 s).
+    if session.run is not None:
+        update = sum(s.timings.get("update", 0.0) for _, s in session.run.sessions)
+        ctx.metric("refine: sessions take the calls and the move", update, "s")
 
 
 @benchmark(

@@ -14,7 +14,9 @@ once, then answers each change from where it stands instead of starting over:
   (mutable ``Param`` values, bounds, the rewritten rows of the obligations touched; no
   rebuild) when :meth:`refine` needs it, kept out of the call's answer: a margin call
   its obligation's rows (~0.4 s of Pyomo per call on the 300 x 20,000 book), a price
-  move every datum that moved (:meth:`~optimizer.solve.MipSession.update_prices`);
+  move every datum that moved (:meth:`~optimizer.solve.MipSession.update_prices`,
+  the numbers written straight into HiGHS where a row keeps its shape,
+  :mod:`optimizer.inplace`: 2 s for the three sessions against 8 s through Pyomo);
   then it re-solves warm-started from that answer, for a better plan and a fresh
   bound.
 

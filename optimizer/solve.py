@@ -36,6 +36,7 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 import pyomo.environ as pyo
+from pyomo.common.gc_manager import PauseGC
 from pyomo.contrib.solver.solvers.highs import Highs
 
 from optimizer.candidates import pair_deltas
@@ -164,6 +165,9 @@ class MipSession:
         self.base = cm.current_lots
         self.pool_rounds: list[int] = []
         self.pool_log: list[list[tuple[tuple[str, str], float]]] = []
+        self.update_counts: dict[str, int] = {}
+        """The last price update's rows rewritten through Pyomo and numbers written
+        straight into HiGHS (:mod:`optimizer.inplace`)."""
         t0 = time.perf_counter()
         self.relax_lots = relaxed_lots
         self.cmodel = CollateralModel(
@@ -224,11 +228,21 @@ class MipSession:
 
     def update_prices(self, cm: CostModel) -> None:
         """Take a price move in place (:meth:`CollateralModel.update_prices`: parameters,
-        bounds, the rows of the obligations it touched, the objective; no rebuild).
+        bounds, the rows of the obligations it touched, the objective; no rebuild), the
+        numbers of rows that keep their shape written straight into HiGHS
+        (:mod:`optimizer.inplace`, :meth:`_write`).
         ``cm`` may also carry margin calls since the session's cost model: every datum
         that moved is taken."""
         t = time.perf_counter()
-        self._take(cm, *self.cmodel.update_prices(cm), objective=True)
+        # The cyclic garbage collector paused (Pyomo's own device for its writers): the
+        # write lists allocate ~150,000 tuples in a heap of millions of Pyomo objects,
+        # and its full passes were 0.9 of 2.9 s on the 300 x 20,000 book.
+        with PauseGC():
+            changes, bounded = self.cmodel.update_prices(cm, direct=True)
+            self._take(cm, changes, bounded, objective=changes.objective)
+        self.update_counts = {
+            "rows_rewritten": len(changes.added), "coefficients_written": len(changes.coefficients),
+        }  # fmt: skip
         self.timings["update"] = time.perf_counter() - t
 
     def _take(
@@ -244,7 +258,32 @@ class MipSession:
             self.solver.update_variables(bounded)
         if objective:
             self.solver.set_objective(self.cmodel.model.objective)
+        self._write(changes)
         self._refresh()
+
+    def _write(self, changes: Changes) -> None:
+        """Write the numbers listed in ``changes`` straight into HiGHS (rows that kept
+        their shape, :mod:`optimizer.inplace`), after Pyomo's own row changes (which
+        renumber rows: indices are looked up now)."""
+        highs = self.highs
+        con_row: dict[Any, int] = self.solver._pyomo_con_to_solver_con_map
+        var_col: dict[int, int] = self.solver._pyomo_var_to_solver_var_map
+        change = highs.changeCoeff
+        for row, var, value in changes.coefficients:
+            change(con_row[row], var_col[id(var)], value)
+        if changes.row_bounds:
+            rows, lower, upper = zip(*changes.row_bounds, strict=True)
+            index = np.array([con_row[r] for r in rows], dtype=np.int32)
+            highs.changeRowsBounds(  # type: ignore[attr-defined]  # in highspy, not its stubs
+                index.size, index, np.array(lower, dtype=np.float64),
+                np.array(upper, dtype=np.float64),
+            )  # fmt: skip
+        if changes.costs:
+            index = np.array([var_col[id(v)] for v, _ in changes.costs], dtype=np.int32)
+            costs = np.array([c for _, c in changes.costs], dtype=np.float64)
+            highs.changeColsCost(index.size, index, costs)
+        if changes.offset is not None:
+            highs.changeObjectiveOffset(changes.offset)
 
     # -- solution vectors ------------------------------------------------------------
 
