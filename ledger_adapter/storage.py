@@ -157,6 +157,7 @@ class SqliteBackend:
 
     def __init__(self, path: Path, *, busy_timeout_ms: int = 30_000) -> None:
         self.location = str(path)
+        self._busy_timeout_s = busy_timeout_ms / 1000
         if not path.parent.exists():
             raise InvalidArgument(f"directory {path.parent} does not exist", field="ledger")
         if path.is_dir():
@@ -242,9 +243,15 @@ class SqliteBackend:
         if type(exc) not in (sqlite3.OperationalError, sqlite3.DatabaseError):
             return exc
         if "locked" in str(exc) or "busy" in str(exc):
-            return LockedContracts(
-                f"SQLite ledger {self.location} is locked by another writer: {exc}"
+            # SQLite's busy handler has already retried for the whole timeout (writes
+            # begin IMMEDIATE, so no lock upgrade fails at once): a caller's own retry
+            # loop would only multiply the wait (the executor's five: ~150 s)
+            locked = LockedContracts(
+                f"SQLite ledger {self.location} is locked by another writer"
+                f" (waited {self._busy_timeout_s:g} s): {exc}"
             )
+            locked.retries_exhausted = self._busy_timeout_s > 0
+            return locked
         if "readonly" in str(exc):  # retrying does not help: the file's permissions
             return PermissionDenied(
                 f"SQLite ledger {self.location} is read-only: {exc} (tanpo writes the file"

@@ -57,8 +57,10 @@ def test_a_locked_ledger_is_named(tmp_path: Path) -> None:
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
-        with pytest.raises(LockedContracts, match=r"locked\.db is locked by another writer"):
+        with pytest.raises(LockedContracts, match=r"locked\.db is locked by another writer") as err:
             backend.begin_write()
+        assert "waited 0.05 s" in str(err.value)
+        assert err.value.retries_exhausted  # the executor does not wait five times over
     finally:
         backend.close()
         holder.close()
