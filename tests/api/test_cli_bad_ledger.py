@@ -66,6 +66,24 @@ def test_a_locked_ledger_is_named(tmp_path: Path) -> None:
         holder.close()
 
 
+def test_a_read_only_ledger_is_refused_not_retried(tmp_path: Path) -> None:
+    """SQLite's "attempt to write a readonly database" is PERMISSION_DENIED, which the
+    executor does not retry (as UNAVAILABLE it would be, five times, to no end). The
+    file-permission case (``test_read_only_ledger``) skips where the tests run as root;
+    ``query_only`` gives SQLite's same error to any user."""
+    from ledger_adapter.errors import PermissionDenied
+    from ledger_adapter.storage import SqliteBackend
+
+    backend = SqliteBackend(tmp_path / "archive.db")
+    try:
+        backend.execute("PRAGMA query_only = ON")
+        with pytest.raises(PermissionDenied, match=r"archive\.db is read-only") as err:
+            backend.execute("CREATE TABLE t (x INTEGER)")
+        assert not err.value.retryable
+    finally:
+        backend.close()
+
+
 def test_damaged_and_foreign_files(workdir: Path) -> None:
     damaged = workdir / "damaged.db"
     damaged.write_bytes((workdir / "ledger.db").read_bytes())

@@ -142,3 +142,22 @@ def test_two_reprices_with_a_margin_call_between(book: Problem) -> None:
     assert_same_model(session, second)
     session.solver.update_parameters()
     assert_same_model(session, second)
+
+
+def test_margin_calls_that_make_the_move_cuts_go_and_come(book: Problem) -> None:
+    """A call that leaves an obligation covered drops its move cuts (they no longer
+    hold: a fresh model has none); a call that makes one short adds them."""
+    cm = resolve(book)
+    session = _session(cm)
+    rows = session.cmodel.model
+    lowered, raised = book.obligations[0], book.obligations[3]  # short now, covered now
+    assert lowered.id in rows.move_count_cut
+    assert raised.id not in rows.move_count_cut
+    cm = cm.with_required_value(lowered.id, lowered.required_value * 0.5)
+    session.update_requirement(cm, lowered.id)
+    assert lowered.id not in rows.move_count_cut and lowered.id not in rows.move_cover_cut
+    assert_same_model(session, cm)
+    cm = cm.with_required_value(raised.id, raised.required_value * 1.5)
+    session.update_requirement(cm, raised.id)
+    assert raised.id in rows.move_count_cut
+    assert_same_model(session, cm)
