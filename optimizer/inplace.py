@@ -39,16 +39,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from optimizer.costmodel import NO_LIMIT, CostModel
+from optimizer.model import COST_UNIT, GENERAL_POOL, VALUE_UNIT
 
 if TYPE_CHECKING:
     from optimizer.model import Changes, CollateralModel, Key, PoolKey
-
-COST_UNIT = 1e3
-"""Thousand yen (``optimizer.model.COST_UNIT``; not imported: the model imports this)."""
-VALUE_UNIT = 1e6
-"""Million yen (``optimizer.model.VALUE_UNIT``)."""
-GENERAL_POOL = "*"
-"""``optimizer.model.GENERAL_POOL``."""
 
 
 def reshaped(
