@@ -216,6 +216,12 @@ def _target_after(plan: ExecutablePlan, units: Sequence[Unit], k: int) -> dict[P
     return state
 
 
+def _same_party(named: str, party: str) -> bool:
+    """``named`` is ``party``, or its hint where the ledger's ids are Canton's
+    ``hint::fingerprint`` (a plan made from a book that names banks by name)."""
+    return named == party or party.startswith(f"{named}::")
+
+
 def _pledgors(state: LiveState, plan: ExecutablePlan, moves: Iterable[PlanMove]) -> list[str]:
     return sorted({state.obligation(m.obligation, "moves").pledgor for m in moves})
 
@@ -299,7 +305,7 @@ def execute_plan(
     state = LiveState.read(ledger, parties)
     for m in plan.moves:
         o = state.obligation(m.obligation, "moves")
-        if m.owner is not None and m.owner != o.pledgor:
+        if m.owner is not None and not _same_party(m.owner, o.pledgor):
             raise InvalidArgument(
                 f"a move of {m.isin} in {m.account} for obligation {m.obligation} names owner"
                 f" {m.owner}; on the ledger that obligation is pledged by {o.pledgor}",

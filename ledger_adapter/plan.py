@@ -149,9 +149,11 @@ def parse_plan(data: Any) -> ExecutablePlan:
         group = m.get("group")
         if group is None or isinstance(group, bool | float | list | dict):
             raise InputError(where, "group", f"{_shown(group)} must be an integer or a string")
-        step = m.get("step", i)
+        step = given_step = m.get("step", i)
+        if isinstance(step, float) and step.is_integer():  # as verify reads it (3.0 is 3)
+            step = int(step)
         if isinstance(step, bool) or not isinstance(step, int):
-            raise InputError(where, "step", f"{_shown(step)} must be an integer")
+            raise InputError(where, "step", f"{_shown(given_step)} must be an integer")
         owner = _text(m, "owner", where) if m.get("owner") is not None else None
         moves.append(PlanMove(action, obligation, account, isin, face, str(group), step, owner))
     allocations: dict[tuple[str, str, str], int] = {}

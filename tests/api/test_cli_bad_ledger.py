@@ -251,6 +251,7 @@ def test_bad_plan_files_are_refused_by_record_and_field(workdir: Path) -> None:
         ("deep.json", "deep.json: (file): JSON nested too deeply"),
         ("repeated.json", "moves[0] (MZH-JSCC MZH-01 JP1000000016): face: the moves pledge"),
         (_plan_with(workdir, "step.json", step="x"), "moves[0]: step: 'x' must be an integer"),
+        (_plan_with(workdir, "half.json", step=1.5), "moves[0]: step: 1.5 must be an integer"),
         (_plan_with(workdir, "owner.json", owner=["MIZUHO"]), "moves[0]: owner: ['MIZUHO']"),
         (
             _plan_with(workdir, "zwsp.json", isin="JP1000000016\u200b"),

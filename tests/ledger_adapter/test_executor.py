@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from ledger_adapter.embedded import EmbeddedLedger
-from ledger_adapter.executor import PlanRejectedError, StalePlanError, execute_plan
+from ledger_adapter.executor import PlanRejectedError, StalePlanError, _same_party, execute_plan
 from ledger_adapter.model import HOLDING, MARGIN_OBLIGATION, OBLIGATION_COVER
 from ledger_adapter.plan import canonical_plan_id, parse_plan
 from ledger_adapter.positions import export_holdings
@@ -153,6 +153,13 @@ def test_acting_for_the_wrong_party_is_refused(loaded: EmbeddedLedger) -> None:
         execute_plan(loaded, _plan(), parties=["NOMURA"])
 
 
+def test_a_whole_float_step_reads_as_the_integer_verify_reads() -> None:
+    raw = make_plan(SWAP, TARGET, plan_id="floats")
+    raw["moves"][1]["step"] = 7.0
+    steps = [m.step for m in parse_plan(raw).moves]
+    assert 7 in steps and all(type(step) is int for step in steps)
+
+
 def test_a_move_naming_another_owner_is_refused_before_anything_is_written(
     loaded: EmbeddedLedger,
 ) -> None:
@@ -167,6 +174,11 @@ def test_a_move_naming_another_owner_is_refused_before_anything_is_written(
     assert loaded.ledger_end() == end
     raw["moves"][1]["owner"] = "MIZUHO"  # the right owner is fine
     assert execute_plan(loaded, parse_plan(raw), parties=["MIZUHO"]).status == "applied"
+
+
+def test_an_owner_named_by_its_canton_hint_is_the_party() -> None:
+    assert _same_party("MIZUHO", "MIZUHO") and _same_party("MIZUHO", "MIZUHO::1220ab")
+    assert not _same_party("MIZUHO", "MIZUHOX::1220ab") and not _same_party("MIZ", "MIZUHO")
 
 
 @pytest.mark.parametrize(
