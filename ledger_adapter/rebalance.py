@@ -98,12 +98,15 @@ class LiveState:
     _by_cid: dict[str, tuple[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, ledger: Ledger, parties: Iterable[str]) -> LiveState:
-        """Read the active contracts ``parties`` see at the ledger end."""
+    def read(
+        cls, ledger: Ledger, parties: Iterable[str], template_id: str | None = None
+    ) -> LiveState:
+        """Read the active contracts ``parties`` see at the ledger end (``template_id``:
+        only those, e.g. the pledges alone for a reconciliation)."""
         wanted = frozenset(parties)
         offset = ledger.ledger_end()
         state = cls(wanted, offset)
-        for event in ledger.active_contracts(wanted, at_offset=offset):
+        for event in ledger.active_contracts(wanted, template_id, at_offset=offset):
             state.created(event)
         return state
 
