@@ -419,16 +419,7 @@ def rebalance_commands(state: LiveState, groups: Groups) -> list[Command]:
             for cid, face in state.free_at.get((pledgor, account, isin), {}).items()
         ]
         if len(step_args) == 1:
-            (step,) = step_args
-            argument = {k: v for k, v in step.items() if k != "agreementCid"} | {"pool": pool}
-            commands.append(
-                ExerciseCommand(
-                    PLEDGE_AGREEMENT.template_id,
-                    step["agreementCid"],
-                    "PledgeAgreement_Rebalance",
-                    argument,
-                )
-            )
+            commands.append(agreement_rebalance(step_args[0], pool))
         else:
             commands.append(
                 CreateAndExerciseCommand(
@@ -439,3 +430,12 @@ def rebalance_commands(state: LiveState, groups: Groups) -> list[Command]:
                 )
             )
     return commands
+
+
+def agreement_rebalance(step: dict[str, Any], pool: list[dict[str, str]]) -> ExerciseCommand:
+    """A ``RebalanceStep`` (``agreementCid`` and the rest) and a pool of free holdings as
+    the agreement's own ``PledgeAgreement_Rebalance``, exercised directly."""
+    argument = {k: v for k, v in step.items() if k != "agreementCid"} | {"pool": pool}
+    return ExerciseCommand(
+        PLEDGE_AGREEMENT.template_id, step["agreementCid"], "PledgeAgreement_Rebalance", argument
+    )

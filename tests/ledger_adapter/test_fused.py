@@ -34,7 +34,6 @@ from ledger_adapter.model import (
     HOLDING,
     HOLDINGS_COLUMN,
     PLEDGE,
-    PLEDGE_AGREEMENT,
     REBALANCE_BATCH,
     TEMPLATES,
     TYPES,
@@ -46,6 +45,7 @@ from ledger_adapter.protocol import (
     ExerciseCommand,
     TransactionShape,
 )
+from ledger_adapter.rebalance import agreement_rebalance
 from ledger_adapter.testing import synthetic_book
 
 LOT = 100_000_000
@@ -214,16 +214,7 @@ def pool_entries(
 def submissions(draw: st.DrawFn, book: Book) -> tuple[list[Command], frozenset[str]]:
     if draw(st.integers(0, 4)) == 0:  # the agreement's choice exercised directly
         step = draw(steps(book))
-        pool = draw(pool_entries(book, [step]))
-        argument = {k: v for k, v in step.items() if k != "agreementCid"} | {"pool": pool}
-        commands: list[Command] = [
-            ExerciseCommand(
-                PLEDGE_AGREEMENT.template_id,
-                step["agreementCid"],
-                "PledgeAgreement_Rebalance",
-                argument,
-            )
-        ]
+        commands: list[Command] = [agreement_rebalance(step, draw(pool_entries(book, [step])))]
     else:
         batch_steps = draw(st.lists(steps(book), min_size=1, max_size=3))
         batch = {"steps": batch_steps, "pool": draw(pool_entries(book, batch_steps))}
