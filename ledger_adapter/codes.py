@@ -116,6 +116,15 @@ class Codes:
             self._remember(self.party_sets, parties, code)
         self.rolled_back()
 
+    def mark(self) -> tuple[dict[str, int], dict[Stakeholders, int]]:
+        """The codes pending now (a savepoint: :meth:`rolled_back_to`)."""
+        return dict(self._pending_templates), dict(self._pending_party_sets)
+
+    def rolled_back_to(self, mark: tuple[dict[str, int], dict[Stakeholders, int]]) -> None:
+        """The write transaction rolled back to a savepoint taken at ``mark``: forget
+        the codes assigned since."""
+        self._pending_templates, self._pending_party_sets = dict(mark[0]), dict(mark[1])
+
     def rolled_back(self) -> None:
         """The write transaction did not commit: forget the codes it assigned."""
         self._pending_templates.clear()

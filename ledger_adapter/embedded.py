@@ -54,6 +54,7 @@ from ledger_adapter.errors import (
     PermissionDenied,
 )
 from ledger_adapter.fused import FUSED
+from ledger_adapter.group_commit import GroupCommit, Submission, failed_group
 from ledger_adapter.integrity import GENESIS_HASH, LogRow, transaction_hash
 from ledger_adapter.model import OBLIGATION_COVER, TEMPLATES, TYPES
 from ledger_adapter.projection import project
@@ -222,6 +223,7 @@ class EmbeddedLedger:
         self._cache = ContractCache(templates)
         self._codes = Codes(self._db)
         self._lock = threading.RLock()  # an HTTP server may call from several threads
+        self._group = GroupCommit(self._lock, self._commit_group)
         self._ensure_meta()
 
     # --- set-up -------------------------------------------------------------------
@@ -248,6 +250,11 @@ class EmbeddedLedger:
         return self._db
 
     @property
+    def group_commit(self) -> GroupCommit:
+        """Group commit's queue and counts (database commits, submissions they held)."""
+        return self._group
+
+    @property
     def ledger_id(self) -> str:
         return str(self._db.query("SELECT ledger_id FROM ledger_meta WHERE id = 1")[0][0])
 
@@ -271,8 +278,6 @@ class EmbeddedLedger:
             raise PermissionDenied(f"user {user_id!r} is not known to this ledger")
         rights.check(user_id, act_as, read_as)
 
-    @_locked
-    @_collection_deferred
     def submit(
         self,
         commands: Iterable[Command],
@@ -286,7 +291,13 @@ class EmbeddedLedger:
         workflow_id: str | None = None,
         transaction_shape: TransactionShape = TransactionShape.ACS_DELTA,
     ) -> Transaction:
-        """Commit ``commands`` atomically (see :meth:`Ledger.submit <ledger_adapter.protocol.Ledger.submit>`)."""
+        """Commit ``commands`` atomically (see :meth:`Ledger.submit <ledger_adapter.protocol.Ledger.submit>`).
+
+        Submissions from several threads at once are committed in groups
+        (:mod:`ledger_adapter.group_commit`): each is its own transaction, atomic and
+        in the log at its own offset, and none returns before the database commit that
+        holds it is durable.
+        """
         command_list = list(commands)
         if not command_list:
             raise InvalidArgument("must not be empty", field="commands")
@@ -302,77 +313,136 @@ class EmbeddedLedger:
                 code="INVALID_DEDUPLICATION_PERIOD",
             )
         self._check_rights(user_id, acting, reading)
-        act_key = dumps(sorted(acting))
+        pending = Submission(
+            commands=command_list,
+            acting=acting,
+            reading=reading,
+            act_key=dumps(sorted(acting)),
+            command_id=command_id,
+            user_id=user_id,
+            submission_id=submission_id,
+            window=window,
+            workflow_id=workflow_id,
+            shape=transaction_shape,
+        )
+        return self._group.submit(pending)
+
+    @_collection_deferred
+    def _commit_group(self, group: list[Submission]) -> None:
+        """Apply ``group`` in one database transaction, each submission inside its own
+        savepoint when there are several, and commit once (one fsync); each gets its
+        outcome or its error (called by :class:`~ledger_adapter.group_commit.GroupCommit`
+        under the ledger's lock)."""
         db = self._db
-        db.begin_write()
+        several = len(group) > 1
+        applied: list[tuple[Submission, Interpretation, int, str, datetime]] = []
         try:
+            db.begin_write()
             end, head = self._head()
             self._cache.at((end, head))  # another writer committed: forget what we knew
-            now = self._clock()
-            effective_at = now.isoformat()
-            offset = int(end) + 1
-            change = (user_id, act_key, command_id)
-            if not db.execute(_CLAIM, (*change, offset, submission_id, effective_at)):
-                self._seen_before(change, now, window, acting | reading, transaction_shape)
-                db.execute(_RECLAIM, (offset, submission_id, effective_at, *change))
-            if offset > MAX_OFFSET:
-                raise InterpretationError(f"the ledger is full: offset {offset} > {MAX_OFFSET}")
-            seed = os.urandom(16)
-            result = interpret(
-                command_list,
-                act_as=acting,
-                read_as=reading,
-                templates=self._templates,
-                types=self._types,
-                load=self._load,
-                seed=seed,
-                offset=offset,
-                fused=self._fused,
-            )
-            update_id = "1220" + hashlib.sha256(seed + offset.to_bytes(8, "big")).hexdigest()
-            nodes_json = orjson.dumps(result.nodes)
-            row: LogRow = (
-                offset,
-                update_id,
-                command_id,
-                user_id,
-                act_key,
-                submission_id,
-                workflow_id,
-                effective_at,
-                nodes_json,
-                head,
-            )
-            tx_hash = transaction_hash(row)
-            db.execute(
-                "INSERT INTO transactions (ledger_offset, update_id, command_id, user_id, act_as,"
-                " submission_id, workflow_id, effective_at, prev_hash, tx_hash, nodes)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*row[:8], head, tx_hash, stored_nodes(nodes_json)),
-            )
-            self._write_contracts(result)
+            for pending in group:
+                if several:
+                    db.execute("SAVEPOINT submission")
+                    mark = self._codes.mark()
+                try:
+                    result, update_id, tx_hash, now = self._apply(pending, end, head)
+                except Exception as exc:
+                    pending.error = exc
+                    if several:
+                        db.execute("ROLLBACK TO submission")
+                        db.execute("RELEASE submission")
+                        self._codes.rolled_back_to(mark)
+                    continue
+                if several:
+                    db.execute("RELEASE submission")
+                end, head = end + 1, tx_hash
+                covers = [c for c in result.created.values() if c.template is OBLIGATION_COVER]
+                self._cache.committed(result.archived, (end, head), covers)
+                applied.append((pending, result, end, update_id, now))
+            if not applied:
+                db.rollback()
+                self._codes.rolled_back()
+                return
             self._cache.invalidate()  # until the commit is known to have landed
             db.commit()
-        except BaseException:
+        except BaseException as exc:
             db.rollback()
             self._codes.rolled_back()
-            raise
+            self._cache.invalidate()
+            failed_group(group, exc)
+            if not isinstance(exc, Exception):
+                raise  # the leader's thread was interrupted: so it stops
+            return
         self._codes.committed()
-        covers = [c for c in result.created.values() if c.template is OBLIGATION_COVER]
-        self._cache.committed(result.archived, (offset, tx_hash), covers)
-        return project(
+        self._cache.head = (end, head)
+        for pending, result, offset, update_id, now in applied:
+            pending.outcome = project(
+                offset=offset,
+                update_id=update_id,
+                command_id=pending.command_id,
+                submitters=pending.acting,
+                workflow_id=pending.workflow_id,
+                effective_at=now,
+                nodes=result.nodes,
+                parties=pending.acting | pending.reading,
+                shape=pending.shape,
+                delta=(result.created, result.archived),
+                deferred=True,
+            )
+
+    def _apply(
+        self, pending: Submission, end: int, head: str
+    ) -> tuple[Interpretation, str, str, datetime]:
+        """Write ``pending``'s transaction after the log head ``(end, head)`` (inside the
+        write transaction): claim its change id, interpret, append the log row, update
+        the contract table. Returns the interpretation, update id, hash and record time."""
+        db = self._db
+        now = self._clock()
+        effective_at = now.isoformat()
+        offset = end + 1
+        change = (pending.user_id, pending.act_key, pending.command_id)
+        if not db.execute(_CLAIM, (*change, offset, pending.submission_id, effective_at)):
+            self._seen_before(
+                change, now, pending.window, pending.acting | pending.reading, pending.shape
+            )
+            db.execute(_RECLAIM, (offset, pending.submission_id, effective_at, *change))
+        if offset > MAX_OFFSET:
+            raise InterpretationError(f"the ledger is full: offset {offset} > {MAX_OFFSET}")
+        seed = os.urandom(16)
+        result = interpret(
+            pending.commands,
+            act_as=pending.acting,
+            read_as=pending.reading,
+            templates=self._templates,
+            types=self._types,
+            load=self._load,
+            seed=seed,
             offset=offset,
-            update_id=update_id,
-            command_id=command_id,
-            submitters=acting,
-            workflow_id=workflow_id,
-            effective_at=now,
-            nodes=result.nodes,
-            parties=acting | reading,
-            shape=transaction_shape,
-            delta=(result.created, result.archived),
-            deferred=True,
+            fused=self._fused,
         )
+        update_id = "1220" + hashlib.sha256(seed + offset.to_bytes(8, "big")).hexdigest()
+        nodes_json = orjson.dumps(result.nodes)
+        row: LogRow = (
+            offset,
+            update_id,
+            pending.command_id,
+            pending.user_id,
+            pending.act_key,
+            pending.submission_id,
+            pending.workflow_id,
+            effective_at,
+            nodes_json,
+            head,
+        )
+        tx_hash = transaction_hash(row)
+        db.execute(
+            "INSERT INTO transactions (ledger_offset, update_id, command_id, user_id, act_as,"
+            " submission_id, workflow_id, effective_at, prev_hash, tx_hash, nodes)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*row[:8], head, tx_hash, stored_nodes(nodes_json)),
+        )
+        self._write_contracts(result)
+        return result, update_id, tx_hash, now
 
     def _seen_before(
         self,
@@ -383,7 +453,7 @@ class EmbeddedLedger:
         shape: TransactionShape,
     ) -> None:
         """The change id ``change`` was committed before: raise
-        :class:`~ledger_adapter.errors.DuplicateCommand` (rolling back) if that was
+        :class:`~ledger_adapter.errors.DuplicateCommand` (the caller rolls back) if that was
         within ``window``; else return (its entry is then the caller's to take over)."""
         (offset, recorded_at, submission_id), *_ = self._db.query(
             "SELECT ledger_offset, recorded_at, submission_id FROM command_dedup"
@@ -391,7 +461,6 @@ class EmbeddedLedger:
             change,
         )
         if now - datetime.fromisoformat(recorded_at) <= window:
-            self._db.rollback()
             raise DuplicateCommand(
                 change[2],
                 original=self.transaction_at(offset, parties, shape),

@@ -1,0 +1,187 @@
+"""Group commit: submissions queued while the ledger is busy share one database commit,
+each still its own atomic transaction (``ledger_adapter.group_commit``).
+
+The tests hold the ledger's lock while threads submit, so the group is known: every
+thread has queued before the lock is let go, and the first to take it leads them all.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger_adapter.embedded import EmbeddedLedger
+from ledger_adapter.protocol import (
+    ContractNotFound,
+    CreatedEvent,
+    DuplicateCommand,
+    LockedContracts,
+    Transaction,
+)
+
+from .conftest import assert_sound
+from .test_embedded import holding, issue, split
+
+
+def _submit_together(
+    ledger: EmbeddedLedger, calls: list[Callable[[], Transaction]]
+) -> list[Transaction | BaseException]:
+    """Run ``calls`` in threads that all queue while the ledger's lock is held, then
+    let them go: one group. Each call's transaction or error, in order."""
+    out: list[Transaction | BaseException | None] = [None] * len(calls)
+
+    def run(k: int) -> None:
+        try:
+            out[k] = calls[k]()
+        except BaseException as exc:
+            out[k] = exc
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(len(calls))]
+    with ledger._lock:  # the group is made by holding the lock
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while ledger.group_commit.queued < len(calls):
+            assert time.monotonic() < deadline, "the submissions did not queue"
+            time.sleep(0.001)
+    for thread in threads:
+        thread.join()
+    assert all(o is not None for o in out)
+    return [o for o in out if o is not None]
+
+
+def _issuer(ledger: EmbeddedLedger, owner: str, command_id: str) -> Callable[[], Transaction]:
+    return lambda: ledger.submit([holding(owner)], act_as=["BOJ", owner], command_id=command_id)
+
+
+def test_queued_submissions_share_one_commit(ledger: EmbeddedLedger) -> None:
+    commits = ledger.group_commit.commits
+    owners = ["MIZUHO", "NOMURA", "SMBC", "MUFG"]
+    results = _submit_together(ledger, [_issuer(ledger, o, f"g-{o}") for o in owners])
+    assert ledger.group_commit.commits == commits + 1  # one database commit for four
+    assert all(isinstance(r, Transaction) for r in results)
+    txs = [r for r in results if isinstance(r, Transaction)]
+    assert sorted(tx.offset for tx in txs) == [1, 2, 3, 4]  # each its own offset
+    assert len({tx.update_id for tx in txs}) == 4
+    for owner, tx in zip(owners, txs, strict=True):
+        (event,) = tx.events
+        assert isinstance(event, CreatedEvent)
+        assert event.arguments["owner"] == owner
+        assert [c.contract_id for c in ledger.active_contracts(owner)] == [event.contract_id]
+    # the log reads back as four transactions, hash-chained (assert_sound at teardown)
+    assert [t.command_id for t in ledger.stored_transactions()] == [
+        tx.command_id for tx in sorted(txs, key=lambda t: t.offset)
+    ]
+
+
+def test_a_refused_submission_leaves_the_rest_of_its_group(ledger: EmbeddedLedger) -> None:
+    cid = issue(ledger, "MIZUHO", 1000, cid="first")
+    missing = cid[:-4] + "0000" if not cid.endswith("0000") else cid[:-4] + "1111"
+    results = _submit_together(
+        ledger,
+        [
+            lambda: ledger.submit([split(cid, 400)], act_as=["MIZUHO"], command_id="ok-1"),
+            lambda: ledger.submit([split(missing, 1)], act_as=["MIZUHO"], command_id="bad"),
+            _issuer(ledger, "NOMURA", "ok-2"),
+        ],
+    )
+    assert isinstance(results[0], Transaction)
+    assert isinstance(results[1], ContractNotFound)
+    assert isinstance(results[2], Transaction)
+    assert [results[0].offset, results[2].offset] == [2, 3]  # the refused one took no offset
+    faces = sorted(int(c.arguments["face"]) for c in ledger.active_contracts("MIZUHO"))
+    assert faces == [400, 600]
+    # the refused one's change id was rolled back with it: it may be submitted again
+    fixed = ledger.submit([holding("MIZUHO", 5)], act_as=["BOJ", "MIZUHO"], command_id="bad")
+    assert fixed.offset == 4
+
+
+def test_the_same_command_twice_in_one_group_applies_once(ledger: EmbeddedLedger) -> None:
+    results = _submit_together(
+        ledger, [_issuer(ledger, "MIZUHO", "twice"), _issuer(ledger, "MIZUHO", "twice")]
+    )
+    applied = [r for r in results if isinstance(r, Transaction)]
+    duplicates = [r for r in results if isinstance(r, DuplicateCommand)]
+    assert len(applied) == 1 and len(duplicates) == 1
+    assert duplicates[0].completion_offset == applied[0].offset == 1
+    assert len(ledger.active_contracts("MIZUHO")) == 1
+
+
+def test_a_group_that_cannot_commit_fails_every_member(tmp_path: Path) -> None:
+    """Nothing of a failed group is on the ledger, every caller hears of it, and each
+    may resubmit with the same command id."""
+    path = tmp_path / "ledger.db"
+    with EmbeddedLedger(str(path)) as ledger:
+        ledger.backend._conn.execute("PRAGMA busy_timeout = 50")  # type: ignore[attr-defined]
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        calls = [_issuer(ledger, o, f"c-{o}") for o in ("MIZUHO", "NOMURA", "SMBC")]
+        results: list[Any] = _submit_together(ledger, calls)
+        assert all(isinstance(r, LockedContracts) for r in results), results
+        other.execute("ROLLBACK")
+        other.close()
+        assert ledger.ledger_end() == 0
+        assert [call().offset for call in calls] == [1, 2, 3]
+        assert_sound(ledger)
+
+
+def test_many_threads_many_groups(ledger: EmbeddedLedger) -> None:
+    """Threads submitting freely (groups of whatever size the timing makes): every
+    transaction applied exactly once, each thread's own contracts as it made them."""
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            for i in range(15):
+                cid = issue(ledger, f"BANK{k}", 100 + i, cid=f"m{k}-{i}")
+                ledger.submit([split(cid, 1)], act_as=[f"BANK{k}"], command_id=f"ms{k}-{i}")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert ledger.ledger_end() == 6 * 30
+    stats = ledger.group_commit
+    assert stats.submissions >= 6 * 30
+    for k in range(6):
+        faces = sorted(int(c.arguments["face"]) for c in ledger.active_contracts(f"BANK{k}"))
+        assert faces == sorted([1] * 15 + [99 + i for i in range(15)])
+
+
+def test_an_interrupted_leader_fails_its_group_cleanly(
+    ledger: EmbeddedLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C in the thread leading a group: the group is rolled back, the leader
+    stops, the other members are told to resubmit; nothing is half applied."""
+    real = ledger._apply
+    calls = 0
+
+    def interrupted(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(ledger, "_apply", interrupted)
+    results = _submit_together(
+        ledger, [_issuer(ledger, o, f"i-{o}") for o in ("MIZUHO", "NOMURA", "SMBC")]
+    )
+    assert sum(isinstance(r, KeyboardInterrupt) for r in results) == 1  # the leader's own
+    others = [r for r in results if not isinstance(r, KeyboardInterrupt)]
+    assert all(isinstance(r, Exception) and "resubmit" in str(r) for r in others), others
+    assert ledger.ledger_end() == 0
+    monkeypatch.undo()
+    for owner in ("MIZUHO", "NOMURA", "SMBC"):
+        _issuer(ledger, owner, f"i-{owner}")()
+    assert ledger.ledger_end() == 3
