@@ -24,6 +24,7 @@ submit returns (its passes over the heap were a fifth of a large commit).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
 import hashlib
@@ -52,6 +53,7 @@ from ledger_adapter.errors import (
     InterpretationError,
     InvalidArgument,
     PermissionDenied,
+    Unavailable,
 )
 from ledger_adapter.fused import FUSED
 from ledger_adapter.group_commit import GroupCommit, Submission, failed_group
@@ -169,6 +171,18 @@ def _collection_deferred(method: Callable[..., T]) -> Callable[..., T]:
             gc.enable()
 
     return wrapper
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class _Applied:
+    """A group member written inside the open database transaction."""
+
+    pending: Submission
+    result: Interpretation
+    offset: int
+    update_id: str
+    effective_at: datetime
+    tx_hash: str
 
 
 class EmbeddedLedger:
@@ -335,7 +349,7 @@ class EmbeddedLedger:
         under the ledger's lock)."""
         db = self._db
         several = len(group) > 1
-        applied: list[tuple[Submission, Interpretation, int, str, datetime]] = []
+        applied: list[_Applied] = []
         try:
             db.begin_write()
             end, head = self._head()
@@ -349,6 +363,8 @@ class EmbeddedLedger:
                 except Exception as exc:
                     pending.error = exc
                     if several:
+                        if not db.in_transaction:
+                            raise  # the database ended the whole transaction: the group fails
                         db.execute("ROLLBACK TO submission")
                         db.execute("RELEASE submission")
                         self._codes.rolled_back_to(mark)
@@ -358,7 +374,7 @@ class EmbeddedLedger:
                 end, head = end + 1, tx_hash
                 covers = [c for c in result.created.values() if c.template is OBLIGATION_COVER]
                 self._cache.committed(result.archived, (end, head), covers)
-                applied.append((pending, result, end, update_id, now))
+                applied.append(_Applied(pending, result, end, update_id, now, tx_hash))
             if not applied:
                 db.rollback()
                 self._codes.rolled_back()
@@ -366,27 +382,58 @@ class EmbeddedLedger:
             self._cache.invalidate()  # until the commit is known to have landed
             db.commit()
         except BaseException as exc:
-            db.rollback()
-            self._codes.rolled_back()
-            self._cache.invalidate()
-            failed_group(group, exc)
-            if not isinstance(exc, Exception):
-                raise  # the leader's thread was interrupted: so it stops
-            return
+            landed = self._landed(applied)
+            if not landed:
+                self._codes.rolled_back()
+                failed_group(group, exc, landed=landed)
+                if not isinstance(exc, Exception):
+                    raise  # the leader's thread was interrupted: so it stops
+                return
+            self._answer(applied)  # the commit landed before the interruption
+            raise
+        self._answer(applied)
+
+    def _landed(self, applied: list[_Applied]) -> bool | None:
+        """After a failure inside a group: roll back what is open and tell whether the
+        group's commit landed all the same (an interruption after COMMIT returned):
+        its last transaction's row is in the log, or not, or ``None``: unknown (the
+        database cannot be asked)."""
+        self._cache.invalidate()
+        try:
+            self._db.rollback()
+        except Exception:  # the connection is gone, and its open transaction with it
+            if not applied:
+                return False
+            return None
+        if not applied:
+            return False
+        try:
+            last = applied[-1]
+            rows = self._db.query(
+                "SELECT tx_hash FROM transactions WHERE ledger_offset = ?", (last.offset,)
+            )
+        except Exception:  # the connection is gone, and its open transaction with it
+            return None
+        return bool(rows) and rows[0][0] == last.tx_hash
+
+    def _answer(self, applied: list[_Applied]) -> None:
+        """The group committed: its new codes are facts, the cache is at its head, and
+        each member applied gets its transaction as its parties see it."""
         self._codes.committed()
-        self._cache.head = (end, head)
-        for pending, result, offset, update_id, now in applied:
+        self._cache.head = (applied[-1].offset, applied[-1].tx_hash)
+        for a in applied:
+            pending = a.pending
             pending.outcome = project(
-                offset=offset,
-                update_id=update_id,
+                offset=a.offset,
+                update_id=a.update_id,
                 command_id=pending.command_id,
                 submitters=pending.acting,
                 workflow_id=pending.workflow_id,
-                effective_at=now,
-                nodes=result.nodes,
+                effective_at=a.effective_at,
+                nodes=a.result.nodes,
                 parties=pending.acting | pending.reading,
                 shape=pending.shape,
-                delta=(result.created, result.archived),
+                delta=(a.result.created, a.result.archived),
                 deferred=True,
             )
 
@@ -420,6 +467,11 @@ class EmbeddedLedger:
             offset=offset,
             fused=self._fused,
         )
+        if not db.in_transaction:  # the database rolled it back under us (SQLITE_FULL, IOERR)
+            raise Unavailable(
+                f"{db.location}: the database ended the transaction during interpretation;"
+                " nothing was written: resubmit with the same command id"
+            )
         update_id = "1220" + hashlib.sha256(seed + offset.to_bytes(8, "big")).hexdigest()
         nodes_json = orjson.dumps(result.nodes)
         row: LogRow = (

@@ -54,6 +54,7 @@ from ledger_adapter.errors import (
     ContractNotFound,
     InterpretationError,
     InvalidArgument,
+    is_database_failure,
 )
 from ledger_adapter.protocol import Command, CreateAndExerciseCommand, CreateCommand
 from ledger_adapter.templates import Args, ChoiceBody, Stakeholders, Template
@@ -420,7 +421,9 @@ def interpret(
     if fused:
         try:
             return _interpret(commands, templates, types, start(fused))
-        except Fallback:
+        except Fallback as signal:
+            if signal.__cause__ is not None and is_database_failure(signal.__cause__):
+                raise signal.__cause__ from None  # the generic would meet it too, or worse
             result = _interpret(commands, templates, types, start(None))
             return dataclasses.replace(result, generic_rerun=True)
     return _interpret(commands, templates, types, start(None))

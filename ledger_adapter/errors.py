@@ -198,3 +198,11 @@ class Unavailable(LedgerError):  # noqa: N818 - Canton's name
     category = 1
     grpc_status = "UNAVAILABLE"
     retryable = True
+
+
+def is_database_failure(error: BaseException) -> bool:
+    """``error`` is the database's (unreachable, locked, read-only, damaged), not a
+    verdict on the commands: interpreting them again cannot change it."""
+    if isinstance(error, Unavailable | LockedContracts | PermissionDenied):
+        return True
+    return isinstance(error, LedgerError) and error.code == "LEDGER_DAMAGED"

@@ -147,6 +147,11 @@ class Backend(Protocol):
 
     def rollback(self) -> None: ...
 
+    @property
+    def in_transaction(self) -> bool:
+        """A transaction is open and usable (not ended or aborted by the database)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -234,6 +239,10 @@ class SqliteBackend:
     def rollback(self) -> None:
         if self._conn.in_transaction:
             self._conn.execute("ROLLBACK")
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn.in_transaction
 
     def close(self) -> None:
         self._conn.close()
@@ -341,6 +350,11 @@ class PostgresBackend:
         if self._in_tx:
             self._in_tx = False
             self._conn.execute("ROLLBACK")
+
+    @property
+    def in_transaction(self) -> bool:
+        status = self._conn.info.transaction_status
+        return self._in_tx and status == self._psycopg.pq.TransactionStatus.INTRANS
 
     def close(self) -> None:
         self._conn.close()

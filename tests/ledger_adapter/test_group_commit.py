@@ -7,6 +7,9 @@ thread has queued before the lock is let go, and the first to take it leads them
 
 from __future__ import annotations
 
+import ctypes
+import resource
+import signal
 import sqlite3
 import threading
 import time
@@ -16,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from ledger_adapter import group_commit
 from ledger_adapter.embedded import EmbeddedLedger
 from ledger_adapter.protocol import (
     ContractNotFound,
@@ -23,6 +27,7 @@ from ledger_adapter.protocol import (
     DuplicateCommand,
     LockedContracts,
     Transaction,
+    Unavailable,
 )
 
 from .conftest import assert_sound
@@ -30,10 +35,13 @@ from .test_embedded import holding, issue, split
 
 
 def _submit_together(
-    ledger: EmbeddedLedger, calls: list[Callable[[], Transaction]]
+    ledger: EmbeddedLedger,
+    calls: list[Callable[[], Transaction]],
+    before_release: Callable[[], None] | None = None,
 ) -> list[Transaction | BaseException]:
-    """Run ``calls`` in threads that all queue while the ledger's lock is held, then
-    let them go: one group. Each call's transaction or error, in order."""
+    """Run ``calls`` in threads that queue, in order, while the ledger's lock is held,
+    then let them go: one group (of up to ``MAX_GROUP``). Each call's transaction or
+    error, in order."""
     out: list[Transaction | BaseException | None] = [None] * len(calls)
 
     def run(k: int) -> None:
@@ -44,12 +52,14 @@ def _submit_together(
 
     threads = [threading.Thread(target=run, args=(k,)) for k in range(len(calls))]
     with ledger._lock:  # the group is made by holding the lock
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 10
-        while ledger.group_commit.queued < len(calls):
-            assert time.monotonic() < deadline, "the submissions did not queue"
-            time.sleep(0.001)
+        for k, thread in enumerate(threads):
+            thread.start()  # one at a time: they queue in the order given
+            deadline = time.monotonic() + 10
+            while ledger.group_commit.queued < k + 1:
+                assert time.monotonic() < deadline, "the submissions did not queue"
+                time.sleep(0.001)
+        if before_release is not None:
+            before_release()
     for thread in threads:
         thread.join()
     assert all(o is not None for o in out)
@@ -185,3 +195,78 @@ def test_an_interrupted_leader_fails_its_group_cleanly(
     for owner in ("MIZUHO", "NOMURA", "SMBC"):
         _issuer(ledger, owner, f"i-{owner}")()
     assert ledger.ledger_end() == 3
+
+
+def test_a_commit_that_fails_after_its_members_applied(tmp_path: Path) -> None:
+    """A real write failure at COMMIT (the file may not grow: SQLITE_FULL / IOERR):
+    every member fails, even one refused because a group-mate consumed its contract
+    (that group-mate is not on the ledger), and nothing of the group is."""
+    path = tmp_path / "ledger.db"
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG, not a signal
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    with EmbeddedLedger(str(path)) as ledger:
+        cid = issue(ledger, "MIZUHO", 1000, cid="first")
+        size = path.with_name(path.name + "-wal").stat().st_size
+        try:
+            results = _submit_together(
+                ledger,
+                [
+                    lambda: ledger.submit([split(cid, 400)], act_as=["MIZUHO"], command_id="a"),
+                    lambda: ledger.submit([split(cid, 300)], act_as=["MIZUHO"], command_id="b"),
+                ],
+                before_release=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard)),
+            )
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+            signal.signal(signal.SIGXFSZ, previous)
+        assert all(isinstance(r, Unavailable) for r in results), results
+        assert ledger.ledger_end() == 1
+        assert [c.contract_id for c in ledger.active_contracts("MIZUHO")] == [cid]
+        # told to resubmit with the same command id, each applies (b now meets a's split)
+        assert ledger.submit([split(cid, 400)], act_as=["MIZUHO"], command_id="a").offset == 2
+        with pytest.raises(ContractNotFound):
+            ledger.submit([split(cid, 300)], act_as=["MIZUHO"], command_id="b")
+        assert_sound(ledger)
+
+
+def test_a_full_queue_is_committed_in_groups_of_at_most_max_group(
+    ledger: EmbeddedLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(group_commit, "MAX_GROUP", 2)
+    commits = ledger.group_commit.commits
+    owners = [f"BANK{k}" for k in range(5)]
+    results = _submit_together(ledger, [_issuer(ledger, o, f"q-{o}") for o in owners])
+    assert [r.offset for r in results if isinstance(r, Transaction)] == [1, 2, 3, 4, 5]
+    assert ledger.group_commit.commits == commits + 3  # 2 + 2 + 1, in arrival order
+
+
+def test_an_interrupted_waiter_is_withdrawn(ledger: EmbeddedLedger) -> None:
+    """Ctrl-C in a thread waiting for its turn: its submission leaves the queue and is
+    never committed (no caller left to answer); the one ahead of it commits."""
+    results = [None, None]
+
+    def run(k: int, command_id: str) -> None:
+        try:
+            results[k] = _issuer(ledger, "MIZUHO", command_id)()
+        except BaseException as exc:
+            results[k] = exc
+
+    first = threading.Thread(target=run, args=(0, "ahead"))
+    second = threading.Thread(target=run, args=(1, "interrupted"))
+    with ledger._lock:  # the first reaches the front and waits for the lock
+        first.start()
+        while ledger.group_commit.queued < 1:
+            time.sleep(0.001)
+        second.start()
+        while ledger.group_commit.queued < 2:
+            time.sleep(0.001)
+        interrupt = ctypes.py_object(KeyboardInterrupt)
+        assert ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(second.ident), interrupt)
+        with ledger.group_commit._turn:
+            ledger.group_commit._turn.notify_all()  # wake it: the interrupt lands in its wait
+        second.join(timeout=10)
+        assert isinstance(results[1], KeyboardInterrupt)
+        assert ledger.group_commit.queued == 1
+    first.join(timeout=10)
+    assert isinstance(results[0], Transaction)
+    assert [t.command_id for t in ledger.stored_transactions()] == ["ahead"]
