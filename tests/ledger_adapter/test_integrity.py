@@ -10,7 +10,7 @@ import pytest
 from ledger_adapter.book import load_book, parse_book
 from ledger_adapter.embedded import EmbeddedLedger
 from ledger_adapter.encoding import nodes_of_stored, stored_nodes
-from ledger_adapter.integrity import verify
+from ledger_adapter.integrity import transaction_hash, verify
 from ledger_adapter.invariants import invariant_violations
 
 from .conftest import small_book
@@ -31,6 +31,23 @@ def _damage_nodes(ledger: EmbeddedLedger) -> None:
     ledger.backend.execute(
         "UPDATE transactions SET nodes = ? WHERE ledger_offset = 2", (b"not zstd at all",)
     )
+
+
+def _other_json_nodes(ledger: EmbeddedLedger, *, rehash: bool) -> None:
+    """The newest row's nodes replaced by JSON that is not a transaction's; with
+    ``rehash`` its hash recomputed too, as a forger rewriting the chain's end would."""
+    nodes = b'[{"not": "a node"}]'
+    ledger.backend.execute("UPDATE transactions SET nodes = ? WHERE ledger_offset = 3", (nodes,))
+    if rehash:
+        (row,) = ledger.backend.query(
+            "SELECT ledger_offset, update_id, command_id, user_id, act_as, submission_id,"
+            " workflow_id, effective_at, prev_hash FROM transactions WHERE ledger_offset = 3"
+        )
+        *head, prev_hash = row
+        forged = transaction_hash((*head, nodes, prev_hash))  # type: ignore[arg-type]
+        ledger.backend.execute(
+            "UPDATE transactions SET tx_hash = ? WHERE ledger_offset = 3", (forged,)
+        )
 
 
 def _tamper_active_face(ledger: EmbeddedLedger) -> None:
@@ -81,6 +98,14 @@ TAMPERING: dict[str, tuple[Callable[[EmbeddedLedger], object], str]] = {
     "delete the newest row": (
         lambda led: led.backend.execute("DELETE FROM transactions WHERE ledger_offset = 3"),
         "not according to the log",
+    ),
+    "replace a log row's nodes with other JSON": (
+        lambda led: _other_json_nodes(led, rehash=False),
+        "nodes are not a transaction's (edited)",
+    ),
+    "rewrite the newest row and its hash": (
+        lambda led: _other_json_nodes(led, rehash=True),
+        "match their hash but cannot be replayed",
     ),
     "edit an active contract": (_tamper_active_face, "arguments differ from the log"),
     "delete an active contract": (
