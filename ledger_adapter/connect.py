@@ -14,7 +14,12 @@ from pathlib import Path
 
 from ledger_adapter.embedded import EmbeddedLedger
 from ledger_adapter.protocol import Ledger
-from ledger_adapter.storage import open_backend, refuse_foreign_tables, stored_schema_version
+from ledger_adapter.storage import (
+    open_backend,
+    refuse_foreign_tables,
+    refuse_headless_log,
+    stored_schema_version,
+)
 from valuation.errors import InputError
 
 EMBEDDED_SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
@@ -42,6 +47,7 @@ def open_embedded(url: str, *, create: bool = False) -> EmbeddedLedger:
             version = stored_schema_version(backend)
             if version is None:
                 refuse_foreign_tables(backend)
+                refuse_headless_log(backend)
         finally:
             backend.close()
         if version is None:  # an empty file or database

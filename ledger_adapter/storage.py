@@ -431,12 +431,29 @@ def refuse_foreign_tables(backend: Backend) -> None:
         )
 
 
+def refuse_headless_log(backend: Backend) -> None:
+    """A log without its ``ledger_meta`` row (deleted, or the file damaged) is not
+    made a new ledger: that would give its transactions a new ledger id."""
+    if not backend.has_table("transactions"):
+        return
+    (count,) = backend.query("SELECT COUNT(*) FROM transactions")[0]
+    if count:
+        raise LedgerError(
+            f"{backend.location} holds a ledger log of {count} transaction(s) but not its"
+            " ledger_meta row (schema version and ledger id): the file was edited or is"
+            " damaged; restore it from a backup (initialising it again would give the log"
+            " a new ledger id)",
+            code="LEDGER_DAMAGED",
+        )
+
+
 def prepare_schema(backend: Backend, *, migrate: bool = False) -> None:
     """Create the tables of a new ledger, accept one of this version, migrate an older
     one when ``migrate`` (else refuse it, saying how), refuse a newer one."""
     version = stored_schema_version(backend)
     if version is None:
         refuse_foreign_tables(backend)
+        refuse_headless_log(backend)
         backend.create_schema()
     elif version < SCHEMA_VERSION:
         if not migrate:

@@ -114,6 +114,25 @@ def test_damaged_and_foreign_files(workdir: Path) -> None:
         assert db.execute("SELECT name FROM sqlite_master").fetchall() == [("transactions",)]
 
 
+def test_a_log_without_its_meta_row_is_not_made_a_new_ledger(workdir: Path) -> None:
+    """The ``ledger_meta`` row deleted: every command refuses the file; ``init`` used to
+    be the advice, and would have given the existing log a new ledger id."""
+    path = workdir / "ledger.db"
+    before = _log(path)
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM ledger_meta")
+    for argv in (["ledger", "init"], ["ledger", "verify"], ["execute", "plan.json"]):
+        _one_line_error(
+            tanpo(workdir, *argv, "--ledger", URL),
+            "LEDGER_DAMAGED: ledger.db holds a ledger log of 2 transaction(s) but not its"
+            " ledger_meta row",
+            "restore it from a backup",
+        )
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*) FROM ledger_meta").fetchone() == (0,)
+    assert _log(path) == before
+
+
 def test_read_only_ledger(workdir: Path) -> None:
     path = workdir / "ledger.db"
     path.chmod(0o444)
