@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import hashlib
 import pickle
 import sqlite3
 from typing import Any
@@ -27,9 +28,9 @@ import pytest
 
 from ledger_adapter.embedded import EmbeddedLedger
 from ledger_adapter.encoding import contract_key
-from ledger_adapter.engine import CID_LENGTH
+from ledger_adapter.engine import CID_LENGTH, interpret
 from ledger_adapter.errors import AuthorizationError, ContractNotFound
-from ledger_adapter.model import HOLDING, TEMPLATES
+from ledger_adapter.model import HOLDING, TEMPLATES, TYPES
 from ledger_adapter.projection import project
 from ledger_adapter.protocol import (
     CreateAndExerciseCommand,
@@ -178,6 +179,33 @@ def test_contract_ids_are_whole_when_a_block_of_nodes_begins_with_an_exercise(
     ids = [e.contract_id for e in tx.created()]
     assert len(ids) == 24 and all(len(c) == CID_LENGTH for c in ids)
     assert len({c[20:] for c in ids}) == 24
+
+
+@pytest.mark.parametrize("creates", [1, 7, 8, 9, 40])
+def test_contract_ids_are_the_streams_whatever_part_was_drawn_first(creates: int) -> None:
+    """A transaction's first nodes' discriminators are drawn alone (a prefix of block
+    0); every id is still offset, node id and its 23 bytes of SHAKE-256(seed, block)
+    drawn whole, as ids always were."""
+    seed, offset = bytes(range(16)), 77
+    result = interpret(
+        [holding(face=10 + i) for i in range(creates)],
+        act_as=frozenset({"MIZUHO", "BOJ"}),
+        read_as=frozenset(),
+        templates=TEMPLATES,
+        types=TYPES,
+        load=lambda _ids: {},
+        seed=seed,
+        offset=offset,
+    )
+    expected = []
+    for node_id in range(creates):
+        block = hashlib.shake_256(seed + (node_id // 32).to_bytes(4, "big")).digest(32 * 23)
+        suffix = block[(node_id % 32) * 23 : (node_id % 32 + 1) * 23]
+        expected.append(f"00{offset:012x}{node_id:06x}{suffix.hex()}")
+    assert list(result.created) == expected
+    assert [contract_key(c) for c in expected] == list(
+        zip(result.created_keys, result.created_discriminators, strict=True)
+    )
 
 
 def test_a_party_set_code_of_a_rolled_back_transaction_is_forgotten(ledger_url: str) -> None:
