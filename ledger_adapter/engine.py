@@ -206,7 +206,8 @@ class _Transaction:
                 for name in contract.template.contract_id_fields
                 if contract.args.get(name)
             }
-            self.prefetch(named, depth=depth - 1)
+            if named:
+                self.prefetch(named, depth=depth - 1)
 
     def use(self, contract_id: str, template: Template) -> Contract:
         contract = self.known.get(contract_id)
@@ -384,7 +385,9 @@ def _template(templates: Mapping[str, Template], template_id: str) -> Template:
 def _checked_create_args(
     types: TypeChecker, template: Template, args: Mapping[str, Any], cids: list[str]
 ) -> Args:
-    types.check_record(template.fields, dict(args), "createArguments", cids)
+    types.check_record(
+        template.fields, args if type(args) is dict else dict(args), "createArguments", cids
+    )
     return {name: args.get(name) for name, _ in template.fields}
 
 
@@ -398,8 +401,13 @@ def _checked_choice_arg(
     spec = template.choices.get(choice)
     if spec is None:
         raise InvalidArgument(f"template {template.name} has no choice {choice!r}", field="choice")
-    types.check_record(spec.fields, dict(argument), "choiceArgument", cids)
+    types.check_record(
+        spec.fields, argument if type(argument) is dict else dict(argument), "choiceArgument", cids
+    )
     return {name: argument.get(name) for name, _ in spec.fields}
+
+
+_CREATING = (CreateCommand, CreateAndExerciseCommand)
 
 
 def interpret(
@@ -424,14 +432,17 @@ def interpret(
     is interpreted again without them, so the outcome, failures included, is always
     the generic interpreter's.
     """
-    start = functools.partial(_Transaction, load, act_as, act_as | read_as, seed, offset)
+    readers = act_as | read_as
     if fused:
         try:
-            return _interpret(commands, templates, types, start(fused))
+            tx = _Transaction(load, act_as, readers, seed, offset, fused)
+            return _interpret(commands, templates, types, tx)
         except Fallback:
-            result = _interpret(commands, templates, types, start(None))
-            return dataclasses.replace(result, generic_rerun=True)
-    return _interpret(commands, templates, types, start(None))
+            tx = _Transaction(load, act_as, readers, seed, offset)
+            return dataclasses.replace(
+                _interpret(commands, templates, types, tx), generic_rerun=True
+            )
+    return _interpret(commands, templates, types, _Transaction(load, act_as, readers, seed, offset))
 
 
 def _interpret(
@@ -445,7 +456,7 @@ def _interpret(
     for command in commands:
         template = _template(templates, command.template_id)
         create_args = choice_arg = None
-        if isinstance(command, CreateCommand | CreateAndExerciseCommand):
+        if isinstance(command, _CREATING):
             create_args = _checked_create_args(types, template, command.arguments, referenced)
         if not isinstance(command, CreateCommand):
             choice_arg = _checked_choice_arg(
