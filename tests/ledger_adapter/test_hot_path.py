@@ -115,6 +115,9 @@ def test_a_submits_deferred_view_is_the_eager_view(
     assert tx == eager and eager == tx
     assert repr(tx) == repr(eager)
     assert tx.events is tx.events and tx.created() == eager.created()
+    assert [type(e) for e in tx.events] == [type(e) for e in eager.events]  # built as twins
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        tx.events[0].offset = 0  # type: ignore[misc]
     assert gc.isenabled()  # paused while the events were made, running again
     again = pickle.loads(pickle.dumps(tx))
     assert type(again) is Transaction and again == eager
