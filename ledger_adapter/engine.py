@@ -388,7 +388,8 @@ def _checked_create_args(
     types.check_record(
         template.fields, args if type(args) is dict else dict(args), "createArguments", cids
     )
-    return {name: args.get(name) for name, _ in template.fields}
+    get = args.get
+    return {name: get(name) for name in template.field_names}  # absent optionals: None
 
 
 def _checked_choice_arg(
@@ -404,7 +405,8 @@ def _checked_choice_arg(
     types.check_record(
         spec.fields, argument if type(argument) is dict else dict(argument), "choiceArgument", cids
     )
-    return {name: argument.get(name) for name, _ in spec.fields}
+    get = argument.get
+    return {name: get(name) for name in spec.field_names}  # absent optionals: None
 
 
 _CREATING = (CreateCommand, CreateAndExerciseCommand)
