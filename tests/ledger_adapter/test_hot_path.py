@@ -8,10 +8,12 @@
 - Signatories and observers are computed from party-typed fields alone, which is what
   :meth:`Template.parties <ledger_adapter.templates.Template.parties>` remembers them by.
 - Daml's implicit ``Archive`` (a short path in the interpreter) needs the signatories.
-- Contract ids are whole (66 characters) whichever node begins a block of discriminators.
+- Contract ids are whole (66 characters) whichever node begins a block of discriminators,
+  and the stream's, though a transaction's first 8 are drawn alone.
 - The template and party-set codes a rolled-back transaction assigned are forgotten.
 - Contract rows written in batches of a hundred (and the rest one by one) are the rows
   the log says (the fixture's ``verify`` replays it against the table).
+- SQLite binds ``None`` and ``bytes`` through identity adapters: the same values.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import gc
 import hashlib
 import pickle
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -38,6 +41,7 @@ from ledger_adapter.protocol import (
     Transaction,
     TransactionShape,
 )
+from ledger_adapter.storage import SqliteBackend
 
 from .conftest import assert_sound
 from .test_embedded import H, holding, issue, split
@@ -280,3 +284,17 @@ def test_stored_keys_are_the_ids_keys(ledger: EmbeddedLedger) -> None:
     stored = {(int(key), bytes(discriminator)) for key, discriminator in rows}
     assert stored == {contract_key(e.contract_id) for e in tx.created()}
     assert len(stored) == 84  # 2 + 40 x 2 + the transient's 2 (not itself)
+
+
+def test_bytes_and_none_bind_as_they_are(tmp_path: Path) -> None:
+    """The identity adapters ``storage`` registers (a cheaper bind) change no value:
+    ``None`` is NULL, ``bytes`` a BLOB of the same bytes."""
+    backend = SqliteBackend(tmp_path / "bind.db")
+    try:
+        backend.execute("CREATE TABLE t (a, b)")
+        backend.execute("INSERT INTO t VALUES (?, ?)", (None, b"\x00\x01"))
+        assert backend.query("SELECT a, b, typeof(a), typeof(b) FROM t") == [
+            (None, b"\x00\x01", "null", "blob")
+        ]
+    finally:
+        backend.close()
