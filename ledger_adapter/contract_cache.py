@@ -39,6 +39,9 @@ DEFAULT_CAPACITY = 200_000
 """Contracts kept at most (then the cache starts again empty)."""
 
 
+_CONTAINERS = (dict, list)  # (a union written in the comprehension is built per item)
+
+
 class ContractCache:
     """Active contracts by id, exact at :attr:`head` (``None``: knows nothing)."""
 
@@ -110,7 +113,7 @@ class ContractCache:
         for cid in archived:
             contracts.pop(cid, None)
         for c in kept:
-            args = {k: v.copy() if isinstance(v, dict | list) else v for k, v in c.args.items()}
+            args = {k: v.copy() if isinstance(v, _CONTAINERS) else v for k, v in c.args.items()}
             contracts[c.contract_id] = new_contract(
                 c.contract_id, c.template, args, c.parties, c.created_offset
             )

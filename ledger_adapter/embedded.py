@@ -579,6 +579,8 @@ class EmbeddedLedger:
         cached ones without a query (:mod:`ledger_adapter.contract_cache`), the others
         read in chunks of ids."""
         found, missing = self._cache.split(contract_ids)
+        if not missing:
+            return found
         wanted: dict[int, list[tuple[bytes, str]]] = {}
         for cid in missing:
             parsed = contract_key(cid)

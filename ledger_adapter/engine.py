@@ -67,6 +67,11 @@ CID_LENGTH = 66  # "00" + 32-byte discriminator in hex, the length of Canton's V
 # creates append to one b-tree page.
 _SUFFIX_HEX = 46  # 23 bytes
 _BLOCK = 32  # discriminators drawn from the stream at a time (736 bytes: ~2 us)
+_FIRST_DRAW = 8
+"""Nodes whose discriminators are drawn first, a prefix of block 0 (184 bytes): a
+one-move transaction has 7 nodes, and drawing and writing out the whole block was
+~3.7 us of its commit, against ~1.4 (*ad hoc*, timeit). A larger transaction draws
+block 0 again, whole (~2 us once)."""
 _MAX_NODES = 1 << 24  # the node id's six hex digits
 _HEX3 = [f"{i:03x}" for i in range(4096)]  # half a node id (a formatted int costs 3x more)
 
@@ -202,7 +207,8 @@ class _Transaction:
                 for name in contract.template.contract_id_fields
                 if contract.args.get(name)
             }
-            self.prefetch(named, depth=depth - 1)
+            if named:
+                self.prefetch(named, depth=depth - 1)
 
     def use(self, contract_id: str, template: Template) -> Contract:
         contract = self.known.get(contract_id)
@@ -260,10 +266,13 @@ class _Transaction:
             if node_id >= _MAX_NODES:
                 raise InterpretationError(f"a transaction has at most {_MAX_NODES} nodes")
             block = node_id // _BLOCK
+            # the first nodes' part of block 0 first (SHAKE's output for a shorter length
+            # is a prefix of the longer one's: the same discriminators)
+            end = _FIRST_DRAW if node_id < _FIRST_DRAW else (block + 1) * _BLOCK
             stream = hashlib.shake_256(self.seed + block.to_bytes(4, "big"))
-            drawn = self.blocks[block] = stream.digest(_BLOCK * _SUFFIX_HEX // 2)
+            drawn = self.blocks[block] = stream.digest((end - block * _BLOCK) * _SUFFIX_HEX // 2)
             self.suffixes = drawn.hex()
-            self.block_end = (block + 1) * _BLOCK
+            self.block_end = end
         start = (node_id % _BLOCK) * _SUFFIX_HEX
         high, low = _HEX3[node_id >> 12], _HEX3[node_id & 0xFFF]  # node id: 6 hex digits
         cid = f"{self.cid_prefix}{high}{low}{self.suffixes[start : start + _SUFFIX_HEX]}"
@@ -377,8 +386,11 @@ def _template(templates: Mapping[str, Template], template_id: str) -> Template:
 def _checked_create_args(
     types: TypeChecker, template: Template, args: Mapping[str, Any], cids: list[str]
 ) -> Args:
-    types.check_record(template.fields, dict(args), "createArguments", cids)
-    return {name: args.get(name) for name, _ in template.fields}
+    types.check_record(
+        template.fields, args if type(args) is dict else dict(args), "createArguments", cids
+    )
+    get = args.get
+    return {name: get(name) for name in template.field_names}  # absent optionals: None
 
 
 def _checked_choice_arg(
@@ -391,8 +403,14 @@ def _checked_choice_arg(
     spec = template.choices.get(choice)
     if spec is None:
         raise InvalidArgument(f"template {template.name} has no choice {choice!r}", field="choice")
-    types.check_record(spec.fields, dict(argument), "choiceArgument", cids)
-    return {name: argument.get(name) for name, _ in spec.fields}
+    types.check_record(
+        spec.fields, argument if type(argument) is dict else dict(argument), "choiceArgument", cids
+    )
+    get = argument.get
+    return {name: get(name) for name in spec.field_names}  # absent optionals: None
+
+
+_CREATING = (CreateCommand, CreateAndExerciseCommand)
 
 
 def interpret(
@@ -415,18 +433,23 @@ def interpret(
     ``fused`` bodies run in place of their choices' generic bodies; when one raises
     :class:`Fallback` (a failure, or a case it does not handle), the whole transaction
     is interpreted again without them, so the outcome, failures included, is always
-    the generic interpreter's.
+    the generic interpreter's; a database failure the body met is raised as it is
+    (:func:`~ledger_adapter.errors.is_database_failure`: interpreting again cannot
+    change it, and after SQLite rolled the transaction back it would run outside one).
     """
-    start = functools.partial(_Transaction, load, act_as, act_as | read_as, seed, offset)
+    readers = act_as | read_as
     if fused:
         try:
-            return _interpret(commands, templates, types, start(fused))
+            tx = _Transaction(load, act_as, readers, seed, offset, fused)
+            return _interpret(commands, templates, types, tx)
         except Fallback as signal:
             if signal.__cause__ is not None and is_database_failure(signal.__cause__):
                 raise signal.__cause__ from None  # the generic would meet it too, or worse
-            result = _interpret(commands, templates, types, start(None))
-            return dataclasses.replace(result, generic_rerun=True)
-    return _interpret(commands, templates, types, start(None))
+            tx = _Transaction(load, act_as, readers, seed, offset)
+            return dataclasses.replace(
+                _interpret(commands, templates, types, tx), generic_rerun=True
+            )
+    return _interpret(commands, templates, types, _Transaction(load, act_as, readers, seed, offset))
 
 
 def _interpret(
@@ -440,7 +463,7 @@ def _interpret(
     for command in commands:
         template = _template(templates, command.template_id)
         create_args = choice_arg = None
-        if isinstance(command, CreateCommand | CreateAndExerciseCommand):
+        if isinstance(command, _CREATING):
             create_args = _checked_create_args(types, template, command.arguments, referenced)
         if not isinstance(command, CreateCommand):
             choice_arg = _checked_choice_arg(

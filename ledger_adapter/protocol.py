@@ -277,9 +277,12 @@ class Transaction:
     def created(self, template_id: str | None = None) -> tuple[CreatedEvent, ...]:
         """The created events, optionally only those of ``template_id``."""
         return tuple(
-            e
-            for e in self.events
-            if isinstance(e, CreatedEvent) and (template_id is None or e.template_id == template_id)
+            [
+                e
+                for e in self.events
+                if isinstance(e, CreatedEvent)
+                and (template_id is None or e.template_id == template_id)
+            ]
         )
 
     def archived_contract_ids(self) -> tuple[str, ...]:

@@ -46,9 +46,9 @@ PostgreSQL with its default ``synchronous_commit=on``.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from ledger_adapter.errors import (
     InvalidArgument,
@@ -153,6 +153,28 @@ class Backend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def _bind_as_they_are() -> None:
+    """Identity adapters for ``bytes`` and ``None`` in :mod:`sqlite3` (process-wide; they
+    change no value bound, only its cost).
+
+    Python 3.11's :mod:`sqlite3` binds ``int``, ``float`` and ``str`` parameters
+    directly but looks every other one up as an adapter; with none registered it asks
+    the protocol type for ``__adapt__``, and that failed look-up formats an
+    ``AttributeError`` message before it is dropped: ~2,300 instructions for each
+    ``None`` and ``bytes`` bound. A one-move commit binds seven (the submission and
+    workflow ids, the log's nodes, three discriminators): ~16,000 of its ~1,010,000
+    instructions (callgrind). Registered, ``bytes`` is bound through ``bytes(value)``
+    (the same object) and ``None`` through an empty dict's ``get`` (``None``), both C
+    calls (*ad hoc*, timeit: an insert of three ``None`` 2,880 -> 2,190 ns, of three
+    ``bytes`` 3,230 -> 2,690).
+    """
+    sqlite3.register_adapter(bytes, bytes)
+    sqlite3.register_adapter(type(None), cast(Callable[[None], None], {}.get))
+
+
+_bind_as_they_are()
 
 
 class SqliteBackend:

@@ -78,6 +78,11 @@ class Choice:
     archive: bool = False
     """Daml's implicit ``Archive``: controllers the signatories, no body (the
     interpreter takes a short path for it: a plan archives ~500 pledges)."""
+    field_names: tuple[str, ...] = field(init=False, default=())
+    """The argument's field names, in order."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "field_names", tuple(name for name, _ in self.fields))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -123,6 +128,8 @@ class Template:
     ensure: Callable[[Args], str | None]
     choices: Mapping[str, Choice] = field(default_factory=dict)
 
+    field_names: tuple[str, ...] = field(init=False, default=())
+    """The contract arguments' field names, in order."""
     contract_id_fields: tuple[str, ...] = field(init=False, default=())
     """Fields holding one contract id (``ContractId T``): what a fetch will follow."""
     template_id: str = field(init=False, default="")
@@ -133,6 +140,7 @@ class Template:
     _party_memo: dict[Any, Stakeholders] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "field_names", tuple(name for name, _ in self.fields))
         found = tuple(name for name, t in self.fields if t.startswith("ContractId "))
         object.__setattr__(self, "contract_id_fields", found)
         object.__setattr__(self, "template_id", f"#{PACKAGE_NAME}:{self.module}:{self.name}")

@@ -241,8 +241,9 @@ def _int64(text: str) -> bool:
 class _FastCompiler:
     """Compiles Daml types into predicates: one generated function per record type.
 
-    The generated code is straight-line: per field one ``get`` and one ``isinstance``
-    or regular-expression test; lists, optionals and text maps are inline loops; a
+    The generated code is straight-line: per field one ``get`` (a required field that
+    is absent gets ``_absent``, which no test accepts: no separate ``in`` test) and one
+    ``isinstance`` or regular-expression test; lists, optionals and text maps are inline loops; a
     nested record is a call to its own function. It must accept exactly what the
     detailed check accepts (tests hold the two together).
     """
@@ -253,7 +254,9 @@ class _FastCompiler:
         self._functions: dict[tuple[tuple[str, str], ...], Predicate] = {}
         self._namespace: dict[str, Any] = {
             "_int64": _int64,
+            "_int64_text": _INT64.fullmatch,
             "_numeric": _NUMERIC.fullmatch,
+            "_absent": object(),
         }
         self._counter = 0
 
@@ -272,10 +275,10 @@ class _FastCompiler:
         for i, (field_name, daml_type) in enumerate(fields):
             var = f"f{i}"
             t = daml_type.strip()
-            if not t.startswith("Optional "):
-                lines.append(f"    if {field_name!r} not in value:")
-                lines.append("        return False")
-            lines.append(f"    {var} = value.get({field_name!r})")
+            if t.startswith("Optional "):  # an absent optional field is None
+                lines.append(f"    {var} = value.get({field_name!r})")
+            else:  # absent: _absent, which no check below accepts
+                lines.append(f"    {var} = value.get({field_name!r}, _absent)")
             lines.extend(self._statements(t, var, 1))
         lines.append("    return True")
         exec("\n".join(lines), self._namespace)  # our own templates' field names (repr'd)
@@ -319,8 +322,12 @@ class _FastCompiler:
             return [f"{pad}if not isinstance({var}, str) or not {var} or ',' in {var}:", fail]
         if t == "Text":
             return [f"{pad}if not isinstance({var}, str):", fail]
-        if t == "Int":
-            return [f"{pad}if not isinstance({var}, str) or not _int64({var}):", fail]
+        if t == "Int":  # _int64 inline: a call less for the usual short text
+            return [
+                f"{pad}if not isinstance({var}, str) or _int64_text({var}) is None"
+                f" or (len({var}) >= 19 and not _int64({var})):",
+                fail,
+            ]
         if t == "Decimal":
             return [f"{pad}if not isinstance({var}, str) or _numeric({var}) is None:", fail]
         if t == "Bool":

@@ -77,7 +77,7 @@ def numeric_text(value: Decimal) -> str:
     digits, as Daml's arithmetic fails there."""
     if abs(value) >= _NUMERIC_10_LIMIT:
         raise Overflow(f"{value} overflows Numeric 10")
-    return format(value.quantize(_TEN_DP, context=NUMERIC_10), "f")
+    return format(NUMERIC_10.quantize(value, _TEN_DP), "f")
 
 
 def overflowed(ctx: UpdateContext, choice: str, error: ArithmeticError) -> NoReturn:

@@ -8,18 +8,22 @@
 - Signatories and observers are computed from party-typed fields alone, which is what
   :meth:`Template.parties <ledger_adapter.templates.Template.parties>` remembers them by.
 - Daml's implicit ``Archive`` (a short path in the interpreter) needs the signatories.
-- Contract ids are whole (66 characters) whichever node begins a block of discriminators.
+- Contract ids are whole (66 characters) whichever node begins a block of discriminators,
+  and the stream's, though a transaction's first 8 are drawn alone.
 - The template and party-set codes a rolled-back transaction assigned are forgotten.
 - Contract rows written in batches of a hundred (and the rest one by one) are the rows
   the log says (the fixture's ``verify`` replays it against the table).
+- SQLite binds ``None`` and ``bytes`` through identity adapters: the same values.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gc
+import hashlib
 import pickle
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -27,9 +31,9 @@ import pytest
 
 from ledger_adapter.embedded import EmbeddedLedger
 from ledger_adapter.encoding import contract_key
-from ledger_adapter.engine import CID_LENGTH
+from ledger_adapter.engine import CID_LENGTH, interpret
 from ledger_adapter.errors import AuthorizationError, ContractNotFound
-from ledger_adapter.model import HOLDING, TEMPLATES
+from ledger_adapter.model import HOLDING, TEMPLATES, TYPES
 from ledger_adapter.projection import project
 from ledger_adapter.protocol import (
     CreateAndExerciseCommand,
@@ -37,6 +41,7 @@ from ledger_adapter.protocol import (
     Transaction,
     TransactionShape,
 )
+from ledger_adapter.storage import SqliteBackend
 
 from .conftest import assert_sound
 from .test_embedded import H, holding, issue, split
@@ -114,6 +119,9 @@ def test_a_submits_deferred_view_is_the_eager_view(
     assert tx == eager and eager == tx
     assert repr(tx) == repr(eager)
     assert tx.events is tx.events and tx.created() == eager.created()
+    assert [type(e) for e in tx.events] == [type(e) for e in eager.events]  # built as twins
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        tx.events[0].offset = 0  # type: ignore[misc]
     assert gc.isenabled()  # paused while the events were made, running again
     again = pickle.loads(pickle.dumps(tx))
     assert type(again) is Transaction and again == eager
@@ -178,6 +186,33 @@ def test_contract_ids_are_whole_when_a_block_of_nodes_begins_with_an_exercise(
     ids = [e.contract_id for e in tx.created()]
     assert len(ids) == 24 and all(len(c) == CID_LENGTH for c in ids)
     assert len({c[20:] for c in ids}) == 24
+
+
+@pytest.mark.parametrize("creates", [1, 7, 8, 9, 40])
+def test_contract_ids_are_the_streams_whatever_part_was_drawn_first(creates: int) -> None:
+    """A transaction's first nodes' discriminators are drawn alone (a prefix of block
+    0); every id is still offset, node id and its 23 bytes of SHAKE-256(seed, block)
+    drawn whole, as ids always were."""
+    seed, offset = bytes(range(16)), 77
+    result = interpret(
+        [holding(face=10 + i) for i in range(creates)],
+        act_as=frozenset({"MIZUHO", "BOJ"}),
+        read_as=frozenset(),
+        templates=TEMPLATES,
+        types=TYPES,
+        load=lambda _ids: {},
+        seed=seed,
+        offset=offset,
+    )
+    expected = []
+    for node_id in range(creates):
+        block = hashlib.shake_256(seed + (node_id // 32).to_bytes(4, "big")).digest(32 * 23)
+        suffix = block[(node_id % 32) * 23 : (node_id % 32 + 1) * 23]
+        expected.append(f"00{offset:012x}{node_id:06x}{suffix.hex()}")
+    assert list(result.created) == expected
+    assert [contract_key(c) for c in expected] == list(
+        zip(result.created_keys, result.created_discriminators, strict=True)
+    )
 
 
 def test_a_party_set_code_of_a_rolled_back_transaction_is_forgotten(ledger_url: str) -> None:
@@ -249,3 +284,17 @@ def test_stored_keys_are_the_ids_keys(ledger: EmbeddedLedger) -> None:
     stored = {(int(key), bytes(discriminator)) for key, discriminator in rows}
     assert stored == {contract_key(e.contract_id) for e in tx.created()}
     assert len(stored) == 84  # 2 + 40 x 2 + the transient's 2 (not itself)
+
+
+def test_bytes_and_none_bind_as_they_are(tmp_path: Path) -> None:
+    """The identity adapters ``storage`` registers (a cheaper bind) change no value:
+    ``None`` is NULL, ``bytes`` a BLOB of the same bytes."""
+    backend = SqliteBackend(tmp_path / "bind.db")
+    try:
+        backend.execute("CREATE TABLE t (a, b)")
+        backend.execute("INSERT INTO t VALUES (?, ?)", (None, b"\x00\x01"))
+        assert backend.query("SELECT a, b, typeof(a), typeof(b) FROM t") == [
+            (None, b"\x00\x01", "null", "blob")
+        ]
+    finally:
+        backend.close()

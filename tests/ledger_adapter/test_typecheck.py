@@ -94,6 +94,15 @@ def test_fast_and_detailed_checks_agree(daml_type: str, value: Any) -> None:
         assert cids == fast_cids
 
 
+@pytest.mark.parametrize("daml_type", list(VALUES))
+def test_fast_and_detailed_checks_agree_on_an_absent_field(daml_type: str) -> None:
+    """Absent is refused unless optional (the fast check gets a sentinel no test accepts)."""
+    fields = (("field", daml_type),)
+    fast = TYPES.fast_check(fields)({}, [])
+    assert fast == _detailed_accepts(TYPES, fields, {})
+    assert fast == daml_type.startswith("Optional ")
+
+
 def test_missing_and_unknown_fields() -> None:
     fields = RECORDS["PledgeRelease"].fields
     records: list[Any] = [{"pledgeCid": CID}, {"pledgeCid": CID, "face": "1", "x": 1}, [], None]
