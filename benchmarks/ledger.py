@@ -289,6 +289,29 @@ def _chains(path: Path, n: int, k: int) -> list[list[Any]]:
         ]
 
 
+def _replay_chains(path: Path, chains: list[list[dict[str, Any]]], *, threaded: bool) -> None:
+    """:func:`_replay` of each chain's rows, one after the other or each on a thread of
+    its own with its own connection (waiting its turn on SQLite's write lock)."""
+    if not threaded:
+        conn = _raw_connection(path)
+        for rows in chains:
+            _replay(conn, rows)
+        conn.close()
+        return
+
+    def run(rows: list[dict[str, Any]]) -> None:
+        conn = _raw_connection(path)
+        conn.execute("PRAGMA busy_timeout = 60000")
+        _replay(conn, rows)
+        conn.close()
+
+    threads = [threading.Thread(target=run, args=(rows,)) for rows in chains]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def _submit_chain(ledger: EmbeddedLedger, chain: list[Any], name: str) -> None:
     for i, batch in enumerate(chain):
         tx = ledger.submit(batch, act_as=["BANK1"], command_id=f"{name}-{i}")
@@ -313,6 +336,8 @@ def one_move_submitters(ctx: Context) -> None:
         firsts = [chain[0][0].argument["coverCids"] for chain in chains]
         one: list[float] = []
         several: list[float] = []
+        raw_one: list[float] = []
+        raw_several: list[float] = []
         per_commit: list[float] = []
         work = directory / "run.db"
         for _ in range(runs):
@@ -341,8 +366,25 @@ def one_move_submitters(ctx: Context) -> None:
                     assert ledger.ledger_end() == _ledger_end(base) + n, "a chain failed"
                     if seconds is several:
                         per_commit.append(n / (ledger.group_commit.commits - commits))
+                        writes = _written_rows(ledger, _ledger_end(base))
+            by_chain: list[list[dict[str, Any]]] = [[] for _ in chains]
+            for w in writes:  # command ids c<j>-<i>: each chain's rows, in its order
+                by_chain[int(str(w["tx"][2]).split("-")[0][1:])].append(w)
+            for peer, threaded in ((raw_one, False), (raw_several, True)):
+                _copy_db(base, work)
+                start = time.perf_counter()
+                _replay_chains(work, by_chain, threaded=threaded)
+                peer.append(time.perf_counter() - start)
     ctx.record("commit, 1 submitter", one, items=n)
     ctx.record(f"commit, {k} submitters", several, items=n)
+    ctx.record("commit, 1 submitter", raw_one, items=n, who=RAW)
+    ctx.record(f"commit, {k} submitters", raw_several, items=n, who=RAW)
+    ctx.compare(
+        f"{k} submitters vs raw SQLite, same writes, {k} submitters",
+        f"commit, {k} submitters",
+        RAW,
+        f"commit, {k} submitters",
+    )
     ctx.metric(
         f"{k} submitters, transactions per second",
         n / ctx.timing(f"commit, {k} submitters").median_s,
@@ -361,7 +403,10 @@ def one_move_submitters(ctx: Context) -> None:
         " queue while a commit is on the disk are committed together (each its own"
         " transaction, savepoint and log row; ledger_adapter/group_commit.py). The"
         " threads share Python's interpreter lock, so their interpretation does not run"
-        " in parallel: what the group saves is fsyncs."
+        " in parallel: what the group saves is fsyncs. Peer: raw SQLite replaying the"
+        " same rows, one SQLite transaction per ledger transaction, from one thread and"
+        f" from {k} threads with a connection each (SQLite has no group commit: its"
+        " writers take turns on the write lock)."
     )
 
 
