@@ -44,7 +44,7 @@ from ledger_adapter.encoding import (
     contract_key,
     dumps,
     loads,
-    parse_party_list,
+    party_tuple,
     stored_nodes,
 )
 from ledger_adapter.engine import Contract, FusedBodies, Interpretation, interpret
@@ -643,7 +643,7 @@ class EmbeddedLedger:
                 # the interpreter's cache gets its own parse: the executor reads before it submits
                 self._cache.add_rows((r[:6] for r in stored), (end, head))
                 rows = [
-                    (cid, tpl, loads(a), parse_party_list(s), parse_party_list(o), off, n, at)
+                    (cid, tpl, loads(a), party_tuple(s), party_tuple(o), off, n, at)
                     for cid, tpl, a, s, o, off, n, at in stored
                 ]
             else:
@@ -651,10 +651,19 @@ class EmbeddedLedger:
         finally:
             self._db.rollback() if self._db.dialect == "sqlite" else self._db.commit()
         out = []
+        # a book's contracts share a handful of party sets and their transactions' times
+        witnesses: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[str, ...]] = {}
+        times: dict[str, datetime] = {}
         for cid, tpl, args, signatories, observers, created_offset, node_id, effective_at in rows:
-            wit = tuple(sorted(wanted.intersection([*signatories, *observers])))
+            sig, obs = tuple(signatories), tuple(observers)
+            wit = witnesses.get((sig, obs))
+            if wit is None:
+                wit = witnesses[sig, obs] = tuple(sorted(wanted.intersection([*sig, *obs])))
             if not wit:
                 continue
+            created_at = times.get(effective_at)
+            if created_at is None:
+                created_at = times[effective_at] = datetime.fromisoformat(effective_at)
             out.append(
                 CreatedEvent(
                     offset=created_offset,
@@ -662,10 +671,10 @@ class EmbeddedLedger:
                     contract_id=cid,
                     template_id=tpl,
                     arguments=args,
-                    signatories=tuple(signatories),
-                    observers=tuple(observers),
+                    signatories=sig,
+                    observers=obs,
                     witness_parties=wit,
-                    created_at=datetime.fromisoformat(effective_at),
+                    created_at=created_at,
                 )
             )
         return tuple(out)

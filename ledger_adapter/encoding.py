@@ -57,6 +57,13 @@ def parse_party_list(text: str) -> list[str]:
     return text.split(",") if text else []
 
 
+@functools.lru_cache(maxsize=4096)
+def party_tuple(text: str) -> tuple[str, ...]:
+    """The parties of a stored ``A,B`` list as a tuple (parsed once per distinct list:
+    a ledger has a handful, read back once per contract)."""
+    return tuple(text.split(",")) if text else ()
+
+
 def stakeholder_key(signatories: Any, observers: Any) -> str:
     """``,A,B,C,``: the stakeholders as stored, so a party filter is a substring test."""
     return "," + ",".join(sorted({*signatories, *observers})) + ","
