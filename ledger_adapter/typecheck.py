@@ -27,6 +27,7 @@ from ledger_adapter.templates import Record
 _INT64 = re.compile(r"-?[0-9]{1,19}")
 _NUMERIC = re.compile(r"-?[0-9]{1,28}(\.[0-9]{1,10})?")
 INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
 
 Check = Callable[[Any, list[str]], None]
 """A compiled check: raises on a bad value, appends the contract ids it meets."""
@@ -195,7 +196,7 @@ class TypeChecker:
             def int64(value: Any, _cids: list[str]) -> None:
                 if not isinstance(value, str) or not _INT64.fullmatch(value):
                     raise _BadValueError(f"expected an Int64 as a string, got {value!r}")
-                if abs(int(value)) > INT64_MAX:
+                if not INT64_MIN <= int(value) <= INT64_MAX:
                     raise _BadValueError(f"{value} overflows Int64")
 
             return int64
@@ -235,7 +236,9 @@ class TypeChecker:
 
 def _int64(text: str) -> bool:
     """An Int64 in its JSON encoding (a decimal string in range)."""
-    return _INT64.fullmatch(text) is not None and (len(text) < 19 or abs(int(text)) <= INT64_MAX)
+    return _INT64.fullmatch(text) is not None and (
+        len(text) < 19 or INT64_MIN <= int(text) <= INT64_MAX
+    )
 
 
 class _FastCompiler:

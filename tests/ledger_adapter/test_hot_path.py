@@ -13,7 +13,9 @@
 - The template and party-set codes a rolled-back transaction assigned are forgotten.
 - Contract rows written in batches of a hundred (and the rest one by one) are the rows
   the log says (the fixture's ``verify`` replays it against the table).
-- SQLite binds ``None`` and ``bytes`` through identity adapters: the same values.
+- SQLite binds ``None`` and ``bytes`` through identity adapters: the same values; a
+  program's own adapter for either is kept.
+- A deferred view read first by several threads at once: every one gets the events.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ import gc
 import hashlib
 import pickle
 import sqlite3
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +50,8 @@ from ledger_adapter.storage import SqliteBackend
 
 from .conftest import assert_sound
 from .test_embedded import H, holding, issue, split
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_contract_consumed_by_another_writer_is_not_found(ledger_url: str) -> None:
@@ -136,6 +143,37 @@ def test_a_submits_deferred_view_is_the_eager_view(
     assert repr(unread) == repr(ledger.transaction_at(unread.offset, ["MIZUHO"], shape))
 
 
+def test_a_deferred_view_read_first_by_several_threads_at_once(ledger: EmbeddedLedger) -> None:
+    """The events are projected on the first read, whichever thread makes it: threads
+    racing to read one submit's view all get the eager view's events."""
+    issued = [issue(ledger, cid=f"race-{i}") for i in range(8)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter allows
+    try:
+        for k, cid in enumerate(issued):
+            tx = ledger.submit([split(cid, 10)], act_as=["MIZUHO"], command_id=f"r{k}")
+            start = threading.Barrier(6)
+            seen: list[Any] = []
+
+            def read(
+                view: Transaction = tx, go: threading.Barrier = start, out: list[Any] = seen
+            ) -> None:
+                go.wait()
+                out.append(view.events)
+
+            threads = [threading.Thread(target=read) for _ in range(6)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            eager = ledger.transaction_at(tx.offset, ["MIZUHO"])
+            assert eager is not None and len(seen) == 6
+            # equal, not always the same tuple: two first readers may both project
+            assert all(events == eager.events for events in seen)
+    finally:
+        sys.setswitchinterval(interval)
+
+
 class _Poison:
     """A value a signatory or observer clause must not look at."""
 
@@ -213,6 +251,43 @@ def test_contract_ids_are_the_streams_whatever_part_was_drawn_first(creates: int
     assert [contract_key(c) for c in expected] == list(
         zip(result.created_keys, result.created_discriminators, strict=True)
     )
+
+
+@pytest.mark.parametrize("leading_splits", [1, 2, 3, 10, 12])
+def test_contract_ids_after_exercises_are_the_streams(
+    ledger: EmbeddedLedger, leading_splits: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creates that follow exercises (each split: an exercise node, then two creates),
+    across node 8 (where the first draw ends) and into block 1: every id is offset,
+    node id and the 23 bytes of SHAKE-256(seed, block) at that node."""
+    issued = [issue(ledger, cid=f"lead-{i}") for i in range(leading_splits)]
+    seed = bytes(range(100, 116))
+    monkeypatch.setattr("ledger_adapter.embedded.os.urandom", lambda n: seed[:n])
+    commands = [*(split(c, 10) for c in issued), holding(), holding(), holding()]
+    tx = ledger.submit(commands, act_as=["MIZUHO", "BOJ"], command_id="after-exercises")
+    created = tx.created()
+    assert len(created) == 2 * leading_splits + 3
+    for event in created:
+        node_id = event.node_id
+        block = hashlib.shake_256(seed + (node_id // 32).to_bytes(4, "big")).digest(32 * 23)
+        suffix = block[(node_id % 32) * 23 : (node_id % 32 + 1) * 23]
+        assert event.contract_id == f"00{tx.offset:012x}{node_id:06x}{suffix.hex()}"
+
+
+def test_a_programs_own_sqlite_adapter_is_kept() -> None:
+    """``storage`` registers its identity adapters only where the program has none: a
+    program that binds ``bytes`` its own way before importing tanpo still does."""
+    code = (
+        "import sqlite3\n"
+        "sqlite3.register_adapter(bytes, lambda b: 'user:' + b.hex())\n"
+        "import ledger_adapter.storage\n"
+        "c = sqlite3.connect(':memory:')\n"
+        "print(c.execute('SELECT typeof(?), ?', (b'ab', b'ab')).fetchone())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.strip() == "('text', 'user:6162')"
 
 
 def test_a_party_set_code_of_a_rolled_back_transaction_is_forgotten(ledger_url: str) -> None:

@@ -19,7 +19,18 @@ CID = "00" + "ab" * 32
 VALUES: dict[str, list[Any]] = {
     "Party": ["BANK1", "", "A,B", 3, None, ["BANK1"]],
     "Text": ["", "x", 1, None, True],
-    "Int": ["0", "-12", "9223372036854775807", "9223372036854775808", "1.5", 3, "", None],
+    "Int": [
+        "0",
+        "-12",
+        "9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "1.5",
+        3,
+        "",
+        None,
+    ],
     "Decimal": ["1", "-0.0000000001", "1.00000000001", "1e3", 1.5, None],
     "Bool": [True, False, "true", 0, None],
     "()": [None, {}, {"a": 1}, [], 0],
@@ -101,6 +112,19 @@ def test_fast_and_detailed_checks_agree_on_an_absent_field(daml_type: str) -> No
     fast = TYPES.fast_check(fields)({}, [])
     assert fast == _detailed_accepts(TYPES, fields, {})
     assert fast == daml_type.startswith("Optional ")
+
+
+def test_int64_bounds_are_daml_s() -> None:
+    """Daml's Int64 runs from -2^63 to 2^63 - 1: both ends accepted, one past refused."""
+    fields = (("field", "Int"),)
+    for text, ok in (
+        ("9223372036854775807", True),
+        ("-9223372036854775808", True),
+        ("9223372036854775808", False),
+        ("-9223372036854775809", False),
+    ):
+        assert TYPES.fast_check(fields)({"field": text}, []) is ok, text
+        assert _detailed_accepts(TYPES, fields, {"field": text}) is ok, text
 
 
 def test_missing_and_unknown_fields() -> None:
