@@ -24,6 +24,7 @@ submit returns (its passes over the heap were a fifth of a large commit).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import gc
@@ -87,6 +88,10 @@ MAX_DEDUPLICATION_WINDOW = timedelta(days=7)
 """Canton's default maximum deduplication duration (participant configuration)."""
 
 _CHUNK = 500  # ids per IN (...) query
+
+MAX_ID_LENGTH = 255
+"""The longest command, submission, workflow or user id (Daml-LF ``LedgerString``, as
+Canton's JSON API checks it; PostgreSQL's index would refuse ~2,700 bytes only)."""
 
 _CONTRACT_ROWS = (
     "SELECT contract_key, discriminator, template, party_set, arguments FROM active_contracts"
@@ -317,6 +322,17 @@ class EmbeddedLedger:
             raise InvalidArgument("must not be empty", field="commands")
         if not command_id:
             raise InvalidArgument("must not be empty", field="commandId")
+        for name, value in (
+            ("commandId", command_id),
+            ("submissionId", submission_id),
+            ("workflowId", workflow_id),
+            ("userId", user_id),
+        ):
+            if value is not None and len(value) > MAX_ID_LENGTH:
+                raise InvalidArgument(
+                    f"{len(value)} characters; at most {MAX_ID_LENGTH} (a Daml LedgerString)",
+                    field=name,
+                )
         acting = party_set(act_as)
         reading = frozenset() if not read_as else party_set(read_as)
         window = self._max_window if deduplication_window is None else deduplication_window
@@ -350,6 +366,7 @@ class EmbeddedLedger:
         db = self._db
         several = len(group) > 1
         applied: list[_Applied] = []
+        committing = False
         try:
             db.begin_write()
             end, head = self._head()
@@ -380,9 +397,10 @@ class EmbeddedLedger:
                 self._codes.rolled_back()
                 return
             self._cache.invalidate()  # until the commit is known to have landed
+            committing = True
             db.commit()
         except BaseException as exc:
-            landed = self._landed(applied)
+            landed = self._landed(applied) if committing else self._rolled_back()
             if not landed:
                 self._codes.rolled_back()
                 failed_group(group, exc, landed=landed)
@@ -392,6 +410,14 @@ class EmbeddedLedger:
             self._answer(applied)  # the commit landed before the interruption
             raise
         self._answer(applied)
+
+    def _rolled_back(self) -> bool:
+        """After a failure before COMMIT was sent: roll back what is open (if the
+        connection is gone, its transaction went with it); nothing landed."""
+        self._cache.invalidate()
+        with contextlib.suppress(Exception):  # the connection is gone: nothing to roll back
+            self._db.rollback()
+        return False
 
     def _landed(self, applied: list[_Applied]) -> bool | None:
         """After a failure inside a group: roll back what is open and tell whether the

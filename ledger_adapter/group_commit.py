@@ -39,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from ledger_adapter.errors import Unavailable
+from ledger_adapter.errors import InterpretationError, Unavailable
 from ledger_adapter.protocol import Command, Transaction, TransactionShape
 
 MAX_GROUP = 64
@@ -90,6 +90,7 @@ class GroupCommit:
         """Database commits attempted (groups), for the operator and the tests."""
         self.submissions = 0
         """Submissions those groups held."""
+        self._committing = False  # a group is being committed (under the ledger's lock)
 
     @property
     def queued(self) -> int:
@@ -99,6 +100,15 @@ class GroupCommit:
     def submit(self, pending: Submission) -> Transaction:
         """Queue ``pending``; if it reaches the front unanswered, take the ledger's lock,
         then every submission queued by then as its group, and commit them; its outcome."""
+        if self._lock._is_owned():  # type: ignore[attr-defined]
+            # this thread holds the ledger's lock already: queueing would wait for itself
+            if self._committing:  # code a commit runs (a clock, a choice body) submitting
+                raise InterpretationError(
+                    "submit called while this thread commits a transaction (from a clock"
+                    " or a choice body?): a transaction cannot contain another"
+                )
+            self._commit_alone(pending)  # a caller inside the lock: alone, now
+            return _outcome(pending)
         group: list[Submission] = []
         try:
             with self._turn:
@@ -113,13 +123,33 @@ class GroupCommit:
                             member.taken = True
                     self.commits += 1
                     self.submissions += len(group)
-                    self._commit_group(group)
+                    self._committing = True
+                    try:
+                        self._commit_group(group)
+                    finally:
+                        self._committing = False
         finally:
             if group:
                 self._answered(group)
             elif not pending.done:  # interrupted before a group took it: withdraw it
                 self._withdraw(pending)
         return _outcome(pending)
+
+    def _commit_alone(self, pending: Submission) -> None:
+        pending.taken = True
+        try:
+            with self._lock:
+                self.commits += 1
+                self.submissions += 1
+                self._committing = True
+                try:
+                    self._commit_group([pending])
+                finally:
+                    self._committing = False
+        finally:
+            if pending.outcome is None and pending.error is None:
+                pending.error = _unanswered()
+            pending.done = True
 
     def _withdraw(self, pending: Submission) -> None:
         with self._turn:
@@ -130,15 +160,23 @@ class GroupCommit:
     def _answered(self, group: list[Submission]) -> None:
         """``group`` (the front of the queue) is answered: wake its members and the next."""
         with self._turn:
-            for member in group:
-                self._writers.popleft()
-                if member.outcome is None and member.error is None:  # the leader stopped early
-                    member.error = Unavailable(
-                        "the submission was not committed (the thread committing it was"
-                        " interrupted): resubmit with the same command id"
-                    )
-                member.done = True
-            self._turn.notify_all()
+            try:
+                for member in group:
+                    if member.outcome is None and member.error is None:  # the leader stopped
+                        member.error = _unanswered()
+            finally:  # whatever happened above, the queue moves on
+                for member in group:
+                    self._writers.popleft()
+                    member.done = True
+                self._turn.notify_all()
+
+
+def _unanswered() -> Unavailable:
+    return Unavailable(
+        "the thread committing this submission was interrupted before it could tell"
+        " whether it landed: resubmit with the same command id (one that landed is then"
+        " reported as a duplicate, within the deduplication window)"
+    )
 
 
 def _outcome(pending: Submission) -> Transaction:

@@ -314,11 +314,16 @@ class PostgresBackend:
 
         self.location = url.rsplit("@", maxsplit=1)[-1]  # never echo a password
         self._psycopg = psycopg
+        self._url = url
+        self._conn = self._connect()
+        self._in_tx = False
+
+    def _connect(self) -> Any:
+        psycopg = self._psycopg
         try:
-            self._conn = psycopg.connect(url, autocommit=True)
+            return psycopg.connect(self._url, autocommit=True)
         except psycopg.Error as exc:
             raise Unavailable(f"cannot connect to PostgreSQL {self.location}: {exc}") from exc
-        self._in_tx = False
 
     def create_schema(self, suffix: str = "") -> None:
         ddl = _TABLES.format(
@@ -383,14 +388,21 @@ class PostgresBackend:
 
     @property
     def in_transaction(self) -> bool:
+        # INERROR: a statement failed; a rollback to a savepoint recovers the transaction
         status = self._conn.info.transaction_status
-        return self._in_tx and status == self._psycopg.pq.TransactionStatus.INTRANS
+        usable = (
+            self._psycopg.pq.TransactionStatus.INTRANS,
+            self._psycopg.pq.TransactionStatus.INERROR,
+        )
+        return self._in_tx and status in usable
 
     def close(self) -> None:
         self._conn.close()
 
     def _guard(self, action: Any) -> Any:
         psycopg = self._psycopg
+        if self._conn.closed and not self._in_tx:  # lost earlier (server restart, a kill):
+            self._conn = self._connect()  # a new one, between transactions only
         try:
             return action()
         except psycopg.errors.LockNotAvailable as exc:

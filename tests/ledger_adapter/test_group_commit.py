@@ -8,12 +8,14 @@ thread has queued before the lock is let go, and the first to take it leads them
 from __future__ import annotations
 
 import ctypes
+import os
 import resource
 import signal
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +27,14 @@ from ledger_adapter.protocol import (
     ContractNotFound,
     CreatedEvent,
     DuplicateCommand,
+    InterpretationError,
+    InvalidArgument,
     LockedContracts,
     Transaction,
     Unavailable,
 )
 
-from .conftest import assert_sound
+from .conftest import POSTGRES_ENV, assert_sound
 from .test_embedded import holding, issue, split
 
 
@@ -270,3 +274,124 @@ def test_an_interrupted_waiter_is_withdrawn(ledger: EmbeddedLedger) -> None:
     first.join(timeout=10)
     assert isinstance(results[0], Transaction)
     assert [t.command_id for t in ledger.stored_transactions()] == ["ahead"]
+
+
+def _refuse_command(ledger: EmbeddedLedger, command_id: str) -> None:
+    """A trigger that makes the database refuse the log row of ``command_id``."""
+    if ledger.backend.dialect == "sqlite":
+        ledger.backend.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON transactions"
+            f" WHEN NEW.command_id = '{command_id}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    else:
+        ledger.backend.execute(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            f" IF NEW.command_id = '{command_id}' THEN RAISE EXCEPTION 'refused'; END IF;"
+            " RETURN NEW; END $$"
+        )
+        ledger.backend.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON transactions"
+            " FOR EACH ROW EXECUTE FUNCTION refuse()"
+        )
+
+
+def test_a_statement_the_database_refuses_fails_that_member_alone(
+    ledger: EmbeddedLedger,
+) -> None:
+    """On PostgreSQL a failed statement aborts the transaction until a rollback to the
+    member's savepoint, which recovers it: the others commit."""
+    _refuse_command(ledger, "bad")
+    results = _submit_together(
+        ledger,
+        [
+            _issuer(ledger, "MIZUHO", "good-1"),
+            _issuer(ledger, "NOMURA", "bad"),
+            _issuer(ledger, "SMBC", "good-2"),
+        ],
+    )
+    assert isinstance(results[0], Transaction) and isinstance(results[2], Transaction)
+    assert isinstance(results[1], Exception) and "refused" in str(results[1])
+    assert [t.command_id for t in ledger.stored_transactions()] == ["good-1", "good-2"]
+
+
+def test_an_interruption_after_the_commit_landed_still_answers_the_group(
+    ledger: EmbeddedLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C landing just after COMMIT returned: the group is on the ledger, so its
+    members get their transactions (the leader its interruption)."""
+    backend = ledger.backend
+    real_commit = backend.commit
+
+    def commit_then_interrupt() -> None:
+        real_commit()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(backend, "commit", commit_then_interrupt)
+    results = _submit_together(
+        ledger, [_issuer(ledger, o, f"l-{o}") for o in ("MIZUHO", "NOMURA", "SMBC")]
+    )
+    monkeypatch.undo()
+    assert isinstance(results[0], KeyboardInterrupt)  # the first queued leads
+    assert [r.offset for r in results[1:] if isinstance(r, Transaction)] == [2, 3]
+    assert ledger.ledger_end() == 3
+    with pytest.raises(DuplicateCommand):  # the leader's own landed too
+        _issuer(ledger, "MIZUHO", "l-MIZUHO")()
+
+
+def test_a_thread_holding_the_ledgers_lock_may_submit(ledger: EmbeddedLedger) -> None:
+    """A submitter already inside the ledger's lock commits alone at once (queueing
+    would wait for itself) while another waits at the front of the queue."""
+    waiting: list[Any] = []
+    other = threading.Thread(target=lambda: waiting.append(_issuer(ledger, "NOMURA", "o")()))
+    with ledger._lock:
+        other.start()
+        deadline = time.monotonic() + 10
+        while ledger.group_commit.queued < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        inside = _issuer(ledger, "MIZUHO", "inside")()
+        assert inside.offset == 1
+    other.join(timeout=10)
+    assert isinstance(waiting[0], Transaction) and waiting[0].offset == 2
+
+
+def test_a_submit_from_inside_a_commit_is_refused(tmp_path: Path) -> None:
+    """Code a commit runs (here the ledger's clock) cannot submit: a transaction cannot
+    hold another. It is refused, and the outer transaction is unharmed."""
+    nested: list[BaseException] = []
+    ledger: EmbeddedLedger
+
+    def clock() -> datetime:
+        try:
+            _issuer(ledger, "NOMURA", "nested")()
+        except BaseException as exc:
+            nested.append(exc)
+        return datetime.now(UTC)
+
+    with EmbeddedLedger(str(tmp_path / "l.db"), clock=clock) as ledger:
+        tx = ledger.submit([holding("MIZUHO")], act_as=["BOJ", "MIZUHO"], command_id="outer")
+        assert tx.offset == 1 and ledger.ledger_end() == 1
+        assert isinstance(nested[0], InterpretationError)
+        assert "cannot contain another" in str(nested[0])
+        assert_sound(ledger)
+
+
+def test_an_overlong_command_id_is_refused_before_it_queues(ledger: EmbeddedLedger) -> None:
+    with pytest.raises(InvalidArgument, match=r"commandId: 256 characters; at most 255"):
+        _issuer(ledger, "MIZUHO", "c" * 256)()
+    assert _issuer(ledger, "MIZUHO", "c" * 255)().offset == 1
+
+
+def test_a_lost_postgresql_connection_is_opened_again(ledger: EmbeddedLedger) -> None:
+    """The server ends the ledger's session (a restart, an operator's kill): the next
+    transaction opens a new connection, instead of every call failing for ever."""
+    if ledger.backend.dialect != "postgresql":
+        pytest.skip("a PostgreSQL session to lose")
+    import psycopg
+
+    pid = ledger.backend.query("SELECT pg_backend_pid()")[0][0]
+    with psycopg.connect(os.environ[POSTGRES_ENV], autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(Unavailable):
+        _issuer(ledger, "MIZUHO", "first")()  # the loss is found by this one
+    assert _issuer(ledger, "MIZUHO", "first")().offset == 1  # resubmitted: a new session
