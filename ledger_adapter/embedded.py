@@ -1,14 +1,15 @@
 """The embedded ledger: the ``Ledger`` protocol on SQLite (default) or PostgreSQL.
 
 ``EmbeddedLedger("sqlite:///book.db")`` is all it takes: the schema is created on first
-use. One :meth:`~EmbeddedLedger.submit` is one database transaction holding the
+use. One :meth:`~EmbeddedLedger.submit` is one ledger transaction, written under the
 ledger's write lock: claim the command's change id (deduplication: one insert that
 finds a resubmission by its key), interpret the commands (:mod:`ledger_adapter.engine`),
 append the transaction to the hash-chained log, update the contract table, commit
 (one fsync): seven statements for a small transaction. Interpretation failures roll
 everything back, the claim included, so a transaction applies entirely or not at all;
 a crash at any instant leaves the database as before or as after the commit (SQLite
-WAL / PostgreSQL WAL recovery).
+WAL / PostgreSQL WAL recovery). Submissions that queue while another commits share
+one database commit, each in its own savepoint (:mod:`ledger_adapter.group_commit`).
 
 Reads are projections for the parties asked (:mod:`ledger_adapter.projection`).
 
