@@ -366,7 +366,8 @@ def test_bad_urls_are_clear(tmp_path: Path) -> None:
 
 
 def test_threads_share_one_ledger_safely(ledger: EmbeddedLedger) -> None:
-    """An HTTP server may submit from several threads: each transaction stays whole."""
+    """An HTTP server may submit from several threads: each transaction stays whole
+    (committed alone or in a group, ``ledger_adapter.group_commit``), reads between."""
     import threading
 
     errors: list[BaseException] = []
@@ -388,3 +389,6 @@ def test_threads_share_one_ledger_safely(ledger: EmbeddedLedger) -> None:
     assert not errors, errors
     assert ledger.ledger_end() == 80
     assert len(ledger.active_contracts("BOJ")) == 80
+    for k in range(4):  # each thread's own contracts as it made them, whatever the groups
+        faces = sorted(int(c.arguments["face"]) for c in ledger.active_contracts(f"BANK{k}"))
+        assert faces == [1] * 10 + [999] * 10

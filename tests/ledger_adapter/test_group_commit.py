@@ -145,33 +145,6 @@ def test_a_group_that_cannot_commit_fails_every_member(tmp_path: Path) -> None:
         assert_sound(ledger)
 
 
-def test_many_threads_many_groups(ledger: EmbeddedLedger) -> None:
-    """Threads submitting freely (groups of whatever size the timing makes): every
-    transaction applied exactly once, each thread's own contracts as it made them."""
-    errors: list[BaseException] = []
-
-    def work(k: int) -> None:
-        try:
-            for i in range(15):
-                cid = issue(ledger, f"BANK{k}", 100 + i, cid=f"m{k}-{i}")
-                ledger.submit([split(cid, 1)], act_as=[f"BANK{k}"], command_id=f"ms{k}-{i}")
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-    assert ledger.ledger_end() == 6 * 30
-    stats = ledger.group_commit
-    assert stats.submissions >= 6 * 30
-    for k in range(6):
-        faces = sorted(int(c.arguments["face"]) for c in ledger.active_contracts(f"BANK{k}"))
-        assert faces == sorted([1] * 15 + [99 + i for i in range(15)])
-
-
 def test_an_interrupted_leader_fails_its_group_cleanly(
     ledger: EmbeddedLedger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
