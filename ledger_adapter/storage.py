@@ -149,7 +149,9 @@ class Backend(Protocol):
 
     @property
     def in_transaction(self) -> bool:
-        """A transaction is open and usable (not ended or aborted by the database)."""
+        """A transaction is still open: the database has not ended it (SQLite rolls back
+        by itself on SQLITE_FULL or IOERR; a PostgreSQL transaction a failed statement
+        aborted is still open, for a rollback to a savepoint)."""
         ...
 
     def close(self) -> None: ...
