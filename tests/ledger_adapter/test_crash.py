@@ -1,4 +1,6 @@
-"""kill -9 at random points, then re-run: every move applied exactly once; racing executors.
+"""kill -9 at random points, then re-run: every move applied exactly once; racing executors
+(in two processes, and on two threads sharing one ledger, whose submissions may share a
+database commit).
 
 Real processes on a real SQLite file: the executor runs in a child process that is
 killed with SIGKILL at random moments while it commits a plan one group per
@@ -15,6 +17,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -24,6 +27,7 @@ import pytest
 
 from ledger_adapter.book import load_book, parse_book
 from ledger_adapter.embedded import EmbeddedLedger
+from ledger_adapter.executor import ExecutionReport, StalePlanError, execute_plan
 from ledger_adapter.plan import parse_plan
 from ledger_adapter.rebalance import LiveState
 from ledger_adapter.testing import substitution_plan, synthetic_book
@@ -153,3 +157,57 @@ def test_two_different_plans_race_on_the_same_holdings(tmp_path: Path) -> None:
     assert codes == [0, 3], [c.communicate() for c in children]  # one applies, one is stale
     with EmbeddedLedger(url) as ledger:
         assert_sound(ledger)
+
+
+def _race_in_threads(url: str, plans: list[dict[str, Any]], *, per_group: bool) -> list[Any]:
+    """Executors on threads of one process, sharing one ``EmbeddedLedger`` (its
+    submissions may share commits: ``ledger_adapter.group_commit``); each one's report
+    or error."""
+    outcomes: list[Any] = [None] * len(plans)
+    with EmbeddedLedger(url) as ledger:
+        start = threading.Barrier(len(plans))
+
+        def run(k: int) -> None:
+            start.wait()
+            try:
+                outcomes[k] = execute_plan(
+                    ledger, parse_plan(plans[k]), parties=["BANK1"], per_group=per_group
+                )
+            except Exception as exc:
+                outcomes[k] = exc
+
+        threads = [threading.Thread(target=run, args=(k,)) for k in range(len(plans))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert_sound(ledger)
+    return outcomes
+
+
+def test_executor_threads_race_on_the_same_plan_in_one_process(tmp_path: Path) -> None:
+    """Two executors of one plan on threads sharing a ledger: each group applied once
+    (a duplicate inside a shared commit counts as applied), the target reached."""
+    url, _, plan = _setup(tmp_path, groups=30)
+    outcomes = _race_in_threads(url, [plan, plan], per_group=True)
+    assert all(isinstance(o, ExecutionReport) and o.reconciled for o in outcomes), outcomes
+    _check(url, plan, complete=True)
+
+
+def test_executor_threads_race_different_plans_on_the_same_holdings(tmp_path: Path) -> None:
+    """Two plans wanting the same holdings, on threads sharing a ledger. Each as one
+    transaction: one applies, the other stops as stale. One group a transaction: their
+    groups interleave, each applied once or not at all, and a plan stops as stale at
+    the first group the other took from it."""
+    url, _, plan = _setup(tmp_path, groups=20)
+    book = synthetic_book(isins_per_bank=400, obligations_per_bank=4)
+    other = substitution_plan(book, 20, seed=99, plan_id="other-plan")
+    outcomes = _race_in_threads(url, [plan, other], per_group=False)
+    kinds = sorted(type(o).__name__ for o in outcomes)
+    assert kinds == ["ExecutionReport", "StalePlanError"], outcomes
+    _check(url, plan if isinstance(outcomes[0], ExecutionReport) else other, complete=True)
+    (tmp_path / "per-group").mkdir()
+    url, _, plan = _setup(tmp_path / "per-group", groups=20)
+    outcomes = _race_in_threads(url, [plan, other], per_group=True)
+    assert all(isinstance(o, ExecutionReport | StalePlanError) for o in outcomes), outcomes
+    _check(url, plan, complete=False)  # sound, every command id once
