@@ -122,6 +122,15 @@ def same_obligation(a: Args, b: Args) -> bool:
     )
 
 
+def _obligation_of(ctx: UpdateContext, choice: str, k: Args, arg: Args) -> Args:
+    """The obligation a cover's choice names (``obligationCid``), which must be the
+    cover's own (same obligation id, pledgor and pledgee)."""
+    o = ctx.fetch(MARGIN_OBLIGATION, arg["obligationCid"])
+    if not same_obligation(o, k):
+        ctx.abort(f"{choice}: obligation {o['obligationId']} is not {k['obligationId']}")
+    return o
+
+
 def _settle(ctx: UpdateContext, _cid: str, k: Args, arg: Args) -> Any:
     """The cover rule at the obligation's requirement and valuation, then the cover
     recreated with its new value: value after the step >= required, or the step took
@@ -131,11 +140,7 @@ def _settle(ctx: UpdateContext, _cid: str, k: Args, arg: Args) -> Any:
     short (the optimizer's best partial cover on an impossible day) while no step may
     ever lower an obligation's cover below its requirement.
     """
-    o = ctx.fetch(MARGIN_OBLIGATION, arg["obligationCid"])
-    if not same_obligation(o, k):
-        ctx.abort(
-            f"ObligationCover_Settle: obligation {o['obligationId']} is not {k['obligationId']}"
-        )
+    o = _obligation_of(ctx, "ObligationCover_Settle", k, arg)
     valuation = o["valuation"]
     try:
         lost = cover_of(valuation, _isin_faces(arg["released"]))
@@ -158,11 +163,7 @@ def _settle(ctx: UpdateContext, _cid: str, k: Args, arg: Args) -> Any:
 def _recompute(ctx: UpdateContext, _cid: str, k: Args, arg: Args) -> Any:
     """The cover's value from the pledges named, at the obligation's (new) valuation:
     each pledge once, only those of this obligation, pledgor and pledgee counted."""
-    o = ctx.fetch(MARGIN_OBLIGATION, arg["obligationCid"])
-    if not same_obligation(o, k):
-        ctx.abort(
-            f"ObligationCover_Recompute: obligation {o['obligationId']} is not {k['obligationId']}"
-        )
+    o = _obligation_of(ctx, "ObligationCover_Recompute", k, arg)
     faces = []
     for pcid in dict.fromkeys(arg["pledgeCids"]):  # Daml's dedup: first of each, in order
         p = ctx.fetch(PLEDGE, pcid)
